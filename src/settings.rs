@@ -1,0 +1,196 @@
+//! What the host's settings screen edits: the global [`Settings`] and per-test
+//! [`TestOverride`]s, plus the forms the notifier saves once Jira has validated them.
+
+use serde::{Deserialize, Serialize};
+
+/// The issue type used when none is chosen.
+pub const DEFAULT_ISSUE_TYPE: &str = "Bug";
+/// The label prefix used when none is chosen.
+pub const DEFAULT_LABEL_PREFIX: &str = "testclix-";
+
+/// Who gets a created issue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Assignee {
+    /// The Jira project's default assignee (the `assignee` field is left out).
+    #[default]
+    Auto,
+    /// A user, by Atlassian account id.
+    User {
+        /// The user's Atlassian account id.
+        account_id: String,
+    },
+}
+
+impl Assignee {
+    /// A specific user, by Atlassian account id.
+    pub fn user(account_id: impl Into<String>) -> Self {
+        Assignee::User {
+            account_id: account_id.into(),
+        }
+    }
+
+    /// The account id, unless this is [`Assignee::Auto`].
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Assignee::Auto => None,
+            Assignee::User { account_id } => Some(account_id),
+        }
+    }
+}
+
+/// The global settings, as the host's settings screen edits them.
+///
+/// Build with [`Settings::new`] and the `with_*` methods; save with
+/// [`JiraNotifier::save_settings`](crate::JiraNotifier::save_settings), which checks every
+/// value against Jira first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The key of the project issues are created in.
+    pub project_key: String,
+    /// The name of the issue type (default `Bug`).
+    pub issue_type: String,
+    /// The prefix of the test-specific label (default `testclix-`).
+    pub label_prefix: String,
+    /// Who gets created issues (default [`Assignee::Auto`]).
+    pub assignee: Assignee,
+    /// Labels added to every created issue.
+    pub labels: Vec<String>,
+}
+
+impl Settings {
+    /// Settings for a project, with every other value at its default.
+    pub fn new(project_key: impl Into<String>) -> Self {
+        Settings {
+            project_key: project_key.into(),
+            issue_type: DEFAULT_ISSUE_TYPE.to_owned(),
+            label_prefix: DEFAULT_LABEL_PREFIX.to_owned(),
+            assignee: Assignee::Auto,
+            labels: Vec::new(),
+        }
+    }
+
+    /// Sets the issue type, by name.
+    pub fn with_issue_type(mut self, name: impl Into<String>) -> Self {
+        self.issue_type = name.into();
+        self
+    }
+
+    /// Sets the label prefix.
+    pub fn with_label_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.label_prefix = prefix.into();
+        self
+    }
+
+    /// Sets the assignee.
+    pub fn with_assignee(mut self, assignee: Assignee) -> Self {
+        self.assignee = assignee;
+        self
+    }
+
+    /// Sets the labels added to every issue.
+    pub fn with_labels<I, S>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// A project and issue type as Jira identified them when settings were saved, so that a
+/// failure needs no lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedTarget {
+    /// The project key.
+    pub project_key: String,
+    /// The project's numeric id.
+    pub project_id: String,
+    /// The issue type's name, as chosen.
+    pub issue_type_name: String,
+    /// The issue type's id in that project.
+    pub issue_type_id: String,
+}
+
+/// Settings as saved, after Jira accepted them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSettings {
+    /// What the host chose.
+    pub settings: Settings,
+    /// The project and issue type, resolved.
+    pub target: ResolvedTarget,
+    /// The site (cloud id) the settings were checked against.
+    pub cloud_id: String,
+}
+
+/// Per-test changes to the global settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOverride {
+    /// `false` turns issue creation off for the test.
+    pub enabled: bool,
+    /// Another project for this test's issues.
+    pub project_key: Option<String>,
+    /// Another assignee for this test's issues.
+    pub assignee: Option<Assignee>,
+    /// Labels added on top of the global ones.
+    pub labels: Vec<String>,
+}
+
+impl Default for TestOverride {
+    fn default() -> Self {
+        TestOverride {
+            enabled: true,
+            project_key: None,
+            assignee: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl TestOverride {
+    /// An override that turns issue creation off for the test.
+    pub fn disabled() -> Self {
+        TestOverride {
+            enabled: false,
+            ..TestOverride::default()
+        }
+    }
+
+    /// Sets whether issues are created for the test.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Routes the test's issues to another project.
+    pub fn with_project(mut self, project_key: impl Into<String>) -> Self {
+        self.project_key = Some(project_key.into());
+        self
+    }
+
+    /// Gives the test's issues another assignee.
+    pub fn with_assignee(mut self, assignee: Assignee) -> Self {
+        self.assignee = Some(assignee);
+        self
+    }
+
+    /// Adds labels on top of the global ones.
+    pub fn with_labels<I, S>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// An override as saved, after Jira accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedOverride {
+    /// What the host chose.
+    pub test_override: TestOverride,
+    /// The override's project with the issue type resolved in it, if it names a project.
+    pub target: Option<ResolvedTarget>,
+}

@@ -1,0 +1,1 @@
+//! A simulated Jira Cloud. (Being written: see the simulator task.)

@@ -1,0 +1,146 @@
+//! The host's persistence: [`ConfigStore`], and the two stores the crate ships.
+
+mod file;
+mod memory;
+
+pub use self::file::FileStore;
+pub use self::memory::MemoryStore;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::Connection;
+use crate::settings::{SavedOverride, SavedSettings};
+
+/// The last issue the notifier made (or found) for a test, remembered so that a repeat
+/// failure is checked on current data even while Jira's search still lags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueRecord {
+    /// The issue's numeric id (what `reconcileIssues` takes).
+    pub issue_id: String,
+    /// The issue's key, e.g. `QA-12`.
+    pub issue_key: String,
+    /// The test label the issue carries.
+    pub label: String,
+}
+
+/// Everything one failure report reads from the store.
+#[derive(Debug, Clone, Default)]
+pub struct TestContext {
+    /// The connection, if connected.
+    pub connection: Option<Connection>,
+    /// The saved settings, if any.
+    pub settings: Option<SavedSettings>,
+    /// The test's override, if any.
+    pub test_override: Option<SavedOverride>,
+    /// The last issue made for the test, if any.
+    pub record: Option<IssueRecord>,
+}
+
+/// What kind of store failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not be reached or written (I/O, a lost database connection):
+    /// worth retrying.
+    Unavailable,
+    /// What the store holds cannot be read back (a corrupt file): a person must look.
+    Corrupt,
+}
+
+/// A failure of the host's store.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A store error of a kind, with a description (never put a secret in it).
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store could not be reached: worth retrying.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError::new(StoreErrorKind::Unavailable, message)
+    }
+
+    /// The stored data cannot be read back.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        StoreError::new(StoreErrorKind::Corrupt, message)
+    }
+
+    /// Keeps the underlying error as the source.
+    pub fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}
+
+/// The host's persistence for the notifier: the connection (with the client secret),
+/// the settings, per-test overrides and the last issue made per test.
+///
+/// Implement it on the host's own database; every method is a single read or write of
+/// one value, so a table with a key column and a JSON column does. The secret is in
+/// [`Connection::credentials`]: how it is kept (encrypted column, secret manager) is the
+/// host's choice. Methods with a default body may be overridden to save round trips.
+#[async_trait]
+pub trait ConfigStore: Send + Sync + fmt::Debug {
+    /// The saved connection, if any.
+    async fn load_connection(&self) -> Result<Option<Connection>, StoreError>;
+    /// Saves the connection, replacing any other.
+    async fn save_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+    /// Removes the connection and its credentials.
+    async fn delete_connection(&self) -> Result<(), StoreError>;
+
+    /// The saved settings, if any.
+    async fn load_settings(&self) -> Result<Option<SavedSettings>, StoreError>;
+    /// Saves the settings, replacing any others.
+    async fn save_settings(&self, settings: &SavedSettings) -> Result<(), StoreError>;
+    /// Removes the settings.
+    async fn delete_settings(&self) -> Result<(), StoreError>;
+
+    /// A test's override, if any.
+    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError>;
+    /// Saves a test's override.
+    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError>;
+    /// Removes a test's override.
+    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError>;
+
+    /// The last issue made for a test, if any.
+    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError>;
+    /// Remembers the last issue made for a test.
+    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError>;
+
+    /// Everything a failure report needs, in one call. The default makes four reads; a
+    /// store that can answer in one round trip should override it.
+    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
+        let Some(connection) = self.load_connection().await? else {
+            return Ok(TestContext::default());
+        };
+        Ok(TestContext {
+            connection: Some(connection),
+            settings: self.load_settings().await?,
+            test_override: self.load_override(test_id).await?,
+            record: self.load_record(test_id).await?,
+        })
+    }
+}
