@@ -2,15 +2,32 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod connection;
+mod dedupe;
+mod endpoints;
+mod error;
+mod flight;
+mod issue;
+mod jira;
+mod notifier;
+mod outcome;
+mod retry;
 mod settings;
 mod store;
+mod throttle;
 mod transport;
 
 #[cfg(feature = "sim")]
 pub mod sim;
 
 pub use connection::{Connection, Credentials, Site};
+pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
+pub use error::{ApiError, Error, Result};
+pub use jira::models::{IssueType, Project, User};
+pub use notifier::{JiraNotifier, JiraNotifierBuilder};
+pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};
+pub use retry::RetryPolicy;
 pub use settings::{
     Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
     DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
@@ -18,8 +35,9 @@ pub use settings::{
 pub use store::{
     ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind, TestContext,
 };
+pub use throttle::DEFAULT_MAX_IN_FLIGHT;
 #[cfg(feature = "reqwest")]
-pub use transport::{ReqwestTransport, ReqwestTransportBuilder};
+pub use transport::{ReqwestTransport, ReqwestTransportBuilder, DEFAULT_MAX_BODY};
 pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, Method, TransportError, TransportErrorKind,
 };

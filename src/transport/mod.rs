@@ -8,7 +8,7 @@
 mod reqwest;
 
 #[cfg(feature = "reqwest")]
-pub use self::reqwest::{ReqwestTransport, ReqwestTransportBuilder};
+pub use self::reqwest::{ReqwestTransport, ReqwestTransportBuilder, DEFAULT_MAX_BODY};
 
 use std::fmt;
 

@@ -1,0 +1,166 @@
+//! The access token: fetched with the client credentials, kept in memory only, reused
+//! until shortly before it expires, fetched once however many callers need it at once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::connection::Credentials;
+use crate::error::Result;
+
+/// Renew this long before the token's stated expiry (at most a tenth of its life), so a
+/// token never expires between the check and the request.
+const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    // A tokio mutex: it is held across the fetch, which makes concurrent callers wait for
+    // the one fetch instead of each asking for a token.
+    slot: Mutex<Option<Cached>>,
+    fetches: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    credentials: Credentials,
+    token: SecretString,
+    renew_at: Instant,
+}
+
+impl TokenCache {
+    /// A valid token for the credentials, fetched with `fetch` only when needed.
+    pub(crate) async fn get<F, Fut>(&self, credentials: &Credentials, fetch: F) -> Result<SecretString>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(SecretString, Duration)>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some(c) = slot.as_ref() {
+            if c.credentials.same_as(credentials) && Instant::now() < c.renew_at {
+                return Ok(c.token.clone());
+            }
+        }
+        *slot = None;
+        let (token, lifetime) = fetch().await?;
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let margin = RENEW_BEFORE.min(lifetime / 10);
+        *slot = Some(Cached {
+            credentials: credentials.clone(),
+            token: token.clone(),
+            renew_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(token)
+    }
+
+    /// Drops `token` if it is the cached one (it was refused); a newer one is kept.
+    pub(crate) async fn invalidate(&self, token: &SecretString) {
+        let mut slot = self.slot.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == token.expose_secret())
+        {
+            *slot = None;
+        }
+    }
+
+    /// Forgets any token (on disconnect).
+    pub(crate) async fn clear(&self) {
+        *self.slot.lock().await = None;
+    }
+
+    /// How many tokens were fetched: for tests and figures.
+    pub(crate) fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn creds(secret: &str) -> Credentials {
+        Credentials::new("id", secret.to_owned())
+    }
+
+    async fn ok(tok: &str, secs: u64) -> Result<(SecretString, Duration)> {
+        Ok((SecretString::from(tok.to_owned()), Duration::from_secs(secs)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reuses_until_shortly_before_expiry() {
+        let cache = TokenCache::default();
+        let c = creds("s");
+        let t = cache.get(&c, || ok("t1", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t1");
+        tokio::time::advance(Duration::from_secs(3500)).await;
+        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t1");
+        tokio::time::advance(Duration::from_secs(50)).await; // 3550 s: within the last minute
+        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t2");
+        assert_eq!(cache.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn other_credentials_get_their_own_token() {
+        let cache = TokenCache::default();
+        cache.get(&creds("a"), || ok("ta", 3600)).await.unwrap();
+        let t = cache.get(&creds("b"), || ok("tb", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "tb");
+    }
+
+    #[tokio::test]
+    async fn invalidate_only_drops_the_refused_token() {
+        let cache = TokenCache::default();
+        let c = creds("s");
+        cache.get(&c, || ok("t1", 3600)).await.unwrap();
+        cache.invalidate(&SecretString::from("other".to_owned())).await;
+        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t1");
+        cache.invalidate(&SecretString::from("t1".to_owned())).await;
+        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t2");
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_caches_nothing() {
+        let cache = TokenCache::default();
+        let c = creds("s");
+        let e = cache
+            .get(&c, || async { Err::<(SecretString, Duration), _>(Error::NoSites) })
+            .await;
+        assert!(e.is_err());
+        let t = cache.get(&c, || ok("t", 3600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t");
+        assert_eq!(cache.fetches(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_fetch() {
+        let cache = std::sync::Arc::new(TokenCache::default());
+        let c = creds("s");
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let cache = cache.clone();
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(&c, || async {
+                        tokio::task::yield_now().await;
+                        ok("t", 3600).await
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(cache.fetches(), 1);
+    }
+}

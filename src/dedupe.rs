@@ -1,0 +1,70 @@
+//! The duplicate check: is an issue for this test still open? And a create that got no
+//! clear answer is looked for before it is sent again.
+//!
+//! Jira's search lags writes by seconds, so the search alone would miss an issue made a
+//! moment ago, or still show one closed a moment ago. The notifier remembers the last
+//! issue it made per test (in the store) and passes its id in `reconcileIssues`, which
+//! Jira evaluates on current data: one request answers both cases.
+
+use std::time::Duration;
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::issue::IssueDraft;
+use crate::jira::answers::checked_issue_id;
+use crate::jira::{Found, JiraClient};
+use crate::store::IssueRecord;
+
+/// The open issue carrying `label`, if any; the recorded one first.
+pub(crate) async fn open_issue(
+    client: &JiraClient,
+    conn: &Connection,
+    label: &str,
+    record: Option<&IssueRecord>,
+) -> Result<Option<Found>> {
+    // A stored id that is not a number was not written by this crate: do not send it.
+    let reconcile = record.and_then(|r| checked_issue_id("stored record", &r.issue_id).ok());
+    Ok(client.find_open(conn, label, reconcile).await?.into_iter().next())
+}
+
+/// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
+/// 5xx) it may still have landed: look for it by label, long enough for search to catch
+/// up, and only then create it again, once.
+pub(crate) async fn create(client: &JiraClient, conn: &Connection, draft: &IssueDraft) -> Result<Found> {
+    let first = match client.create(conn, draft.fields()).await {
+        Err(e) if is_unclear(&e) => e,
+        other => return other,
+    };
+    let lookback = client.policy().write_lookback();
+    if lookback.is_zero() {
+        return Err(first);
+    }
+    tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");
+    let deadline = tokio::time::Instant::now() + lookback;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(wait.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+        match client.find_open(conn, &draft.test_label, None).await {
+            Ok(found) => {
+                if let Some(f) = found.into_iter().next() {
+                    return Ok(f);
+                }
+            }
+            // Cannot look: creating blind could duplicate. The host retries later.
+            Err(_) => return Err(first),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        wait *= 2;
+    }
+    client.create(conn, draft.fields()).await
+}
+
+fn is_unclear(e: &Error) -> bool {
+    match e {
+        Error::Transport { source, .. } => !source.certainly_not_sent(),
+        Error::Api(a) => a.status >= 500,
+        _ => false,
+    }
+}

@@ -1,0 +1,217 @@
+//! The crate's one error type, and Jira's own error body, parsed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::connection::Site;
+use crate::outcome::IssueRef;
+use crate::store::{StoreError, StoreErrorKind};
+use crate::transport::TransportError;
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong. Each variant says what to do about it; see
+/// [`Error::is_retryable`] for whether trying the same call again later makes sense.
+///
+/// No variant ever holds the client secret or an access token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The notifier was built with a value it cannot use (an insecure base URL, say).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A value the host passed is not acceptable; nothing was saved or sent.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which value (`project_key`, `labels`, `test.id`, ...).
+        field: &'static str,
+        /// Why, for people.
+        reason: String,
+    },
+
+    /// Atlassian refused the client id and secret. Nothing was stored.
+    #[error("Atlassian rejected the credentials (HTTP {status}: {error}: {description}); check the client id and secret of the service account's OAuth 2.0 credential")]
+    CredentialsRejected {
+        /// The HTTP status of the token endpoint's answer.
+        status: u16,
+        /// The OAuth error code (`invalid_client`, `access_denied`, ...).
+        error: String,
+        /// Atlassian's `error_description`.
+        description: String,
+    },
+
+    /// The credentials work but reach no Jira site: the service account was given access
+    /// to no Jira instance.
+    #[error("the credentials reach no Jira site: give the service account access to a Jira instance in Atlassian Admin")]
+    NoSites,
+
+    /// The credentials reach several Jira sites: connect again naming one of them.
+    #[error("the credentials reach {} Jira sites ({}); choose one", .sites.len(), site_names(.sites))]
+    SiteChoiceRequired {
+        /// The sites to choose from.
+        sites: Vec<Site>,
+    },
+
+    /// The site asked for is not among those the credentials reach.
+    #[error("no site matching {wanted:?} among: {}", site_names(.available))]
+    UnknownSite {
+        /// What the caller asked for.
+        wanted: String,
+        /// The sites the credentials reach.
+        available: Vec<Site>,
+    },
+
+    /// Not connected to Jira (never connected, or disconnected).
+    #[error("not connected to Jira")]
+    NotConnected,
+
+    /// Connected, but no settings are saved for this site yet.
+    #[error("Jira settings are not saved yet: choose a project and save the settings")]
+    NotConfigured,
+
+    /// Jira lists no project: the credential most likely lacks the `read:jira-work`
+    /// permission, or the service account has no access to any project.
+    #[error("Jira lists no projects: the credential probably lacks the read:jira-work permission (or the service account cannot browse any project)")]
+    NoProjectsVisible,
+
+    /// Jira (or the auth host) answered with an error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+
+    /// No answer came back (connection refused, timeout, reset).
+    #[error("no answer from {operation}: {source}")]
+    Transport {
+        /// What the crate was doing.
+        operation: &'static str,
+        /// What the transport said.
+        #[source]
+        source: TransportError,
+    },
+
+    /// An answer came back that the crate cannot read (not JSON, missing members, an
+    /// issue key that is not a key, a site URL that is not https).
+    #[error("unexpected answer to {operation}: {detail}")]
+    UnexpectedResponse {
+        /// What the crate was doing.
+        operation: &'static str,
+        /// What was wrong (never the body itself, which may hold a token).
+        detail: String,
+    },
+
+    /// The host's store failed.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+
+    /// The issue was created but the store could not remember it. The issue is not lost:
+    /// its key is here. Reporting the same failure again is safe once the store works.
+    #[error("issue {} was created but could not be recorded in the store: {source}", .issue.key)]
+    RecordNotSaved {
+        /// The issue that was created.
+        issue: IssueRef,
+        /// Why the store refused.
+        #[source]
+        source: StoreError,
+    },
+}
+
+fn site_names(sites: &[Site]) -> String {
+    sites
+        .iter()
+        .map(|s| format!("{} <{}>", s.name, s.url))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// Whether the same call may succeed if made again later (the host should queue it):
+    /// throttling, server faults, network failures and an unavailable store.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_retryable(),
+            Error::Transport { .. } => true,
+            Error::Store(e) => e.kind() == StoreErrorKind::Unavailable,
+            Error::RecordNotSaved { source, .. } => source.kind() == StoreErrorKind::Unavailable,
+            _ => false,
+        }
+    }
+
+    /// How long Jira asked the caller to wait, when it said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the error is an answer from Jira or the auth host.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::CredentialsRejected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn unexpected(operation: &'static str, detail: impl Into<String>) -> Self {
+        Error::UnexpectedResponse {
+            operation,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An error answer from Jira or Atlassian, with Jira's `errorMessages` and `errors`
+/// parsed out of the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// What the crate was doing (`create issue`, `search`, ...).
+    pub operation: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// Jira's `errorMessages`, or the OAuth `error_description`, or a short description of
+    /// a body that was not Jira's error JSON.
+    pub error_messages: Vec<String>,
+    /// Jira's `errors`: field name to message.
+    pub errors: BTreeMap<String, String>,
+    /// `Retry-After`, when the answer carried one.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// Whether the same request may succeed later: 408, 429 and 5xx.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.status, 408 | 429) || (500..600).contains(&self.status)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Jira refused {} (HTTP {})", self.operation, self.status)?;
+        let mut sep = ": ";
+        for m in &self.error_messages {
+            write!(f, "{sep}{m}")?;
+            sep = "; ";
+        }
+        for (field, m) in &self.errors {
+            write!(f, "{sep}{field}: {m}")?;
+            sep = "; ";
+        }
+        if let Some(d) = self.retry_after {
+            write!(f, " (retry after {} s)", d.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,120 @@
+//! Single-flight per test: concurrent reports of the same test in one process wait for
+//! the first, and get its issue without asking Jira again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::outcome::IssueRef;
+
+type Slot = Arc<AsyncMutex<Option<IssueRef>>>;
+
+/// The reports in flight, by test id. An entry lives only while someone holds or waits
+/// for it, so the map stays as small as the number of tests being reported right now.
+#[derive(Debug, Default)]
+pub(crate) struct Flights {
+    map: Mutex<HashMap<String, Slot>>,
+}
+
+/// The right to report one test; others reporting it wait until it is dropped.
+pub(crate) struct Boarding<'a> {
+    flights: &'a Flights,
+    test_id: String,
+    slot: Slot,
+    guard: Option<OwnedMutexGuard<Option<IssueRef>>>,
+}
+
+impl Flights {
+    /// Waits until no other report of `test_id` is in flight.
+    pub(crate) async fn board(&self, test_id: &str) -> Boarding<'_> {
+        let slot = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(test_id.to_owned()).or_default().clone()
+        };
+        let guard = slot.clone().lock_owned().await;
+        Boarding {
+            flights: self,
+            test_id: test_id.to_owned(),
+            slot,
+            guard: Some(guard),
+        }
+    }
+
+    /// How many tests have a report in flight.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+}
+
+impl Boarding<'_> {
+    /// The issue a report that was in flight while this one waited made or found.
+    pub(crate) fn landed(&self) -> Option<&IssueRef> {
+        self.guard.as_ref().and_then(|g| g.as_ref())
+    }
+
+    /// Tells the reports waiting behind this one which issue stands for the test.
+    pub(crate) fn land(&mut self, issue: &IssueRef) {
+        if let Some(g) = self.guard.as_mut() {
+            **g = Some(issue.clone());
+        }
+    }
+}
+
+impl Drop for Boarding<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut map = self.flights.map.lock().unwrap_or_else(|e| e.into_inner());
+        // The map and this boarding hold the slot; any more means someone is waiting.
+        if Arc::strong_count(&self.slot) == 2 {
+            map.remove(&self.test_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn issue(key: &str) -> IssueRef {
+        IssueRef {
+            id: "1".into(),
+            key: key.into(),
+            url: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn waiters_see_the_first_result_and_the_map_empties() {
+        let flights = Arc::new(Flights::default());
+        let mut first = flights.board("t").await;
+        assert!(first.landed().is_none());
+        let f2 = flights.clone();
+        let waiter = tokio::spawn(async move {
+            let b = f2.board("t").await;
+            b.landed().map(|i| i.key.clone())
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "the second report did not wait");
+        first.land(&issue("QA-1"));
+        drop(first);
+        assert_eq!(waiter.await.unwrap().as_deref(), Some("QA-1"));
+        assert_eq!(flights.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn other_tests_do_not_wait_and_failures_pass_nothing_on() {
+        let flights = Flights::default();
+        let a = flights.board("a").await;
+        let b = tokio::time::timeout(Duration::from_millis(50), flights.board("b")).await;
+        assert!(b.is_ok(), "another test waited");
+        drop(b);
+        drop(a); // failed: landed nothing
+        let again = flights.board("a").await;
+        assert!(again.landed().is_none());
+        drop(again);
+        assert_eq!(flights.len(), 0);
+    }
+}

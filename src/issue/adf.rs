@@ -1,0 +1,163 @@
+//! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
+
+use serde_json::{json, Value};
+
+use super::text::{cut, jira_len, printable, single_line};
+
+/// Jira's limit on a description's text.
+pub(crate) const MAX_DESCRIPTION_LEN: usize = 32_767;
+/// Room kept below the limit for what Jira adds when it stores the document (code block
+/// and link markup).
+const MARGIN: usize = 1_024;
+/// The longest test name shown in the description.
+const MAX_NAME_IN_DESCRIPTION: usize = 1_000;
+/// The longest link put in the description.
+const MAX_URL_LEN: usize = 2_000;
+
+const NO_MESSAGE: &str = "(no error message was reported)";
+
+/// The description of a failure: what failed (linked), the error message in a code block
+/// (cut with a visible note if it is too long), and the link to the test.
+pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str) -> Value {
+    let name = single_line(test_name);
+    let name = cut(&name, MAX_NAME_IN_DESCRIPTION);
+    let name = if name.is_empty() { "The test" } else { name };
+    let link = usable_link(test_url);
+
+    let mut intro = vec![text("Test ")];
+    intro.push(match link {
+        Some(href) => linked(name, href),
+        None => text(name),
+    });
+    intro.push(text(" failed with this error:"));
+
+    let mut outro = Vec::new();
+    if let Some(href) = link {
+        outro.push(text("Open the test: "));
+        outro.push(linked(href, href));
+    }
+
+    let fixed_len: usize = [&intro, &outro]
+        .iter()
+        .flat_map(|nodes| nodes.iter())
+        .map(|n| n["text"].as_str().map_or(0, jira_len))
+        .sum();
+
+    let message = printable(message);
+    let message = if message.trim().is_empty() {
+        NO_MESSAGE.to_owned()
+    } else {
+        message
+    };
+    let budget = MAX_DESCRIPTION_LEN - MARGIN - fixed_len;
+    let mut content = vec![paragraph(intro)];
+    if jira_len(&message) <= budget {
+        content.push(code_block(&message));
+    } else {
+        let note = format!(
+            "[The error message was cut: it is {} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]",
+            jira_len(&message)
+        );
+        let kept = cut(&message, budget - jira_len(&note));
+        content.push(code_block(kept));
+        content.push(paragraph(vec![text(&note)]));
+    }
+    if !outro.is_empty() {
+        content.push(paragraph(outro));
+    }
+    json!({ "version": 1, "type": "doc", "content": content })
+}
+
+/// A link is only made of an absolute http(s) URL: anything else goes in as text or not
+/// at all, so a host's odd value cannot make Jira refuse the issue.
+fn usable_link(url: &str) -> Option<&str> {
+    let url = url.trim();
+    if url.is_empty() || jira_len(url) > MAX_URL_LEN || url.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(url)
+}
+
+fn text(s: &str) -> Value {
+    json!({ "type": "text", "text": s })
+}
+
+fn linked(s: &str, href: &str) -> Value {
+    json!({ "type": "text", "text": s, "marks": [{ "type": "link", "attrs": { "href": href } }] })
+}
+
+fn paragraph(content: Vec<Value>) -> Value {
+    json!({ "type": "paragraph", "content": content })
+}
+
+fn code_block(s: &str) -> Value {
+    json!({ "type": "codeBlock", "content": [text(s)] })
+}
+
+/// The total text of a document, as Jira measures it.
+#[cfg(test)]
+pub(crate) fn text_len(doc: &Value) -> usize {
+    match doc {
+        Value::Object(m) => {
+            m.get("text").and_then(Value::as_str).map_or(0, jira_len)
+                + m.get("content").map_or(0, text_len)
+        }
+        Value::Array(a) => a.iter().map(text_len).sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_message_and_link() {
+        let d = failure_description("Login", "https://app.example/t/1", "boom\nline 2");
+        assert_eq!(d["type"], "doc");
+        assert_eq!(d["version"], 1);
+        let content = d["content"].as_array().unwrap();
+        assert_eq!(content[0]["content"][1]["text"], "Login");
+        assert_eq!(
+            content[0]["content"][1]["marks"][0]["attrs"]["href"],
+            "https://app.example/t/1"
+        );
+        assert_eq!(content[1]["type"], "codeBlock");
+        assert_eq!(content[1]["content"][0]["text"], "boom\nline 2");
+        assert!(content[1]["content"][0].get("marks").is_none());
+        assert_eq!(content[2]["content"][1]["text"], "https://app.example/t/1");
+    }
+
+    #[test]
+    fn long_messages_are_cut_with_a_note() {
+        let msg = "😀".repeat(40_000);
+        let d = failure_description("T", "https://x.example/", &msg);
+        assert!(text_len(&d) <= MAX_DESCRIPTION_LEN);
+        let content = d["content"].as_array().unwrap();
+        let kept = content[1]["content"][0]["text"].as_str().unwrap();
+        assert!(kept.chars().all(|c| c == '😀'));
+        let note = content[2]["content"][0]["text"].as_str().unwrap();
+        assert!(note.contains("was cut"), "{note}");
+        assert!(note.contains("80000"), "{note}");
+    }
+
+    #[test]
+    fn odd_links_and_empty_messages_stay_valid() {
+        let d = failure_description("", "javascript:alert(1)", "  ");
+        let s = d.to_string();
+        assert!(!s.contains("javascript"));
+        assert!(!s.contains("\"marks\""));
+        assert!(s.contains(NO_MESSAGE));
+        // No empty text node anywhere: Jira refuses them.
+        assert!(!s.contains("\"text\":\"\""));
+    }
+
+    #[test]
+    fn control_characters_are_replaced() {
+        let d = failure_description("a\u{0}b", "", "x\u{1b}[31my");
+        let s = d.to_string();
+        assert!(!s.contains("\\u0000"));
+        assert!(!s.contains("\\u001b"));
+    }
+}

@@ -1,0 +1,175 @@
+//! Sends requests: through the gate, with a bearer token, and by the retry policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::answers::{api_error, parse, retry_after};
+use super::models::TokenAnswer;
+use super::requests::{self, ApiRequest, Replay};
+use crate::auth::token::TokenCache;
+use crate::connection::Credentials;
+use crate::endpoints::Endpoints;
+use crate::error::{Error, Result};
+use crate::retry::{classify, RetryPolicy, Verdict};
+use crate::throttle::Gate;
+use crate::transport::{HttpRequest, HttpResponse, HttpTransport};
+
+#[derive(Debug)]
+pub(crate) struct JiraClient {
+    transport: Arc<dyn HttpTransport>,
+    pub(crate) endpoints: Endpoints,
+    policy: RetryPolicy,
+    gate: Gate,
+    tokens: TokenCache,
+}
+
+impl JiraClient {
+    pub(crate) fn new(
+        transport: Arc<dyn HttpTransport>,
+        endpoints: Endpoints,
+        policy: RetryPolicy,
+        max_in_flight: usize,
+    ) -> Self {
+        JiraClient {
+            transport,
+            endpoints,
+            policy,
+            gate: Gate::new(max_in_flight),
+            tokens: TokenCache::default(),
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.tokens
+    }
+
+    /// Sends an API request as the credentials' service account.
+    pub(crate) async fn call(&self, creds: &Credentials, req: &ApiRequest) -> Result<HttpResponse> {
+        self.run(req, Some(creds)).await
+    }
+
+    async fn token(&self, creds: &Credentials) -> Result<SecretString> {
+        self.tokens.get(creds, || self.fetch_token(creds)).await
+    }
+
+    async fn fetch_token(&self, creds: &Credentials) -> Result<(SecretString, Duration)> {
+        let req = requests::token(&self.endpoints, creds);
+        // Boxed: `run` asks for tokens, and this is how tokens are asked for.
+        match Box::pin(self.run(&req, None)).await {
+            Ok(resp) => {
+                let answer: TokenAnswer = parse(req.operation, &resp)?;
+                if answer.access_token.expose_secret().is_empty() {
+                    return Err(Error::unexpected(req.operation, "an empty access token"));
+                }
+                Ok((answer.access_token, Duration::from_secs(answer.expires_in)))
+            }
+            // Atlassian answers a wrong id or secret with a 400 or 401 (and 403 for a
+            // credential that is revoked): in every case the credentials are the problem.
+            Err(Error::Api(e)) if matches!(e.status, 400 | 401 | 403) => {
+                Err(Error::CredentialsRejected {
+                    status: e.status,
+                    error: e.errors.get("error").cloned().unwrap_or_else(|| "rejected".into()),
+                    description: e.error_messages.join("; "),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One request, retried by the policy. A 401 on an API call gets one fresh token and
+    /// one more try, outside the retry budget.
+    async fn run(&self, req: &ApiRequest, creds: Option<&Credentials>) -> Result<HttpResponse> {
+        let mut attempt = 0;
+        let mut renewed = false;
+        loop {
+            let token = match creds {
+                Some(c) => Some(self.token(c).await?),
+                None => None,
+            };
+            let (err, wait) = match self.send_once(req, token.as_ref()).await {
+                Ok(resp) => match classify(resp.status) {
+                    Verdict::Success => return Ok(resp),
+                    _ if resp.status == 401 && !renewed => {
+                        if let Some(t) = &token {
+                            renewed = true;
+                            self.tokens.invalidate(t).await;
+                            continue;
+                        }
+                        return Err(api_error(req.operation, &resp).into());
+                    }
+                    Verdict::Throttled => {
+                        let asked = retry_after(&resp);
+                        let err = Error::from(api_error(req.operation, &resp));
+                        if resp.status == 429 {
+                            // Jira limits the whole tenant: every request of this
+                            // notifier waits, not just this one.
+                            self.gate.slow_down(asked.unwrap_or_else(|| self.policy.backoff(attempt)));
+                        } else if req.replay == Replay::OnlyIfNotReceived {
+                            // A 503 may come after the create was processed.
+                            return Err(err);
+                        }
+                        match asked {
+                            Some(d) if d > self.policy.max_retry_after() => return Err(err),
+                            Some(d) => (err, d),
+                            None => (err, self.policy.backoff(attempt)),
+                        }
+                    }
+                    Verdict::Transient if req.replay == Replay::Safe => {
+                        (api_error(req.operation, &resp).into(), self.policy.backoff(attempt))
+                    }
+                    Verdict::Transient | Verdict::Fatal => {
+                        return Err(api_error(req.operation, &resp).into())
+                    }
+                },
+                Err(source) => {
+                    let retry = req.replay == Replay::Safe || source.certainly_not_sent();
+                    let err = Error::Transport {
+                        operation: req.operation,
+                        source,
+                    };
+                    if !retry {
+                        return Err(err);
+                    }
+                    (err, self.policy.backoff(attempt))
+                }
+            };
+            if attempt >= self.policy.max_retries() {
+                return Err(err);
+            }
+            attempt += 1;
+            tracing::debug!(operation = req.operation, attempt, ?wait, error = %err, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &ApiRequest,
+        token: Option<&SecretString>,
+    ) -> Result<HttpResponse, crate::transport::TransportError> {
+        let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
+        if req.body.is_some() {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        if let Some(t) = token {
+            headers.push((
+                "authorization".to_owned(),
+                format!("Bearer {}", t.expose_secret()),
+            ));
+        }
+        let request = HttpRequest {
+            method: req.method,
+            url: req.url.clone(),
+            headers,
+            body: req.body.clone(),
+        };
+        let _permit = self.gate.enter().await;
+        self.transport.send(request).await
+    }
+}

@@ -1,0 +1,11 @@
+//! Jira's REST API: requests as data (`requests`), answers as types (`models`,
+//! `answers`), sending with auth and retries (`client`), and the typed calls (`calls`).
+
+pub(crate) mod answers;
+mod calls;
+pub(crate) mod client;
+pub(crate) mod models;
+pub(crate) mod requests;
+
+pub(crate) use self::calls::{Found, Lookup};
+pub(crate) use self::client::JiraClient;

@@ -1,0 +1,153 @@
+//! The answers the crate reads, as serde types, and the public list items built from them.
+//! Only the members the crate uses are declared; everything else is ignored.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A Jira project, as listed on the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// The numeric id.
+    pub id: String,
+    /// The key, e.g. `QA`.
+    pub key: String,
+    /// The name.
+    pub name: String,
+}
+
+/// An issue type that can be created in a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueType {
+    /// The id.
+    pub id: String,
+    /// The name, e.g. `Bug`.
+    pub name: String,
+    /// Whether it is a sub-task type (these need a parent, so cannot be chosen).
+    #[serde(default)]
+    pub subtask: bool,
+}
+
+/// A user who can be assigned issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The Atlassian account id.
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    /// The name shown to people.
+    #[serde(rename = "displayName", default)]
+    pub display_name: String,
+    /// Whether the account is active.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenAnswer {
+    pub access_token: SecretString,
+    pub expires_in: u64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AccessibleResource {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ProjectPage {
+    #[serde(default)]
+    pub values: Vec<Project>,
+    pub is_last: Option<bool>,
+    pub total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IssueTypePage {
+    #[serde(default)]
+    pub issue_types: Vec<IssueType>,
+    pub total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SearchAnswer {
+    #[serde(default)]
+    pub issues: Vec<FoundIssue>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FoundIssue {
+    pub id: String,
+    pub key: Option<String>,
+    #[serde(default)]
+    pub fields: FoundFields,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct FoundFields {
+    pub key: Option<String>,
+    pub status: Option<FoundStatus>,
+    pub labels: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FoundStatus {
+    pub status_category: Option<FoundCategory>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FoundCategory {
+    pub key: Option<String>,
+}
+
+impl FoundIssue {
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.key.as_deref().or(self.fields.key.as_deref())
+    }
+
+    /// Whether Jira says the issue is done. Unknown means not done: a missing status must
+    /// not open a second issue.
+    pub(crate) fn is_done(&self) -> bool {
+        self.fields
+            .status
+            .as_ref()
+            .and_then(|s| s.status_category.as_ref())
+            .and_then(|c| c.key.as_deref())
+            == Some("done")
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreatedIssue {
+    pub id: String,
+    pub key: String,
+}
+
+/// Jira's `{"errorMessages": [...], "errors": {...}}`, the OAuth `{"error",
+/// "error_description"}`, the gateway's `{"message"}` and problem+json's `{"detail"}`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub error_messages: Vec<Value>,
+    #[serde(default)]
+    pub errors: Option<BTreeMap<String, Value>>,
+    pub error: Option<Value>,
+    #[serde(rename = "error_description")]
+    pub error_description: Option<Value>,
+    pub message: Option<Value>,
+    pub detail: Option<Value>,
+}

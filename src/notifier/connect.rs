@@ -1,0 +1,73 @@
+//! Connecting with the service account's credentials, and disconnecting.
+
+use super::JiraNotifier;
+use crate::auth::sites::choose;
+use crate::connection::{Connection, Credentials, Site};
+use crate::error::{Error, Result};
+
+impl JiraNotifier {
+    /// Checks the credentials, discovers the Jira site and stores the connection.
+    ///
+    /// With several sites, nothing is stored and [`Error::SiteChoiceRequired`] lists them:
+    /// call [`connect_to_site`](Self::connect_to_site) with the one chosen. Wrong
+    /// credentials give [`Error::CredentialsRejected`] and store nothing.
+    pub async fn connect(&self, credentials: Credentials) -> Result<Site> {
+        self.connect_inner(credentials, None).await
+    }
+
+    /// Like [`connect`](Self::connect), choosing the site by cloud id, name or URL.
+    pub async fn connect_to_site(&self, credentials: Credentials, site: &str) -> Result<Site> {
+        self.connect_inner(credentials, Some(site)).await
+    }
+
+    /// The sites the credentials reach, without connecting.
+    pub async fn discover_sites(&self, credentials: &Credentials) -> Result<Vec<Site>> {
+        check_credentials(credentials)?;
+        self.inner.client.discover_sites(credentials).await
+    }
+
+    async fn connect_inner(&self, credentials: Credentials, wanted: Option<&str>) -> Result<Site> {
+        check_credentials(&credentials)?;
+        let sites = self.inner.client.discover_sites(&credentials).await?;
+        let site = choose(sites, wanted)?;
+        let store = &self.inner.store;
+        // Settings name projects of one site: they do not carry over to another.
+        if let Some(saved) = store.load_settings().await? {
+            if saved.cloud_id != site.cloud_id {
+                store.delete_settings().await?;
+            }
+        }
+        store
+            .save_connection(&Connection {
+                credentials,
+                site: site.clone(),
+            })
+            .await?;
+        Ok(site)
+    }
+
+    /// The connected site, if any.
+    pub async fn connected_site(&self) -> Result<Option<Site>> {
+        Ok(self.inner.store.load_connection().await?.map(|c| c.site))
+    }
+
+    /// Removes the credentials and the connection and forgets the access token; from then
+    /// on no request is made until the next [`connect`](Self::connect). Settings and
+    /// overrides are kept for a reconnect to the same site.
+    pub async fn disconnect(&self) -> Result<()> {
+        self.inner.store.delete_connection().await?;
+        self.inner.client.tokens().clear().await;
+        Ok(())
+    }
+}
+
+fn check_credentials(c: &Credentials) -> Result<()> {
+    use secrecy::ExposeSecret;
+    if c.client_id().trim().is_empty() {
+        return Err(Error::invalid("client_id", "the client id is empty"));
+    }
+    if c.client_secret().expose_secret().trim().is_empty() {
+        return Err(Error::invalid("client_secret", "the client secret is empty"));
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! [`JiraNotifier`]: what the host holds, and how it is built.
+
+mod configure;
+mod connect;
+mod report;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
+use crate::error::{Error, Result};
+use crate::flight::Flights;
+use crate::jira::JiraClient;
+use crate::retry::RetryPolicy;
+use crate::store::ConfigStore;
+use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
+use crate::transport::HttpTransport;
+
+/// The Jira integration: connect, serve the settings screen, and turn test failures into
+/// issues, one open issue per test.
+///
+/// Cheap to clone (clones share the token cache, the request cap and the in-flight
+/// reports); build one per process with [`JiraNotifier::builder`].
+#[derive(Clone)]
+pub struct JiraNotifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn ConfigStore>,
+    client: JiraClient,
+    flights: Flights,
+}
+
+impl fmt::Debug for JiraNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JiraNotifier")
+            .field("store", &self.inner.store)
+            .field("client", &self.inner.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraNotifier {
+    /// Starts building a notifier on the host's store.
+    pub fn builder(store: Arc<dyn ConfigStore>) -> JiraNotifierBuilder {
+        JiraNotifierBuilder {
+            store,
+            transport: None,
+            auth_url: DEFAULT_AUTH_URL.to_owned(),
+            api_url: DEFAULT_API_URL.to_owned(),
+            retry: RetryPolicy::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+
+    /// The store the notifier reads and writes.
+    pub fn store(&self) -> &Arc<dyn ConfigStore> {
+        &self.inner.store
+    }
+
+    /// How many access tokens this notifier has fetched (one per hour of work, or one per
+    /// rejection).
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.client.tokens().fetches()
+    }
+}
+
+/// Builds a [`JiraNotifier`]: the transport, the two Atlassian base URLs, the retry
+/// policy and the cap on requests in flight.
+pub struct JiraNotifierBuilder {
+    store: Arc<dyn ConfigStore>,
+    transport: Option<Arc<dyn HttpTransport>>,
+    auth_url: String,
+    api_url: String,
+    retry: RetryPolicy,
+    max_in_flight: usize,
+}
+
+impl fmt::Debug for JiraNotifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JiraNotifierBuilder")
+            .field("auth_url", &self.auth_url)
+            .field("api_url", &self.api_url)
+            .field("retry", &self.retry)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraNotifierBuilder {
+    /// The HTTP transport (default: [`ReqwestTransport`](crate::ReqwestTransport) with the
+    /// `reqwest` feature).
+    pub fn transport(mut self, transport: impl HttpTransport + 'static) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The HTTP transport, shared.
+    pub fn transport_arc(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The auth host (default `https://auth.atlassian.com`). Plain `http://` is accepted
+    /// only for loopback hosts.
+    pub fn auth_url(mut self, url: impl Into<String>) -> Self {
+        self.auth_url = url.into();
+        self
+    }
+
+    /// The API gateway (default `https://api.atlassian.com`). Plain `http://` is accepted
+    /// only for loopback hosts.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// How failed requests are retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The most requests to Jira in flight at once (default 8): a storm of failures
+    /// queues behind it instead of tripping Jira's burst limits.
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Builds the notifier, refusing base URLs that are not https (or loopback http).
+    pub fn build(self) -> Result<JiraNotifier> {
+        let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => default_transport()?,
+        };
+        Ok(JiraNotifier {
+            inner: Arc::new(Inner {
+                store: self.store,
+                client: JiraClient::new(transport, endpoints, self.retry, self.max_in_flight),
+                flights: Flights::default(),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_transport() -> Result<Arc<dyn HttpTransport>> {
+    Ok(Arc::new(crate::transport::ReqwestTransport::builder().build()?))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_transport() -> Result<Arc<dyn HttpTransport>> {
+    Err(Error::Config(
+        "no HTTP transport: enable the `reqwest` feature or pass one to `transport`".into(),
+    ))
+}
+
+impl Inner {
+    async fn require_connection(&self) -> Result<crate::connection::Connection> {
+        self.store.load_connection().await?.ok_or(Error::NotConnected)
+    }
+}

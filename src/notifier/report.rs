@@ -1,0 +1,170 @@
+//! Reporting: a test's failure becomes one issue; the test notification proves the setup.
+
+use super::configure::check_test_id;
+use super::{Inner, JiraNotifier};
+use crate::connection::Connection;
+use crate::dedupe;
+use crate::error::{Error, Result};
+use crate::issue::labels::{notification_label, test_label};
+use crate::issue::{adf, merge_labels, summary, IssueDraft};
+use crate::jira::Found;
+use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
+use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
+use crate::store::{IssueRecord, StoreErrorKind};
+
+impl JiraNotifier {
+    /// Acts on a test's status change: on [`TestStatus::Error`], creates one issue for the
+    /// test unless one is still open.
+    ///
+    /// A first failure costs two requests (search, create); a repeat while the issue is
+    /// open costs one (search); a report made while the same test's report is in flight in
+    /// this process costs none. An error means the failure did not reach Jira:
+    /// [`Error::is_retryable`] says whether to report it again later.
+    pub async fn on_test_error(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
+        let TestStatus::Error { message } = status else {
+            return Ok(Outcome::Ignored);
+        };
+        check_test_id(&test.id)?;
+        let mut boarding = self.inner.flights.board(&test.id).await;
+        if let Some(issue) = boarding.landed() {
+            return Ok(Outcome::Duplicate(issue.clone()));
+        }
+        let ctx = self.inner.store.load_test_context(&test.id).await?;
+        let Some(conn) = ctx.connection else {
+            return Ok(Outcome::NotConnected);
+        };
+        let settings = match ctx.settings {
+            Some(s) if s.cloud_id == conn.site.cloud_id => s,
+            _ => return Err(Error::NotConfigured),
+        };
+        let test_override = ctx.test_override;
+        if test_override.as_ref().is_some_and(|o| !o.test_override.enabled) {
+            return Ok(Outcome::Disabled);
+        }
+        let label = test_label(&settings.settings.label_prefix, &test.id);
+
+        if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, ctx.record.as_ref()).await? {
+            let issue = issue_ref(&conn, &found);
+            // Remember an issue found by label alone, so later checks reconcile it.
+            if ctx.record.as_ref().is_none_or(|r| r.issue_id != found.id) {
+                self.inner.remember(&test.id, &found, &label).await.ok();
+            }
+            boarding.land(&issue);
+            return Ok(Outcome::Duplicate(issue));
+        }
+
+        let target = self.inner.target(&conn, &settings, test_override.as_ref(), &test.id).await?;
+        let draft = draft_for(test, message, &settings, test_override.as_ref(), target, label);
+        let found = dedupe::create(&self.inner.client, &conn, &draft).await?;
+        let issue = issue_ref(&conn, &found);
+        if let Err(source) = self.inner.remember(&test.id, &found, &draft.test_label).await {
+            return Err(Error::RecordNotSaved { issue, source });
+        }
+        boarding.land(&issue);
+        Ok(Outcome::Created(issue))
+    }
+
+    /// Creates a test ticket in the configured project, with the configured issue type,
+    /// labels and assignee, to prove the setup works. It carries its own label, so it
+    /// never counts as a test's issue, and every call creates a ticket.
+    pub async fn send_test_notification(&self) -> Result<IssueRef> {
+        let conn = self.inner.require_connection().await?;
+        let settings = match self.inner.store.load_settings().await? {
+            Some(s) if s.cloud_id == conn.site.cloud_id => s,
+            _ => return Err(Error::NotConfigured),
+        };
+        let s = &settings.settings;
+        let label = notification_label(&s.label_prefix);
+        let draft = IssueDraft {
+            project_id: settings.target.project_id.clone(),
+            issue_type_id: settings.target.issue_type_id.clone(),
+            summary: "Test notification from jira-notifier".to_owned(),
+            description: adf::failure_description(
+                "jira-notifier's test notification",
+                "",
+                "This ticket proves that test failures will reach this project. It can be closed.",
+            ),
+            labels: merge_labels([&s.labels[..], std::slice::from_ref(&label)]),
+            assignee: s.assignee.account_id().map(str::to_owned),
+            test_label: label,
+        };
+        let found = dedupe::create(&self.inner.client, &conn, &draft).await?;
+        Ok(issue_ref(&conn, &found))
+    }
+}
+
+impl Inner {
+    /// Where a test's issue goes. An override whose issue type was resolved for another
+    /// issue type than the current global one is resolved again, once, and saved.
+    async fn target(
+        &self,
+        conn: &Connection,
+        settings: &SavedSettings,
+        test_override: Option<&SavedOverride>,
+        test_id: &str,
+    ) -> Result<ResolvedTarget> {
+        let Some(o) = test_override else {
+            return Ok(settings.target.clone());
+        };
+        let Some(t) = &o.target else {
+            return Ok(settings.target.clone());
+        };
+        if t.issue_type_name == settings.target.issue_type_name {
+            return Ok(t.clone());
+        }
+        let fresh = self
+            .resolve(conn, &t.project_key, &settings.target.issue_type_name)
+            .await?;
+        let mut updated = o.clone();
+        updated.target = Some(fresh.clone());
+        self.store.save_override(test_id, &updated).await?;
+        Ok(fresh)
+    }
+
+    /// Saves the record of a test's issue, trying once more on a passing store failure:
+    /// an issue without its record could be duplicated while search lags.
+    async fn remember(&self, test_id: &str, found: &Found, label: &str) -> Result<(), crate::store::StoreError> {
+        let record = IssueRecord {
+            issue_id: found.id.clone(),
+            issue_key: found.key.clone(),
+            label: label.to_owned(),
+        };
+        match self.store.save_record(test_id, &record).await {
+            Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+                self.store.save_record(test_id, &record).await
+            }
+            other => other,
+        }
+    }
+}
+
+fn draft_for(
+    test: &TestInfo,
+    message: &str,
+    settings: &SavedSettings,
+    test_override: Option<&SavedOverride>,
+    target: ResolvedTarget,
+    label: String,
+) -> IssueDraft {
+    let s = &settings.settings;
+    let o = test_override.map(|o| &o.test_override);
+    let assignee = o.and_then(|o| o.assignee.as_ref()).unwrap_or(&s.assignee);
+    let extra: &[String] = o.map_or(&[], |o| &o.labels[..]);
+    IssueDraft {
+        project_id: target.project_id,
+        issue_type_id: target.issue_type_id,
+        summary: summary(&test.name, &test.id),
+        description: adf::failure_description(&test.name, &test.url, message),
+        labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&label)]),
+        assignee: assignee.account_id().map(str::to_owned),
+        test_label: label,
+    }
+}
+
+fn issue_ref(conn: &Connection, found: &Found) -> IssueRef {
+    IssueRef {
+        id: found.id.clone(),
+        key: found.key.clone(),
+        url: conn.site.browse_url(&found.key),
+    }
+}
