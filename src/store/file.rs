@@ -313,10 +313,12 @@ mod stored_connection {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Connection>, D::Error> {
-        Ok(Option::<In>::deserialize(deserializer)?.map(|c| Connection {
-            credentials: Credentials::new(c.client_id, c.client_secret),
-            site: c.site,
-        }))
+        Ok(
+            Option::<In>::deserialize(deserializer)?.map(|c| Connection {
+                credentials: Credentials::new(c.client_id, c.client_secret),
+                site: c.site,
+            }),
+        )
     }
 }
 
@@ -346,8 +348,13 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<FileData, StoreError> {
         version: Option<serde_json::Value>,
     }
 
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(corrupt(path, "it is empty"));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(corrupt(path, "it is empty")),
+        // serde would also read a struct from an array: `[1]` must not pass for an
+        // empty store.
+        Some(b'{') => {}
+        Some(b'[') => return Err(corrupt(path, "it is not a JSON object")),
+        Some(_) => {}
     }
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
@@ -491,13 +498,7 @@ fn create_temp(paths: &Paths) -> Result<(PathBuf, File), StoreError> {
                 return Ok((temp_path, file));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
-            Err(e) => {
-                return Err(io_error(
-                    "create the temporary store file",
-                    &temp_path,
-                    e,
-                ))
-            }
+            Err(e) => return Err(io_error("create the temporary store file", &temp_path, e)),
         }
     }
 }
@@ -511,4 +512,507 @@ fn sync_dir(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::connection::{Credentials, Site};
+    use crate::settings::{Assignee, ResolvedTarget, Settings, TestOverride};
+    use crate::store::StoreErrorKind;
+
+    const SECRET: &str = "s3cr3t-hunter2-value";
+
+    fn connection() -> Connection {
+        Connection {
+            credentials: Credentials::new("client-id-1", SECRET),
+            site: Site {
+                cloud_id: "cloud-1".into(),
+                name: "acme".into(),
+                url: "https://acme.atlassian.net".into(),
+            },
+        }
+    }
+
+    fn target(project: &str) -> ResolvedTarget {
+        ResolvedTarget {
+            project_key: project.into(),
+            project_id: "10001".into(),
+            issue_type_name: "Bug".into(),
+            issue_type_id: "10004".into(),
+        }
+    }
+
+    fn settings() -> SavedSettings {
+        SavedSettings {
+            settings: Settings::new("QA")
+                .with_issue_type("Task")
+                .with_label_prefix("ci-")
+                .with_assignee(Assignee::user("acct-9"))
+                .with_labels(["flaky", "nightly"]),
+            target: target("QA"),
+            cloud_id: "cloud-1".into(),
+        }
+    }
+
+    fn test_override() -> SavedOverride {
+        SavedOverride {
+            test_override: TestOverride::default()
+                .with_project("OPS")
+                .with_assignee(Assignee::Auto)
+                .with_labels(["db"]),
+            target: Some(target("OPS")),
+        }
+    }
+
+    fn record(n: usize) -> IssueRecord {
+        IssueRecord {
+            issue_id: format!("{}", 20000 + n),
+            issue_key: format!("QA-{n}"),
+            label: format!("testclix-test-{n}"),
+        }
+    }
+
+    fn assert_same_connection(got: &Connection, want: &Connection) {
+        assert_eq!(got.credentials.client_id(), want.credentials.client_id());
+        assert_eq!(
+            got.credentials.client_secret().expose_secret(),
+            want.credentials.client_secret().expose_secret()
+        );
+        assert_eq!(got.site, want.site);
+    }
+
+    /// The error's message and every source's, as a host would print the chain.
+    fn full_message(error: &StoreError) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        text.push_str(&format!(" / {error:?}"));
+        text
+    }
+
+    fn store_in(dir: &tempfile::TempDir) -> (FileStore, PathBuf) {
+        let path = dir.path().join("store.json");
+        (FileStore::open(&path).unwrap(), path)
+    }
+
+    fn lock_path(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    #[tokio::test]
+    async fn every_value_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        store.save_connection(&connection()).await.unwrap();
+        store.save_settings(&settings()).await.unwrap();
+        store.save_override("t1", &test_override()).await.unwrap();
+        let disabled = SavedOverride {
+            test_override: TestOverride::disabled(),
+            target: None,
+        };
+        store.save_override("t2", &disabled).await.unwrap();
+        store.save_record("t1", &record(1)).await.unwrap();
+        store.save_record("t2", &record(2)).await.unwrap();
+        store.save_record("t2", &record(3)).await.unwrap();
+
+        // A fresh store on the same file sees everything.
+        let reopened = FileStore::open(&path).unwrap();
+        let got = reopened.load_connection().await.unwrap().unwrap();
+        assert_same_connection(&got, &connection());
+        assert_eq!(reopened.load_settings().await.unwrap(), Some(settings()));
+        assert_eq!(
+            reopened.load_override("t1").await.unwrap(),
+            Some(test_override())
+        );
+        assert_eq!(reopened.load_override("t2").await.unwrap(), Some(disabled));
+        assert_eq!(reopened.load_override("t3").await.unwrap(), None);
+        assert_eq!(reopened.load_record("t1").await.unwrap(), Some(record(1)));
+        assert_eq!(reopened.load_record("t2").await.unwrap(), Some(record(3)));
+        assert_eq!(reopened.load_record("t3").await.unwrap(), None);
+
+        let context = reopened.load_test_context("t1").await.unwrap();
+        assert_same_connection(&context.connection.unwrap(), &connection());
+        assert_eq!(context.settings, Some(settings()));
+        assert_eq!(context.test_override, Some(test_override()));
+        assert_eq!(context.record, Some(record(1)));
+        let context = reopened.load_test_context("t3").await.unwrap();
+        assert!(context.connection.is_some());
+        assert_eq!((context.test_override, context.record), (None, None));
+
+        // The documented layout, secret in clear.
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["connection"]["client_id"], "client-id-1");
+        assert_eq!(json["connection"]["client_secret"], SECRET);
+        assert_eq!(json["connection"]["site"]["cloud_id"], "cloud-1");
+        assert_eq!(json["settings"]["settings"]["project_key"], "QA");
+        assert_eq!(
+            json["overrides"]["t1"]["test_override"]["project_key"],
+            "OPS"
+        );
+        assert_eq!(json["records"]["t2"]["issue_key"], "QA-3");
+
+        // Deletes remove one value and keep the rest.
+        reopened.delete_override("t1").await.unwrap();
+        reopened.delete_settings().await.unwrap();
+        reopened.delete_connection().await.unwrap();
+        assert!(store.load_connection().await.unwrap().is_none());
+        assert_eq!(store.load_settings().await.unwrap(), None);
+        assert_eq!(store.load_override("t1").await.unwrap(), None);
+        assert!(store.load_override("t2").await.unwrap().is_some());
+        assert_eq!(store.load_record("t1").await.unwrap(), Some(record(1)));
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert!(json["connection"].is_null());
+        assert!(json["settings"].is_null());
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_reads_as_empty_and_is_not_created_by_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        assert_eq!(store.path(), path);
+        assert!(store.load_connection().await.unwrap().is_none());
+        assert_eq!(store.load_settings().await.unwrap(), None);
+        assert_eq!(store.load_override("t").await.unwrap(), None);
+        assert_eq!(store.load_record("t").await.unwrap(), None);
+        let context = store.load_test_context("t").await.unwrap();
+        assert!(context.connection.is_none() && context.settings.is_none());
+        assert!(context.test_override.is_none() && context.record.is_none());
+        // Deleting from a store never written keeps it unwritten.
+        store.delete_connection().await.unwrap();
+        store.delete_override("t").await.unwrap();
+        assert!(!path.exists());
+        assert!(fs::read_dir(dir.path())
+            .unwrap()
+            .all(|e| e.unwrap().path() == lock_path(&path)));
+    }
+
+    #[test]
+    fn open_makes_the_path_absolute_and_needs_a_file_name() {
+        let store = FileStore::open("relative/store.json").unwrap();
+        assert!(store.path().is_absolute());
+        assert!(store.path().ends_with("relative/store.json"));
+        let error = FileStore::open("/").unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn debug_shows_the_path_only() {
+        let store = FileStore::open("/srv/notifier/store.json").unwrap();
+        assert_eq!(
+            format!("{store:?}"),
+            r#"FileStore { path: "/srv/notifier/store.json" }"#
+        );
+    }
+
+    #[tokio::test]
+    async fn debug_output_never_shows_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _path) = store_in(&dir);
+        store.save_connection(&connection()).await.unwrap();
+        assert!(!format!("{store:?}").contains(SECRET));
+        let loaded = store.load_connection().await.unwrap().unwrap();
+        assert!(!format!("{loaded:?}").contains(SECRET));
+        let context = store.load_test_context("t").await.unwrap();
+        assert!(!format!("{context:?}").contains(SECRET));
+    }
+
+    /// Files that must be refused, each holding the secret where serde would quote it.
+    fn corrupt_files() -> Vec<(&'static str, String)> {
+        let conn = format!(
+            r#""connection":{{"client_id":"id","client_secret":"{SECRET}","site":{{"cloud_id":"c","name":"n","url":"u"}}}}"#
+        );
+        vec![
+            ("empty", "  \n".into()),
+            ("not JSON", format!("{{{conn}, oops")),
+            ("truncated", format!(r#"{{"version":1,{conn}"#)),
+            ("not an object", format!(r#"["{SECRET}"]"#)),
+            ("a string", format!(r#""{SECRET}""#)),
+            ("no version", format!("{{{conn}}}")),
+            ("unknown version", format!(r#"{{"version":2,{conn}}}"#)),
+            (
+                "version as text",
+                format!(r#"{{"version":"{SECRET}",{conn}}}"#),
+            ),
+            (
+                "wrong shape",
+                format!(r#"{{"version":1,{conn},"records":"{SECRET}"}}"#),
+            ),
+            (
+                "secret where the site goes",
+                format!(
+                    r#"{{"version":1,"connection":{{"client_id":"id","client_secret":"x","site":"{SECRET}"}}}}"#
+                ),
+            ),
+            (
+                "unknown member",
+                format!(r#"{{"version":1,"{SECRET}":{{}}}}"#),
+            ),
+            (
+                "unknown connection member",
+                format!(
+                    r#"{{"version":1,"connection":{{"client_id":"id","client_secret":"x","{SECRET}":1,"site":{{"cloud_id":"c","name":"n","url":"u"}}}}}}"#
+                ),
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_an_error_for_reads_and_writes_and_is_left_unchanged() {
+        for (case, content) in corrupt_files() {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, path) = store_in(&dir);
+            fs::write(&path, &content).unwrap();
+
+            let mut errors = vec![
+                store.load_connection().await.unwrap_err(),
+                store.load_record("t").await.unwrap_err(),
+                store.load_test_context("t").await.unwrap_err(),
+                store.save_record("t", &record(1)).await.unwrap_err(),
+                store.save_connection(&connection()).await.unwrap_err(),
+                store.delete_settings().await.unwrap_err(),
+                store.delete_override("t").await.unwrap_err(),
+            ];
+            errors.push(store.save_settings(&settings()).await.unwrap_err());
+            for error in &errors {
+                assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{case}: {error}");
+                let text = full_message(error);
+                assert!(text.contains(&path.display().to_string()), "{case}: {text}");
+                assert!(!text.contains(SECRET), "{case} leaks the secret: {text}");
+            }
+            assert_eq!(fs::read_to_string(&path).unwrap(), content, "{case}");
+            // Nothing else was left next to it but the lock file.
+            let mut names: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["store.json", "store.json.lock"], "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn corrupt_errors_say_what_is_wrong() {
+        let cases = [
+            ("{", "not valid JSON (line 1, column 1)"),
+            ("[1]", "not a JSON object"),
+            (r#"{"version":7}"#, "version 7"),
+            (r#"{"records":{}}"#, "no \"version\""),
+            ("{\"version\":1,\n\"records\":5}", "expected layout (line 2"),
+        ];
+        for (content, want) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, path) = store_in(&dir);
+            fs::write(&path, content).unwrap();
+            let error = store.load_settings().await.unwrap_err();
+            assert!(error.to_string().contains(want), "{content}: {error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_minimal_file_with_only_the_version_reads_as_empty_and_can_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        fs::write(&path, r#"{"version":1}"#).unwrap();
+        assert!(store.load_connection().await.unwrap().is_none());
+        store.save_record("t", &record(1)).await.unwrap();
+        assert_eq!(store.load_record("t").await.unwrap(), Some(record(1)));
+    }
+
+    #[tokio::test]
+    async fn io_failures_are_unavailable_with_the_os_error_as_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("store.json");
+        let store = FileStore::open(&path).unwrap();
+        let error = store.save_connection(&connection()).await.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        let source = error.source().expect("the OS error");
+        let io = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().contains("no-such-dir"), "{error}");
+        assert!(!full_message(&error).contains(SECRET));
+
+        // A directory where the file should be cannot be read.
+        let (store, path) = store_in(&dir);
+        fs::create_dir(&path).unwrap();
+        let error = store.load_settings().await.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        assert!(error.source().unwrap().is::<io::Error>());
+        assert!(error.to_string().contains(&path.display().to_string()));
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_file_is_owner_only_when_created_and_when_rewritten() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        store.save_connection(&connection()).await.unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&lock_path(&path)), 0o600);
+
+        // An older, world-readable file (a hand copy, an older tool) is tightened on write.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(mode(&path), 0o644);
+        store.save_record("t", &record(1)).await.unwrap();
+        assert_eq!(mode(&path), 0o600);
+        // ...and its content was kept, not replaced.
+        assert!(store.load_connection().await.unwrap().is_some());
+
+        // Same for a file this store did not write.
+        let other = dir.path().join("other.json");
+        fs::write(&other, r#"{"version":1}"#).unwrap();
+        fs::set_permissions(&other, fs::Permissions::from_mode(0o666)).unwrap();
+        let store = FileStore::open(&other).unwrap();
+        store.save_settings(&settings()).await.unwrap();
+        assert_eq!(mode(&other), 0o600);
+    }
+
+    #[tokio::test]
+    async fn writes_leave_no_temporary_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _path) = store_in(&dir);
+        for n in 0..5 {
+            store
+                .save_record(&format!("t{n}"), &record(n))
+                .await
+                .unwrap();
+        }
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["store.json", "store.json.lock"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_stores_on_one_file_lose_no_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, path) = store_in(&dir);
+        let first = Arc::new(first);
+        let second = Arc::new(FileStore::open(&path).unwrap());
+        first.save_connection(&connection()).await.unwrap();
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..50 {
+            for (name, store) in [("a", &first), ("b", &second)] {
+                let store = Arc::clone(store);
+                tasks.spawn(async move {
+                    store
+                        .save_record(&format!("{name}-{n}"), &record(n))
+                        .await
+                        .unwrap();
+                });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+
+        let check = FileStore::open(&path).unwrap();
+        for n in 0..50 {
+            for name in ["a", "b"] {
+                let got = check.load_record(&format!("{name}-{n}")).await.unwrap();
+                assert_eq!(got, Some(record(n)), "{name}-{n}");
+            }
+        }
+        assert!(check.load_connection().await.unwrap().is_some());
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["records"].as_object().unwrap().len(), 100);
+    }
+
+    /// Holds `<path>.lock` the way another process would.
+    fn hold_lock(path: &Path, exclusive: bool) -> File {
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(lock_path(path))
+            .unwrap();
+        if exclusive {
+            lock.lock().unwrap();
+        } else {
+            lock.lock_shared().unwrap();
+        }
+        lock
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_wait_for_any_lock_and_reads_for_an_exclusive_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        let store = Arc::new(store);
+
+        // A writer waits while another process reads.
+        let reader = hold_lock(&path, false);
+        let writing = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.save_record("t", &record(1)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!writing.is_finished());
+        assert!(!path.exists());
+        drop(reader);
+        writing.await.unwrap().unwrap();
+        assert!(path.exists());
+
+        // A reader waits while another process writes...
+        let writer = hold_lock(&path, true);
+        let reading = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.load_record("t").await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!reading.is_finished());
+        drop(writer);
+        assert_eq!(reading.await.unwrap().unwrap(), Some(record(1)));
+
+        // ...but not while another reads.
+        let _reader = hold_lock(&path, false);
+        let read = tokio::time::timeout(Duration::from_secs(10), store.load_record("t")).await;
+        assert_eq!(
+            read.expect("reads share the lock").unwrap(),
+            Some(record(1))
+        );
+    }
+
+    #[test]
+    fn works_without_a_tokio_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _path) = store_in(&dir);
+        // A minimal executor with no Tokio context: spawning a blocking task would panic.
+        poll_to_end(store.save_record("t", &record(1))).unwrap();
+        let got = poll_to_end(store.load_record("t")).unwrap();
+        assert_eq!(got, Some(record(1)));
+    }
+
+    /// Polls a future that never waits (as the store's do without a runtime).
+    fn poll_to_end<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("the store waited without a runtime"),
+        }
+    }
 }
