@@ -50,14 +50,16 @@ const FORMAT_VERSION: u64 = 1;
 /// Every write reads the file, changes one value and writes the whole file again: to a
 /// temporary file next to it (`<path>.tmp-…`, mode `0600` on Unix), flushed to disk, then
 /// renamed over the file. A crash leaves either the old file or the new one, never a mix
-/// (at worst a stray temporary file).
+/// (at worst a stray temporary file). Because the file is replaced, a symbolic link at
+/// `path` is replaced by a regular file rather than followed.
 ///
 /// # Several processes
 ///
 /// Several `FileStore`s, in one process or in several, may share a file without losing
 /// each other's updates: each write holds an exclusive OS advisory lock on a lock file
 /// next to the data file (`<path>.lock`, created on the first write and never removed)
-/// and re-reads the data file inside the lock; reads hold the shared lock. The lock is
+/// and re-reads the data file inside the lock; reads hold the shared lock (reads before
+/// any write, with no lock file yet, take none and create nothing). The lock is
 /// advisory: other programs editing the file by hand or without the lock are not kept
 /// out. A process stuck while holding the lock blocks the others' writes.
 ///
