@@ -24,13 +24,21 @@ pub(crate) async fn open_issue(
 ) -> Result<Option<Found>> {
     // A stored id that is not a number was not written by this crate: do not send it.
     let reconcile = record.and_then(|r| checked_issue_id("stored record", &r.issue_id).ok());
-    Ok(client.find_open(conn, label, reconcile).await?.into_iter().next())
+    Ok(client
+        .find_open(conn, label, reconcile)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
 /// 5xx) it may still have landed: look for it by label, long enough for search to catch
 /// up, and only then create it again, once.
-pub(crate) async fn create(client: &JiraClient, conn: &Connection, draft: &IssueDraft) -> Result<Found> {
+pub(crate) async fn create(
+    client: &JiraClient,
+    conn: &Connection,
+    draft: &IssueDraft,
+) -> Result<Found> {
     let first = match client.create(conn, draft.fields()).await {
         Err(e) if is_unclear(&e) => e,
         other => return other,
@@ -43,7 +51,10 @@ pub(crate) async fn create(client: &JiraClient, conn: &Connection, draft: &Issue
     let deadline = tokio::time::Instant::now() + lookback;
     let mut wait = Duration::from_millis(500);
     loop {
-        tokio::time::sleep(wait.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+        tokio::time::sleep(
+            wait.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+        )
+        .await;
         match client.find_open(conn, &draft.test_label, None).await {
             Ok(found) => {
                 if let Some(f) = found.into_iter().next() {

@@ -57,15 +57,22 @@ fn join(base: &Url, segments: &[&str]) -> Url {
 /// A base URL must be https, or plain http on a loopback host (tests, local proxies): a
 /// bearer token or client secret must never cross a network in clear.
 fn check_base(what: &str, raw: &str) -> Result<Url> {
-    let url = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("the {what} {raw:?} is not a URL: {e}")))?;
+    let url = Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("the {what} {raw:?} is not a URL: {e}")))?;
     if url.cannot_be_a_base() {
-        return Err(Error::Config(format!("the {what} {raw:?} cannot be a base URL")));
+        return Err(Error::Config(format!(
+            "the {what} {raw:?} cannot be a base URL"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(format!("the {what} must not carry credentials")));
+        return Err(Error::Config(format!(
+            "the {what} must not carry credentials"
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!("the {what} must not have a query or fragment")));
+        return Err(Error::Config(format!(
+            "the {what} must not have a query or fragment"
+        )));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -73,7 +80,9 @@ fn check_base(what: &str, raw: &str) -> Result<Url> {
         "http" => Err(Error::Config(format!(
             "the {what} {raw:?} uses plain http, allowed only for loopback hosts; use https"
         ))),
-        other => Err(Error::Config(format!("the {what} has scheme {other:?}; use https"))),
+        other => Err(Error::Config(format!(
+            "the {what} has scheme {other:?}; use https"
+        ))),
     }
 }
 
@@ -114,7 +123,10 @@ mod tests {
         );
         // The url crate drops `.` and `..` segments: callers check values so that none
         // is ever one (project keys start with a letter or digit, ids are numbers).
-        assert_eq!(e.jira("c", &["issue", ".."]).path(), "/gw/ex/jira/c/rest/api/3/issue");
+        assert_eq!(
+            e.jira("c", &["issue", ".."]).path(),
+            "/gw/ex/jira/c/rest/api/3/issue"
+        );
     }
 
     #[test]

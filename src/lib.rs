@@ -36,8 +36,8 @@ pub use store::{
     ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind, TestContext,
 };
 pub use throttle::DEFAULT_MAX_IN_FLIGHT;
-#[cfg(feature = "reqwest")]
-pub use transport::{ReqwestTransport, ReqwestTransportBuilder, DEFAULT_MAX_BODY};
 pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, Method, TransportError, TransportErrorKind,
 };
+#[cfg(feature = "reqwest")]
+pub use transport::{ReqwestTransport, ReqwestTransportBuilder, DEFAULT_MAX_BODY};

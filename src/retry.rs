@@ -141,7 +141,9 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Values too large for u64 are still a request to wait a very long time.
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = parse_http_date(value)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -175,8 +177,7 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
     if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
         return None;
     }
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || !(1970..=9999).contains(&year)
-    {
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || !(1970..=9999).contains(&year) {
         return None;
     }
     let days = days_from_civil(year, month, day);

@@ -70,10 +70,15 @@ mod tests {
         let gate = Gate::new(1);
         let first = gate.enter().await;
         let waiting = tokio::time::timeout(Duration::from_millis(10), gate.enter()).await;
-        assert!(waiting.is_err(), "a second request got in while one was in flight");
+        assert!(
+            waiting.is_err(),
+            "a second request got in while one was in flight"
+        );
         drop(first);
-        assert!(tokio::time::timeout(Duration::from_millis(10), gate.enter())
-            .await
-            .is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), gate.enter())
+                .await
+                .is_ok()
+        );
     }
 }

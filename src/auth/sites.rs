@@ -28,7 +28,9 @@ pub(crate) fn sites_from(resources: Vec<AccessibleResource>) -> Result<Vec<Site>
                     url: url.as_str().trim_end_matches('/').to_owned(),
                 }),
                 _ => {
-                    tracing::warn!("left out a site with an unusable id or a URL that is not https");
+                    tracing::warn!(
+                        "left out a site with an unusable id or a URL that is not https"
+                    );
                     None
                 }
             }
@@ -99,7 +101,11 @@ mod tests {
     fn leaves_out_other_products() {
         let mut confluence = res("c", "wiki", "https://wiki.atlassian.net");
         confluence.scopes = vec!["read:confluence-content.all".into()];
-        let sites = sites_from(vec![confluence, res("j", "acme", "https://acme.atlassian.net")]).unwrap();
+        let sites = sites_from(vec![
+            confluence,
+            res("j", "acme", "https://acme.atlassian.net"),
+        ])
+        .unwrap();
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].cloud_id, "j");
     }
@@ -114,10 +120,20 @@ mod tests {
         assert_eq!(choose(vec![s("1", "a")], None).unwrap().cloud_id, "1");
         assert!(matches!(choose(vec![], None), Err(Error::NoSites)));
         let two = vec![s("1", "a"), s("2", "b")];
-        assert!(matches!(choose(two.clone(), None), Err(Error::SiteChoiceRequired { sites }) if sites.len() == 2));
+        assert!(
+            matches!(choose(two.clone(), None), Err(Error::SiteChoiceRequired { sites }) if sites.len() == 2)
+        );
         assert_eq!(choose(two.clone(), Some("B")).unwrap().cloud_id, "2");
         assert_eq!(choose(two.clone(), Some("2")).unwrap().cloud_id, "2");
-        assert_eq!(choose(two.clone(), Some("https://a.atlassian.net/")).unwrap().cloud_id, "1");
-        assert!(matches!(choose(two, Some("zz")), Err(Error::UnknownSite { .. })));
+        assert_eq!(
+            choose(two.clone(), Some("https://a.atlassian.net/"))
+                .unwrap()
+                .cloud_id,
+            "1"
+        );
+        assert!(matches!(
+            choose(two, Some("zz")),
+            Err(Error::UnknownSite { .. })
+        ));
     }
 }

@@ -33,7 +33,11 @@ struct Cached {
 
 impl TokenCache {
     /// A valid token for the credentials, fetched with `fetch` only when needed.
-    pub(crate) async fn get<F, Fut>(&self, credentials: &Credentials, fetch: F) -> Result<SecretString>
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        credentials: &Credentials,
+        fetch: F,
+    ) -> Result<SecretString>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(SecretString, Duration)>>,
@@ -88,7 +92,10 @@ mod tests {
     }
 
     async fn ok(tok: &str, secs: u64) -> Result<(SecretString, Duration)> {
-        Ok((SecretString::from(tok.to_owned()), Duration::from_secs(secs)))
+        Ok((
+            SecretString::from(tok.to_owned()),
+            Duration::from_secs(secs),
+        ))
     }
 
     #[tokio::test(start_paused = true)]
@@ -119,7 +126,9 @@ mod tests {
         let cache = TokenCache::default();
         let c = creds("s");
         cache.get(&c, || ok("t1", 3600)).await.unwrap();
-        cache.invalidate(&SecretString::from("other".to_owned())).await;
+        cache
+            .invalidate(&SecretString::from("other".to_owned()))
+            .await;
         let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t1");
         cache.invalidate(&SecretString::from("t1".to_owned())).await;
@@ -132,7 +141,9 @@ mod tests {
         let cache = TokenCache::default();
         let c = creds("s");
         let e = cache
-            .get(&c, || async { Err::<(SecretString, Duration), _>(Error::NoSites) })
+            .get(&c, || async {
+                Err::<(SecretString, Duration), _>(Error::NoSites)
+            })
             .await;
         assert!(e.is_err());
         let t = cache.get(&c, || ok("t", 3600)).await.unwrap();

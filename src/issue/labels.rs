@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn plain_ids_stay_readable() {
-        assert_eq!(test_label("testclix-", "login-test.v2"), "testclix-login-test.v2");
+        assert_eq!(
+            test_label("testclix-", "login-test.v2"),
+            "testclix-login-test.v2"
+        );
     }
 
     #[test]
@@ -145,7 +148,11 @@ mod tests {
     fn notification_label_is_no_test_label() {
         let n = notification_label("testclix-");
         assert_eq!(n, "testclix-_notification-test");
-        for id in ["_notification-test", "notification-test", "_NOTIFICATION-TEST"] {
+        for id in [
+            "_notification-test",
+            "notification-test",
+            "_NOTIFICATION-TEST",
+        ] {
             assert_ne!(test_label("testclix-", id), n);
         }
     }

@@ -114,9 +114,9 @@ mod tests {
 
     #[test]
     fn labels_merge_without_repeats() {
-        let g = vec!["a".to_owned(), "b".to_owned()];
-        let o = vec!["b".to_owned(), "c".to_owned()];
-        let t = vec!["t".to_owned()];
+        let g = ["a".to_owned(), "b".to_owned()];
+        let o = ["b".to_owned(), "c".to_owned()];
+        let t = ["t".to_owned()];
         assert_eq!(merge_labels([&g[..], &o[..], &t[..]]), ["a", "b", "c", "t"]);
     }
 }

@@ -12,7 +12,10 @@ use crate::retry::parse_retry_after;
 use crate::transport::HttpResponse;
 
 /// Parses a 2xx body. The error never quotes the body: it may hold a token.
-pub(crate) fn parse<T: DeserializeOwned>(operation: &'static str, resp: &HttpResponse) -> Result<T> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    operation: &'static str,
+    resp: &HttpResponse,
+) -> Result<T> {
     serde_json::from_slice(&resp.body).map_err(|e| {
         Error::unexpected(
             operation,
@@ -88,7 +91,8 @@ fn describe_unreadable(resp: &HttpResponse) -> String {
         .find("<title>")
         .and_then(|start| {
             let rest = &body[start + 7..];
-            rest.find("</title>").map(|end| rest[..end].trim().to_owned())
+            rest.find("</title>")
+                .map(|end| rest[..end].trim().to_owned())
         })
         .filter(|t| !t.is_empty());
     match title {
@@ -104,7 +108,10 @@ fn describe_unreadable(resp: &HttpResponse) -> String {
 /// An issue id from Jira: digits only, before it is used in a request.
 pub(crate) fn checked_issue_id(operation: &'static str, id: &str) -> Result<u64> {
     if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::unexpected(operation, "an issue id that is not a number"));
+        return Err(Error::unexpected(
+            operation,
+            "an issue id that is not a number",
+        ));
     }
     id.parse()
         .map_err(|_| Error::unexpected(operation, "an issue id out of range"))
@@ -124,7 +131,10 @@ pub(crate) fn checked_issue_key(operation: &'static str, key: &str) -> Result<()
     if ok {
         Ok(())
     } else {
-        Err(Error::unexpected(operation, "an issue key that is not of the form KEY-123"))
+        Err(Error::unexpected(
+            operation,
+            "an issue key that is not of the form KEY-123",
+        ))
     }
 }
 
@@ -157,7 +167,10 @@ mod tests {
     fn reads_oauth_errors() {
         let e = api_error(
             "token request",
-            &resp(401, r#"{"error":"access_denied","error_description":"Unauthorized"}"#),
+            &resp(
+                401,
+                r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+            ),
         );
         assert_eq!(e.errors["error"], "access_denied");
         assert_eq!(e.error_messages, ["Unauthorized"]);
@@ -167,22 +180,35 @@ mod tests {
     fn reads_gateway_and_problem_errors() {
         let e = api_error(
             "search",
-            &resp(404, r#"{"status":404,"error":"Not Found","message":"No message available"}"#),
+            &resp(
+                404,
+                r#"{"status":404,"error":"Not Found","message":"No message available"}"#,
+            ),
         );
         assert_eq!(e.error_messages, ["No message available"]);
         let e = api_error(
             "search",
-            &resp(404, r#"{"type":"about:blank","title":"Not Found","detail":"No endpoint GET /x."}"#),
+            &resp(
+                404,
+                r#"{"type":"about:blank","title":"Not Found","detail":"No endpoint GET /x."}"#,
+            ),
         );
         assert_eq!(e.error_messages, ["No endpoint GET /x."]);
     }
 
     #[test]
     fn describes_html_pages() {
-        let mut r = resp(503, "<html><head><title>Page Unavailable</title></head></html>");
+        let mut r = resp(
+            503,
+            "<html><head><title>Page Unavailable</title></head></html>",
+        );
         r.headers = vec![("content-type".into(), "text/html".into())];
         let e = api_error("search", &r);
-        assert!(e.error_messages[0].contains("Page Unavailable"), "{:?}", e.error_messages);
+        assert!(
+            e.error_messages[0].contains("Page Unavailable"),
+            "{:?}",
+            e.error_messages
+        );
         assert!(e.is_retryable());
     }
 

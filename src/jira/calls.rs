@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::answers::{checked_issue_id, checked_issue_key, parse};
 use super::client::JiraClient;
 use super::models::{
-    AccessibleResource, CreatedIssue, IssueType, IssueTypePage, Project, ProjectPage,
-    SearchAnswer, User,
+    AccessibleResource, CreatedIssue, IssueType, IssueTypePage, Project, ProjectPage, SearchAnswer,
+    User,
 };
 use super::requests::{self, UserFilter};
 use crate::auth::sites::sites_from;
@@ -45,8 +45,10 @@ impl JiraClient {
     pub(crate) async fn projects(&self, conn: &Connection) -> Result<Vec<Project>> {
         let mut all = Vec::new();
         for _ in 0..MAX_PAGES {
-            let req = requests::project_search(&self.endpoints, &conn.site.cloud_id, all.len() as u64);
-            let page: ProjectPage = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let req =
+                requests::project_search(&self.endpoints, &conn.site.cloud_id, all.len() as u64);
+            let page: ProjectPage =
+                parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
             let got = page.values.len();
             all.extend(page.values);
             let done = got == 0
@@ -70,11 +72,21 @@ impl JiraClient {
     }
 
     /// The issue types the service account can create in a project.
-    pub(crate) async fn issue_types(&self, conn: &Connection, project: &str) -> Result<Vec<IssueType>> {
+    pub(crate) async fn issue_types(
+        &self,
+        conn: &Connection,
+        project: &str,
+    ) -> Result<Vec<IssueType>> {
         let mut all: Vec<IssueType> = Vec::new();
         for _ in 0..MAX_PAGES {
-            let req = requests::issue_types(&self.endpoints, &conn.site.cloud_id, project, all.len() as u64);
-            let page: IssueTypePage = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let req = requests::issue_types(
+                &self.endpoints,
+                &conn.site.cloud_id,
+                project,
+                all.len() as u64,
+            );
+            let page: IssueTypePage =
+                parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
             let got = page.issue_types.len();
             all.extend(page.issue_types);
             if got == 0 || page.total.is_none_or(|t| all.len() as u64 >= t) {
@@ -86,7 +98,12 @@ impl JiraClient {
 
     /// Users assignable in a project, matching a query (empty: everyone). Jira filters
     /// inside each page, so a short page does not mean the end: only an empty one does.
-    pub(crate) async fn assignable_users(&self, conn: &Connection, project: &str, query: &str) -> Result<Vec<User>> {
+    pub(crate) async fn assignable_users(
+        &self,
+        conn: &Connection,
+        project: &str,
+        query: &str,
+    ) -> Result<Vec<User>> {
         let mut all: Vec<User> = Vec::new();
         let mut start_at = 0;
         for _ in 0..MAX_PAGES {
@@ -112,7 +129,12 @@ impl JiraClient {
     }
 
     /// Whether a user can be assigned issues in a project.
-    pub(crate) async fn is_assignable(&self, conn: &Connection, project: &str, account_id: &str) -> Result<bool> {
+    pub(crate) async fn is_assignable(
+        &self,
+        conn: &Connection,
+        project: &str,
+        account_id: &str,
+    ) -> Result<bool> {
         let req = requests::assignable_users(
             &self.endpoints,
             &conn.site.cloud_id,
@@ -126,11 +148,17 @@ impl JiraClient {
 
     /// Open issues carrying `label`. The issue in `reconcile` (the one last made for the
     /// test) is judged on current data; it comes first when it is still open.
-    pub(crate) async fn find_open(&self, conn: &Connection, label: &str, reconcile: Option<u64>) -> Result<Vec<Found>> {
+    pub(crate) async fn find_open(
+        &self,
+        conn: &Connection,
+        label: &str,
+        reconcile: Option<u64>,
+    ) -> Result<Vec<Found>> {
         let query = jql::open_issues_with_label(label);
         let ids: Vec<u64> = reconcile.into_iter().collect();
         let req = requests::search(&self.endpoints, &conn.site.cloud_id, &query, &ids);
-        let answer: SearchAnswer = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let answer: SearchAnswer =
+            parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
         let mut found = Vec::new();
         for issue in answer.issues {
             if issue.is_done() {
@@ -164,7 +192,8 @@ impl JiraClient {
     /// Creates an issue from its `fields`.
     pub(crate) async fn create(&self, conn: &Connection, fields: Value) -> Result<Found> {
         let req = requests::create_issue(&self.endpoints, &conn.site.cloud_id, fields);
-        let created: CreatedIssue = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let created: CreatedIssue =
+            parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
         checked_issue_key(req.operation, &created.key)?;
         checked_issue_id(req.operation, &created.id)?;
         Ok(Found {

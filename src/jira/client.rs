@@ -74,7 +74,11 @@ impl JiraClient {
             Err(Error::Api(e)) if matches!(e.status, 400 | 401 | 403) => {
                 Err(Error::CredentialsRejected {
                     status: e.status,
-                    error: e.errors.get("error").cloned().unwrap_or_else(|| "rejected".into()),
+                    error: e
+                        .errors
+                        .get("error")
+                        .cloned()
+                        .unwrap_or_else(|| "rejected".into()),
                     description: e.error_messages.join("; "),
                 })
             }
@@ -109,7 +113,8 @@ impl JiraClient {
                         if resp.status == 429 {
                             // Jira limits the whole tenant: every request of this
                             // notifier waits, not just this one.
-                            self.gate.slow_down(asked.unwrap_or_else(|| self.policy.backoff(attempt)));
+                            self.gate
+                                .slow_down(asked.unwrap_or_else(|| self.policy.backoff(attempt)));
                         } else if req.replay == Replay::OnlyIfNotReceived {
                             // A 503 may come after the create was processed.
                             return Err(err);
@@ -120,9 +125,10 @@ impl JiraClient {
                             None => (err, self.policy.backoff(attempt)),
                         }
                     }
-                    Verdict::Transient if req.replay == Replay::Safe => {
-                        (api_error(req.operation, &resp).into(), self.policy.backoff(attempt))
-                    }
+                    Verdict::Transient if req.replay == Replay::Safe => (
+                        api_error(req.operation, &resp).into(),
+                        self.policy.backoff(attempt),
+                    ),
                     Verdict::Transient | Verdict::Fatal => {
                         return Err(api_error(req.operation, &resp).into())
                     }

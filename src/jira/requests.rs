@@ -149,7 +149,12 @@ pub(crate) fn search(e: &Endpoints, cloud: &str, jql: &str, reconcile: &[u64]) -
     if !reconcile.is_empty() {
         body["reconcileIssues"] = json!(reconcile);
     }
-    post("search", e.jira(cloud, &["search", "jql"]), &body, Replay::Safe)
+    post(
+        "search",
+        e.jira(cloud, &["search", "jql"]),
+        &body,
+        Replay::Safe,
+    )
 }
 
 /// `POST /rest/api/3/issue`.

@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::issue::labels::{check_label, check_prefix};
 use crate::jira::models::{IssueType, Project, User};
 use crate::jira::Lookup;
-use crate::settings::{Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride};
+use crate::settings::{
+    Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
+};
 
 impl JiraNotifier {
     /// Every project the service account can see. An empty list is
@@ -25,7 +27,11 @@ impl JiraNotifier {
     pub async fn issue_types(&self, project_key: &str) -> Result<Vec<IssueType>> {
         check_project_key(project_key)?;
         let conn = self.inner.require_connection().await?;
-        let types = self.inner.client.issue_types(&conn, project_key.trim()).await?;
+        let types = self
+            .inner
+            .client
+            .issue_types(&conn, project_key.trim())
+            .await?;
         Ok(types.into_iter().filter(|t| !t.subtask).collect())
     }
 
@@ -78,7 +84,11 @@ impl JiraNotifier {
 
     /// Checks a test's override against Jira and saves it. An override naming a project
     /// needs the global settings (for the issue type) to be saved first.
-    pub async fn set_override(&self, test_id: &str, test_override: TestOverride) -> Result<SavedOverride> {
+    pub async fn set_override(
+        &self,
+        test_id: &str,
+        test_override: TestOverride,
+    ) -> Result<SavedOverride> {
         check_test_id(test_id)?;
         let conn = self.inner.require_connection().await?;
         let mut o = test_override;
@@ -134,7 +144,12 @@ impl JiraNotifier {
 impl Inner {
     /// Finds the project and the issue type (by name without regard to case, or by id)
     /// that can be created in it.
-    pub(super) async fn resolve(&self, conn: &Connection, project_key: &str, issue_type: &str) -> Result<ResolvedTarget> {
+    pub(super) async fn resolve(
+        &self,
+        conn: &Connection,
+        project_key: &str,
+        issue_type: &str,
+    ) -> Result<ResolvedTarget> {
         let project = match self.client.project(conn, project_key).await? {
             Lookup::Found(p) => p,
             Lookup::Missing(why) => {
@@ -152,9 +167,18 @@ impl Inner {
             .iter()
             .filter(|t| !t.subtask)
             .find(|t| t.name == wanted || t.id == wanted)
-            .or_else(|| types.iter().filter(|t| !t.subtask).find(|t| t.name.eq_ignore_ascii_case(wanted)));
+            .or_else(|| {
+                types
+                    .iter()
+                    .filter(|t| !t.subtask)
+                    .find(|t| t.name.eq_ignore_ascii_case(wanted))
+            });
         let Some(chosen) = chosen else {
-            let names: Vec<&str> = types.iter().filter(|t| !t.subtask).map(|t| t.name.as_str()).collect();
+            let names: Vec<&str> = types
+                .iter()
+                .filter(|t| !t.subtask)
+                .map(|t| t.name.as_str())
+                .collect();
             return Err(Error::invalid(
                 "issue_type",
                 format!(
@@ -172,19 +196,33 @@ impl Inner {
         })
     }
 
-    pub(super) async fn check_assignee(&self, conn: &Connection, project_key: &str, assignee: &Assignee) -> Result<()> {
+    pub(super) async fn check_assignee(
+        &self,
+        conn: &Connection,
+        project_key: &str,
+        assignee: &Assignee,
+    ) -> Result<()> {
         let Some(account_id) = assignee.account_id() else {
             return Ok(());
         };
         if account_id.trim().is_empty() || account_id.len() > 128 {
-            return Err(Error::invalid("assignee", "an account id is 1 to 128 characters"));
+            return Err(Error::invalid(
+                "assignee",
+                "an account id is 1 to 128 characters",
+            ));
         }
-        if self.client.is_assignable(conn, project_key, account_id).await? {
+        if self
+            .client
+            .is_assignable(conn, project_key, account_id)
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::invalid(
                 "assignee",
-                format!("the user {account_id:?} cannot be assigned issues in project {project_key}"),
+                format!(
+                    "the user {account_id:?} cannot be assigned issues in project {project_key}"
+                ),
             ))
         }
     }
@@ -208,7 +246,10 @@ fn check_project_key(key: &str) -> Result<()> {
         || !key.starts_with(|c: char| c.is_alphanumeric())
         || key.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(Error::invalid("project_key", format!("{key:?} is not a project key")));
+        return Err(Error::invalid(
+            "project_key",
+            format!("{key:?} is not a project key"),
+        ));
     }
     Ok(())
 }

@@ -67,7 +67,10 @@ fn check_credentials(c: &Credentials) -> Result<()> {
         return Err(Error::invalid("client_id", "the client id is empty"));
     }
     if c.client_secret().expose_secret().trim().is_empty() {
-        return Err(Error::invalid("client_secret", "the client secret is empty"));
+        return Err(Error::invalid(
+            "client_secret",
+            "the client secret is empty",
+        ));
     }
     Ok(())
 }

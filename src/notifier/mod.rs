@@ -148,7 +148,9 @@ impl JiraNotifierBuilder {
 
 #[cfg(feature = "reqwest")]
 fn default_transport() -> Result<Arc<dyn HttpTransport>> {
-    Ok(Arc::new(crate::transport::ReqwestTransport::builder().build()?))
+    Ok(Arc::new(
+        crate::transport::ReqwestTransport::builder().build()?,
+    ))
 }
 
 #[cfg(not(feature = "reqwest"))]
@@ -160,6 +162,9 @@ fn default_transport() -> Result<Arc<dyn HttpTransport>> {
 
 impl Inner {
     async fn require_connection(&self) -> Result<crate::connection::Connection> {
-        self.store.load_connection().await?.ok_or(Error::NotConnected)
+        self.store
+            .load_connection()
+            .await?
+            .ok_or(Error::NotConnected)
     }
 }

@@ -38,12 +38,17 @@ impl JiraNotifier {
             _ => return Err(Error::NotConfigured),
         };
         let test_override = ctx.test_override;
-        if test_override.as_ref().is_some_and(|o| !o.test_override.enabled) {
+        if test_override
+            .as_ref()
+            .is_some_and(|o| !o.test_override.enabled)
+        {
             return Ok(Outcome::Disabled);
         }
         let label = test_label(&settings.settings.label_prefix, &test.id);
 
-        if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, ctx.record.as_ref()).await? {
+        if let Some(found) =
+            dedupe::open_issue(&self.inner.client, &conn, &label, ctx.record.as_ref()).await?
+        {
             let issue = issue_ref(&conn, &found);
             // Remember an issue found by label alone, so later checks reconcile it.
             if ctx.record.as_ref().is_none_or(|r| r.issue_id != found.id) {
@@ -53,11 +58,25 @@ impl JiraNotifier {
             return Ok(Outcome::Duplicate(issue));
         }
 
-        let target = self.inner.target(&conn, &settings, test_override.as_ref(), &test.id).await?;
-        let draft = draft_for(test, message, &settings, test_override.as_ref(), target, label);
+        let target = self
+            .inner
+            .target(&conn, &settings, test_override.as_ref(), &test.id)
+            .await?;
+        let draft = draft_for(
+            test,
+            message,
+            &settings,
+            test_override.as_ref(),
+            target,
+            label,
+        );
         let found = dedupe::create(&self.inner.client, &conn, &draft).await?;
         let issue = issue_ref(&conn, &found);
-        if let Err(source) = self.inner.remember(&test.id, &found, &draft.test_label).await {
+        if let Err(source) = self
+            .inner
+            .remember(&test.id, &found, &draft.test_label)
+            .await
+        {
             return Err(Error::RecordNotSaved { issue, source });
         }
         boarding.land(&issue);
@@ -123,7 +142,12 @@ impl Inner {
 
     /// Saves the record of a test's issue, trying once more on a passing store failure:
     /// an issue without its record could be duplicated while search lags.
-    async fn remember(&self, test_id: &str, found: &Found, label: &str) -> Result<(), crate::store::StoreError> {
+    async fn remember(
+        &self,
+        test_id: &str,
+        found: &Found,
+        label: &str,
+    ) -> Result<(), crate::store::StoreError> {
         let record = IssueRecord {
             issue_id: found.id.clone(),
             issue_key: found.key.clone(),

@@ -116,7 +116,8 @@ impl HttpResponse {
 
     /// Adds a header; returns `self` for chaining.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into().to_ascii_lowercase(), value.into()));
+        self.headers
+            .push((name.into().to_ascii_lowercase(), value.into()));
         self
     }
 }
