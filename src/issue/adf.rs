@@ -79,6 +79,12 @@ fn usable_link(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
+/// A description of plain paragraphs (the test notification's).
+pub(crate) fn paragraphs(lines: &[&str]) -> Value {
+    let content: Vec<Value> = lines.iter().map(|l| paragraph(vec![text(l)])).collect();
+    json!({ "version": 1, "type": "doc", "content": content })
+}
+
 fn text(s: &str) -> Value {
     json!({ "type": "text", "text": s })
 }

@@ -98,11 +98,10 @@ impl JiraNotifier {
             project_id: settings.target.project_id.clone(),
             issue_type_id: settings.target.issue_type_id.clone(),
             summary: "Test notification from jira-notifier".to_owned(),
-            description: adf::failure_description(
-                "jira-notifier's test notification",
-                "",
-                "This ticket proves that test failures will reach this project. It can be closed.",
-            ),
+            description: adf::paragraphs(&[
+                "This ticket was created by the Jira integration's test notification.",
+                "It proves that failing tests will reach this project. It can be closed.",
+            ]),
             labels: merge_labels([&s.labels[..], std::slice::from_ref(&label)]),
             assignee: s.assignee.account_id().map(str::to_owned),
             test_label: label,
