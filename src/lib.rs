@@ -25,7 +25,7 @@ pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
 pub use jira::models::{IssueType, Project, User};
-pub use notifier::{JiraNotifier, JiraNotifierBuilder};
+pub use notifier::{JiraNotifier, JiraNotifierBuilder, DEFAULT_CREATE_LEASE};
 pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 pub use retry::RetryPolicy;
 pub use settings::{
@@ -33,7 +33,8 @@ pub use settings::{
     DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
 };
 pub use store::{
-    ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind, TestContext,
+    Claim, ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind,
+    TestContext,
 };
 pub use throttle::DEFAULT_MAX_IN_FLIGHT;
 pub use transport::{

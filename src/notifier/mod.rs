@@ -6,6 +6,7 @@ mod report;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
@@ -30,7 +31,16 @@ struct Inner {
     store: Arc<dyn ConfigStore>,
     client: JiraClient,
     flights: Flights,
+    /// This notifier's name in create claims: unique per notifier, so that two replicas
+    /// (or two notifiers in one process) never mistake each other's claims for their own.
+    owner: String,
+    lease: Duration,
 }
+
+/// How long a create claim lasts by default: longer than a create can take with its
+/// retries, and longer than Jira's search lag, so that whoever takes over the claim of a
+/// notifier that died mid-create finds its issue by search.
+pub const DEFAULT_CREATE_LEASE: Duration = Duration::from_secs(120);
 
 impl fmt::Debug for JiraNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,6 +61,7 @@ impl JiraNotifier {
             api_url: DEFAULT_API_URL.to_owned(),
             retry: RetryPolicy::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            lease: DEFAULT_CREATE_LEASE,
         }
     }
 
@@ -75,6 +86,7 @@ pub struct JiraNotifierBuilder {
     api_url: String,
     retry: RetryPolicy,
     max_in_flight: usize,
+    lease: Duration,
 }
 
 impl fmt::Debug for JiraNotifierBuilder {
@@ -84,6 +96,7 @@ impl fmt::Debug for JiraNotifierBuilder {
             .field("api_url", &self.api_url)
             .field("retry", &self.retry)
             .field("max_in_flight", &self.max_in_flight)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +142,14 @@ impl JiraNotifierBuilder {
         self
     }
 
+    /// How long a claim on a test's create step lasts (default 2 minutes); see
+    /// [`ConfigStore::claim_create`]. Keep it longer than Jira's search lag and than the
+    /// longest create with its retries.
+    pub fn create_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Builds the notifier, refusing base URLs that are not https (or loopback http).
     pub fn build(self) -> Result<JiraNotifier> {
         let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
@@ -141,6 +162,12 @@ impl JiraNotifierBuilder {
                 store: self.store,
                 client: JiraClient::new(transport, endpoints, self.retry, self.max_in_flight),
                 flights: Flights::default(),
+                owner: format!(
+                    "jira-notifier-{}-{:016x}",
+                    std::process::id(),
+                    fastrand::u64(..)
+                ),
+                lease: self.lease,
             }),
         })
     }

@@ -1,5 +1,7 @@
 //! Reporting: a test's failure becomes one issue; the test notification proves the setup.
 
+use std::time::Duration;
+
 use super::configure::check_test_id;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
@@ -10,7 +12,7 @@ use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::Found;
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
-use crate::store::{IssueRecord, StoreErrorKind};
+use crate::store::{Claim, IssueRecord, StoreErrorKind};
 
 impl JiraNotifier {
     /// Acts on a test's status change: on [`TestStatus::Error`], creates one issue for the
@@ -58,27 +60,27 @@ impl JiraNotifier {
             return Ok(Outcome::Duplicate(issue));
         }
 
-        let target = self
+        // Nothing open: claim the create step, so that of all the notifiers sharing the
+        // store, one creates and the others report its issue.
+        if let Claimed::Existing(issue) = self
             .inner
-            .target(&conn, &settings, test_override.as_ref(), &test.id)
-            .await?;
-        let draft = draft_for(
-            test,
-            message,
-            &settings,
-            test_override.as_ref(),
-            target,
-            label,
-        );
-        let found = dedupe::create(&self.inner.client, &conn, &draft).await?;
-        let issue = issue_ref(&conn, &found);
-        if let Err(source) = self
-            .inner
-            .remember(&test.id, &found, &draft.test_label)
-            .await
+            .claim(&conn, &test.id, &label, ctx.record)
+            .await?
         {
-            return Err(Error::RecordNotSaved { issue, source });
+            boarding.land(&issue);
+            return Ok(Outcome::Duplicate(issue));
         }
+        let issue = self
+            .inner
+            .create_claimed(
+                &conn,
+                test,
+                message,
+                &settings,
+                test_override.as_ref(),
+                label,
+            )
+            .await?;
         boarding.land(&issue);
         Ok(Outcome::Created(issue))
     }
@@ -111,7 +113,129 @@ impl JiraNotifier {
     }
 }
 
+/// What claiming the create step came to.
+enum Claimed {
+    /// This notifier holds the claim and nothing is open: create.
+    Create,
+    /// Another notifier made (or found) the test's issue meanwhile.
+    Existing(IssueRef),
+}
+
 impl Inner {
+    /// Takes the test's create claim. A notifier that finds the claim held waits for the
+    /// holder's record and reports that issue; if the holder's lease runs out first (it
+    /// died), it takes the claim over and searches again before creating, since the
+    /// holder's create may have landed. The lease outlasts Jira's search lag, so that
+    /// search sees it.
+    async fn claim(
+        &self,
+        conn: &Connection,
+        test_id: &str,
+        label: &str,
+        seen: Option<IssueRecord>,
+    ) -> Result<Claimed> {
+        let mut waited = false;
+        let mut poll = Duration::from_millis(50);
+        loop {
+            match self
+                .store
+                .claim_create(test_id, &self.owner, self.lease)
+                .await?
+            {
+                Claim::Granted { record } => {
+                    if !waited && record == seen {
+                        return Ok(Claimed::Create);
+                    }
+                    // Someone recorded an issue since the search, or a holder died after
+                    // its create may have landed: look again, on current data.
+                    let found = match dedupe::open_issue(&self.client, conn, label, record.as_ref())
+                        .await
+                    {
+                        Ok(found) => found,
+                        Err(e) => {
+                            self.store
+                                .release_create(test_id, &self.owner, None)
+                                .await
+                                .ok();
+                            return Err(e);
+                        }
+                    };
+                    let Some(found) = found else {
+                        return Ok(Claimed::Create);
+                    };
+                    let newer = record.as_ref().is_none_or(|r| r.issue_id != found.id);
+                    let rec = newer.then(|| record_of(&found, label));
+                    self.store
+                        .release_create(test_id, &self.owner, rec.as_ref())
+                        .await?;
+                    return Ok(Claimed::Existing(issue_ref(conn, &found)));
+                }
+                Claim::Busy { record, expires_in } => {
+                    if let Some(r) = record.filter(|r| Some(r) != seen.as_ref()) {
+                        // The holder finished: its issue stands for the test.
+                        return Ok(Claimed::Existing(IssueRef {
+                            url: conn.site.browse_url(&r.issue_key),
+                            id: r.issue_id,
+                            key: r.issue_key,
+                        }));
+                    }
+                    waited = true;
+                    tokio::time::sleep(poll.min(expires_in + Duration::from_millis(1))).await;
+                    poll = (poll * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Creates the test's issue under the claim, then records it and releases the claim
+    /// in one store call. On failure the claim is released too, so others need not wait
+    /// out the lease.
+    async fn create_claimed(
+        &self,
+        conn: &Connection,
+        test: &TestInfo,
+        message: &str,
+        settings: &SavedSettings,
+        test_override: Option<&SavedOverride>,
+        label: String,
+    ) -> Result<IssueRef> {
+        let attempt = async {
+            let target = self.target(conn, settings, test_override, &test.id).await?;
+            let draft = draft_for(test, message, settings, test_override, target, label);
+            let found = dedupe::create(&self.client, conn, &draft).await?;
+            Ok::<_, Error>((found, draft.test_label))
+        };
+        let (found, label) = match attempt.await {
+            Ok(v) => v,
+            Err(e) => {
+                self.store
+                    .release_create(&test.id, &self.owner, None)
+                    .await
+                    .ok();
+                return Err(e);
+            }
+        };
+        let issue = issue_ref(conn, &found);
+        let record = record_of(&found, &label);
+        let mut saved = self
+            .store
+            .release_create(&test.id, &self.owner, Some(&record))
+            .await;
+        if matches!(&saved, Err(e) if e.kind() == StoreErrorKind::Unavailable) {
+            saved = self
+                .store
+                .release_create(&test.id, &self.owner, Some(&record))
+                .await;
+        }
+        // Without its record the issue could be made again while search lags: the claim
+        // then stays until its lease runs out, and whoever takes it over searches first.
+        saved.map_err(|source| Error::RecordNotSaved {
+            issue: issue.clone(),
+            source,
+        })?;
+        Ok(issue)
+    }
+
     /// Where a test's issue goes. An override whose issue type was resolved for another
     /// issue type than the current global one is resolved again, once, and saved.
     async fn target(
@@ -147,11 +271,7 @@ impl Inner {
         found: &Found,
         label: &str,
     ) -> Result<(), crate::store::StoreError> {
-        let record = IssueRecord {
-            issue_id: found.id.clone(),
-            issue_key: found.key.clone(),
-            label: label.to_owned(),
-        };
+        let record = record_of(found, label);
         match self.store.save_record(test_id, &record).await {
             Err(e) if e.kind() == StoreErrorKind::Unavailable => {
                 self.store.save_record(test_id, &record).await
@@ -181,6 +301,14 @@ fn draft_for(
         labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&label)]),
         assignee: assignee.account_id().map(str::to_owned),
         test_label: label,
+    }
+}
+
+fn record_of(found: &Found, label: &str) -> IssueRecord {
+    IssueRecord {
+        issue_id: found.id.clone(),
+        issue_key: found.key.clone(),
+        label: label.to_owned(),
     }
 }
 

@@ -6,11 +6,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigStore, IssueRecord, StoreError, TestContext};
+use super::{Claim, ConfigStore, IssueRecord, StoreError, TestContext};
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
@@ -161,10 +162,11 @@ impl FileStore {
         .await
     }
 
-    /// Changes the file under the exclusive lock.
-    async fn update<F>(&self, change: F) -> Result<(), StoreError>
+    /// Changes the file under the exclusive lock, returning what `change` returns.
+    async fn update<T, F>(&self, change: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&mut FileData) + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&mut FileData) -> T + Send + 'static,
     {
         self.run(move |paths| update_locked(paths, change)).await
     }
@@ -229,6 +231,60 @@ impl ConfigStore for FileStore {
         })
         .await
     }
+    async fn claim_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let test_id = test_id.to_owned();
+        let owner = owner.to_owned();
+        self.update(move |d| {
+            let now = unix_ms();
+            // Expired claims are dropped as they are met, so the file holds only live ones.
+            d.claims.retain(|_, c| c.expires_at_ms > now);
+            let record = d.records.get(&test_id).cloned();
+            match d.claims.get(&test_id) {
+                Some(c) if c.owner != owner => Claim::Busy {
+                    record,
+                    expires_in: Duration::from_millis(c.expires_at_ms - now),
+                },
+                _ => {
+                    let expires_at_ms = now.saturating_add(lease.as_millis() as u64);
+                    d.claims.insert(
+                        test_id,
+                        StoredClaim {
+                            owner,
+                            expires_at_ms,
+                        },
+                    );
+                    Claim::Granted { record }
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        record: Option<&IssueRecord>,
+    ) -> Result<(), StoreError> {
+        let test_id = test_id.to_owned();
+        let owner = owner.to_owned();
+        let record = record.cloned();
+        self.update(move |d| {
+            if let Some(r) = record {
+                d.records.insert(test_id.clone(), r);
+            }
+            if d.claims.get(&test_id).is_some_and(|c| c.owner == owner) {
+                d.claims.remove(&test_id);
+            }
+        })
+        .await
+    }
+
     async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
         let test_id = test_id.to_owned();
         self.read(move |mut d| TestContext {
@@ -254,6 +310,23 @@ struct FileData {
     overrides: BTreeMap<String, SavedOverride>,
     #[serde(default)]
     records: BTreeMap<String, IssueRecord>,
+    /// Create claims by test id. Leases are wall-clock times: every process sharing the
+    /// file runs on one machine, so on one clock.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claims: BTreeMap<String, StoredClaim>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredClaim {
+    owner: String,
+    expires_at_ms: u64,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl FileData {
@@ -264,6 +337,7 @@ impl FileData {
             settings: None,
             overrides: BTreeMap::new(),
             records: BTreeMap::new(),
+            claims: BTreeMap::new(),
         }
     }
 
@@ -272,6 +346,7 @@ impl FileData {
             && self.settings.is_none()
             && self.overrides.is_empty()
             && self.records.is_empty()
+            && self.claims.is_empty()
     }
 }
 
@@ -413,7 +488,10 @@ fn read_locked(paths: &Paths) -> Result<Option<FileData>, StoreError> {
 }
 
 /// Read-modify-write of the data file under the exclusive lock.
-fn update_locked(paths: &Paths, change: impl FnOnce(&mut FileData)) -> Result<(), StoreError> {
+fn update_locked<T>(
+    paths: &Paths,
+    change: impl FnOnce(&mut FileData) -> T,
+) -> Result<T, StoreError> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -427,13 +505,14 @@ fn update_locked(paths: &Paths, change: impl FnOnce(&mut FileData)) -> Result<()
     let existing = read_file(paths)?;
     let existed = existing.is_some();
     let mut data = existing.unwrap_or_else(FileData::empty);
-    change(&mut data);
+    let out = change(&mut data);
     if !existed && data.is_empty() {
         // Removing something from a store that was never written: nothing to keep.
-        return Ok(());
+        return Ok(out);
     }
     data.version = FORMAT_VERSION;
-    write_atomically(paths, &data)
+    write_atomically(paths, &data)?;
+    Ok(out)
     // `lock` is dropped (and released) only once the new file is in place.
 }
 
@@ -904,6 +983,46 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["store.json", "store.json.lock"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn claims_are_exclusive_across_stores_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, path) = store_in(&dir);
+        let b = FileStore::open(&path).unwrap();
+        let lease = Duration::from_millis(300);
+        assert_eq!(
+            a.claim_create("t", "a", lease).await.unwrap(),
+            Claim::Granted { record: None }
+        );
+        assert!(matches!(
+            b.claim_create("t", "b", lease).await.unwrap(),
+            Claim::Busy { record: None, .. }
+        ));
+        // Releasing with a record writes it before freeing the claim.
+        a.release_create("t", "a", Some(&record(1))).await.unwrap();
+        assert_eq!(
+            b.claim_create("t", "b", lease).await.unwrap(),
+            Claim::Granted {
+                record: Some(record(1))
+            }
+        );
+        // b never releases (it "died"): a waits out the lease, then gets the claim.
+        assert!(matches!(
+            a.claim_create("t", "a", lease).await.unwrap(),
+            Claim::Busy { .. }
+        ));
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(matches!(
+            a.claim_create("t", "a", lease).await.unwrap(),
+            Claim::Granted { .. }
+        ));
+        // A release by someone who no longer holds the claim leaves it alone.
+        b.release_create("t", "b", None).await.unwrap();
+        assert!(matches!(
+            b.claim_create("t", "b", lease).await.unwrap(),
+            Claim::Busy { .. }
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

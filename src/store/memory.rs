@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{ConfigStore, IssueRecord, StoreError, TestContext};
+use super::{Claim, ConfigStore, IssueRecord, StoreError, TestContext};
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
@@ -23,6 +26,8 @@ struct State {
     settings: Option<SavedSettings>,
     overrides: HashMap<String, SavedOverride>,
     records: HashMap<String, IssueRecord>,
+    /// Create claims by test id: owner and when the lease runs out.
+    claims: HashMap<String, (String, Instant)>,
 }
 
 impl MemoryStore {
@@ -79,6 +84,48 @@ impl ConfigStore for MemoryStore {
             s.records.insert(test_id.to_owned(), record.clone());
         })
     }
+    async fn claim_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.with(|s| {
+            let now = Instant::now();
+            let record = s.records.get(test_id).cloned();
+            // Expired claims are dropped as they are met, so the map holds only live ones.
+            s.claims.retain(|_, (_, until)| *until > now);
+            match s.claims.get(test_id) {
+                Some((holder, until)) if holder != owner => Claim::Busy {
+                    record,
+                    expires_in: *until - now,
+                },
+                _ => {
+                    s.claims
+                        .insert(test_id.to_owned(), (owner.to_owned(), now + lease));
+                    Claim::Granted { record }
+                }
+            }
+        })
+    }
+    async fn release_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        record: Option<&IssueRecord>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(r) = record {
+                s.records.insert(test_id.to_owned(), r.clone());
+            }
+            if s.claims
+                .get(test_id)
+                .is_some_and(|(holder, _)| holder == owner)
+            {
+                s.claims.remove(test_id);
+            }
+        })
+    }
     async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
         self.with(|s| TestContext {
             connection: s.connection.clone(),
@@ -86,5 +133,71 @@ impl ConfigStore for MemoryStore {
             test_override: s.overrides.get(test_id).cloned(),
             record: s.records.get(test_id).cloned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str) -> IssueRecord {
+        IssueRecord {
+            issue_id: "10001".into(),
+            issue_key: key.into(),
+            label: "l".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_holder_at_a_time_until_the_lease_runs_out() {
+        let s = MemoryStore::new();
+        let lease = Duration::from_secs(30);
+        assert_eq!(
+            s.claim_create("t", "a", lease).await.unwrap(),
+            Claim::Granted { record: None }
+        );
+        match s.claim_create("t", "b", lease).await.unwrap() {
+            Claim::Busy {
+                record: None,
+                expires_in,
+            } => assert_eq!(expires_in, lease),
+            other => panic!("b got {other:?}"),
+        }
+        // The holder renews; another test is free.
+        assert!(matches!(
+            s.claim_create("t", "a", lease).await.unwrap(),
+            Claim::Granted { .. }
+        ));
+        assert!(matches!(
+            s.claim_create("u", "b", lease).await.unwrap(),
+            Claim::Granted { .. }
+        ));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(matches!(
+            s.claim_create("t", "b", lease).await.unwrap(),
+            Claim::Granted { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn release_records_first_and_only_frees_the_own_claim() {
+        let s = MemoryStore::new();
+        let lease = Duration::from_secs(30);
+        s.claim_create("t", "a", lease).await.unwrap();
+        s.release_create("t", "b", Some(&record("QA-1")))
+            .await
+            .unwrap();
+        // b's release saved its record but did not free a's claim.
+        match s.claim_create("t", "c", lease).await.unwrap() {
+            Claim::Busy { record: r, .. } => assert_eq!(r, Some(record("QA-1"))),
+            other => panic!("c got {other:?}"),
+        }
+        s.release_create("t", "a", None).await.unwrap();
+        assert_eq!(
+            s.claim_create("t", "c", lease).await.unwrap(),
+            Claim::Granted {
+                record: Some(record("QA-1"))
+            }
+        );
     }
 }

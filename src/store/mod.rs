@@ -7,6 +7,7 @@ pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,24 @@ pub struct IssueRecord {
     pub issue_key: String,
     /// The test label the issue carries.
     pub label: String,
+}
+
+/// The answer to [`ConfigStore::claim_create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the claim until it releases it or the lease runs out. `record` is
+    /// the test's record as it stands now (another replica may have just written it).
+    Granted {
+        /// The test's current record.
+        record: Option<IssueRecord>,
+    },
+    /// Another notifier holds the claim.
+    Busy {
+        /// The test's current record.
+        record: Option<IssueRecord>,
+        /// How long the holder's lease still runs, by the store's clock.
+        expires_in: Duration,
+    },
 }
 
 /// Everything one failure report reads from the store.
@@ -126,6 +145,43 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
     async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError>;
     /// Remembers the last issue made for a test.
     async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError>;
+
+    /// Claims the right to create the test's issue, for `lease` at most, as `owner` (an
+    /// id unique to one notifier). Must be atomic across every process sharing the store:
+    /// granted to one caller while its lease runs, whatever others ask. Measure the lease
+    /// with the store's own clock (the database's `now()`), so clocks that differ between
+    /// replicas cannot shorten it. Granting to the holder again renews its lease.
+    ///
+    /// The default grants every claim: right for a store used by one process, where the
+    /// notifier already lets one report per test through at a time. A store shared by
+    /// several processes must implement it (see the README's "Running several replicas").
+    async fn claim_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let _ = (owner, lease);
+        Ok(Claim::Granted {
+            record: self.load_record(test_id).await?,
+        })
+    }
+
+    /// Saves the record of the issue just made (if any) and then releases `owner`'s claim,
+    /// ideally in one transaction: the record must be in place before another notifier
+    /// can claim. Releasing a claim that `owner` no longer holds must leave it alone.
+    async fn release_create(
+        &self,
+        test_id: &str,
+        owner: &str,
+        record: Option<&IssueRecord>,
+    ) -> Result<(), StoreError> {
+        let _ = owner;
+        match record {
+            Some(r) => self.save_record(test_id, r).await,
+            None => Ok(()),
+        }
+    }
 
     /// Everything a failure report needs, in one call. The default makes four reads; a
     /// store that can answer in one round trip should override it.
