@@ -1,4 +1,4 @@
-//! `jira-notifier`: turns failing automated tests into Jira Cloud issues.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
