@@ -41,10 +41,15 @@
 //! saved; `--labels ""` clears the labels. `fail` reports a failure with the test's id as
 //! its name, the message "Simulated failure from the sandbox" and no link (there is no
 //! test page to link to), unless `--name`, `--message` or `--url` say otherwise; it prints
-//! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected`.
+//! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected` (`ignored`, the
+//! library's answer to a status that is not an error, cannot come up: `fail` always
+//! reports an error). `notify-test` prints `created KEY URL`.
 //!
 //! Exit status: 0 on success; 1 on an error; 2 on a usage error or on an error worth
-//! retrying later (its message ends with `(retryable)`). Errors are one line on stderr.
+//! retrying later (its message ends with `(retryable)`). Errors are one line on stderr:
+//! the error and its sources joined with `: `, newlines flattened. Requests are retried
+//! twice at most, and a `Retry-After` over 10 s is reported rather than waited out: the
+//! library's default policy suits a host's background queue, not someone at a terminal.
 //!
 //! # Running it
 //!

@@ -227,6 +227,37 @@ fn stand_in(server: &MockServer, sites: serde_json::Value) {
             "total": 2,
         }));
     });
+    // Jira filters inside each page: only an empty page ends the list.
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(jira("/user/assignable/search"))
+            .query_param("project", "QA")
+            .query_param_exists("query")
+            .query_param("startAt", "0")
+            .and(authorized);
+        then.status(200).json_body(json!([
+            { "accountId": "u-1", "displayName": "Ann Example", "active": true },
+            { "accountId": "u-2", "displayName": "Gone Away", "active": false },
+        ]));
+    });
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(jira("/user/assignable/search"))
+            .query_param_exists("query")
+            .query_param("startAt", "100")
+            .and(authorized);
+        then.status(200).json_body(json!([]));
+    });
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(jira("/user/assignable/search"))
+            .query_param("project", "QA")
+            .query_param("accountId", "u-1")
+            .and(authorized);
+        then.status(200).json_body(json!([
+            { "accountId": "u-1", "displayName": "Ann Example", "active": true },
+        ]));
+    });
 }
 
 fn one_site(server: &MockServer) {
@@ -258,10 +289,24 @@ fn a_failing_test_from_first_report_to_disconnect() {
             }],
         }));
     });
+    // The override's explicit `auto` wins over the global assignee: no assignee field.
     let create = server.mock(|when, then| {
-        when.method(POST).path(jira("/issue")).and(authorized);
+        when.method(POST)
+            .path(jira("/issue"))
+            .and(authorized)
+            .body_excludes("Test notification")
+            .body_excludes("\"assignee\"");
         then.status(201)
             .json_body(json!({ "id": "10042", "key": "QA-7", "self": "https://x/10042" }));
+    });
+    let notification = server.mock(|when, then| {
+        when.method(POST)
+            .path(jira("/issue"))
+            .and(authorized)
+            .body_includes("Test notification")
+            .json_body_includes(r#"{"fields":{"assignee":{"accountId":"u-1"}}}"#);
+        then.status(201)
+            .json_body(json!({ "id": "10050", "key": "QA-8", "self": "https://x/10050" }));
     });
     let sb = sandbox_or_skip!(&server);
     let long_name = "n".repeat(1000);
@@ -306,6 +351,19 @@ fn a_failing_test_from_first_report_to_disconnect() {
     );
     // Without --project, the saved project; sub-task types left out.
     assert_eq!(sb.run(&["issue-types"]).ok(), "10004\tBug\n");
+    assert_eq!(sb.run(&["users", "an"]).ok(), "u-1\tAnn Example\n");
+    assert_eq!(
+        sb.run(&["configure", "--assignee", "u-1"]).ok(),
+        "saved project=QA issue-type=Bug label-prefix=testclix- assignee=u-1 labels=\n"
+    );
+    assert_eq!(
+        sb.run(&["notify-test"]).ok(),
+        "created QA-8 https://acme.atlassian.net/browse/QA-8\n"
+    );
+    assert_eq!(
+        sb.run(&["override", HOSTILE_ID, "--assignee", "auto"]).ok(),
+        "saved enabled=true project=(global) assignee=auto labels=\n"
+    );
 
     let fail = [
         "fail",
@@ -327,12 +385,12 @@ fn a_failing_test_from_first_report_to_disconnect() {
     assert_eq!(
         sb.run_state_last(&["override", HOSTILE_ID, "--disable"])
             .ok(),
-        "saved enabled=false project=(global) assignee=(global) labels=\n"
+        "saved enabled=false project=(global) assignee=auto labels=\n"
     );
     // The override is merged with what is saved: still disabled.
     assert_eq!(
         sb.run(&["override", HOSTILE_ID, "--labels", "x,y"]).ok(),
-        "saved enabled=false project=(global) assignee=(global) labels=x,y\n"
+        "saved enabled=false project=(global) assignee=auto labels=x,y\n"
     );
     assert_eq!(sb.run(&["fail", HOSTILE_ID]).ok(), "disabled\n");
     assert_eq!(
@@ -349,6 +407,7 @@ fn a_failing_test_from_first_report_to_disconnect() {
     first_search.assert_calls(1);
     reconciling_search.assert_calls(1);
     create.assert_calls(1);
+    notification.assert_calls(1);
 }
 
 #[test]
