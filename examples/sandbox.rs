@@ -737,6 +737,9 @@ fn report(failure: Failure, secrets: &Secrets) -> ExitCode {
 
 fn main() -> ExitCode {
     let mut secrets = Secrets::default();
+    if let Ok(Some(secret)) = env_value("JIRA_CLIENT_SECRET") {
+        secrets.add(&secret);
+    }
     let (state, command) = match read_args().and_then(parse) {
         Ok(Invocation::Run { state, command }) => (state, command),
         Ok(Invocation::Help) => {
@@ -758,9 +761,6 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let store = Arc::new(FileStore::open(state).map_err(Error::from)?);
-        if let Ok(Some(secret)) = env_value("JIRA_CLIENT_SECRET") {
-            secrets.add(&secret);
-        }
         // A broken state file is reported by the command itself.
         if let Ok(Some(conn)) = store.load_connection().await {
             secrets.add(conn.credentials.client_secret().expose_secret());
