@@ -74,7 +74,7 @@ pub(crate) async fn create(
 
 fn is_unclear(e: &Error) -> bool {
     match e {
-        Error::Transport { source, .. } => !source.certainly_not_sent(),
+        Error::Transport { error, .. } => !error.certainly_not_sent(),
         Error::Api(a) => a.status >= 500,
         _ => false,
     }

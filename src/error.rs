@@ -82,13 +82,14 @@ pub enum Error {
     Api(#[from] ApiError),
 
     /// No answer came back (connection refused, timeout, reset).
-    #[error("no answer from {operation}: {source}")]
+    // The cause is in the message, so it is not also returned by `source()`: a host that
+    // prints the chain would print it twice.
+    #[error("no answer from {operation}: {error}")]
     Transport {
         /// What the crate was doing.
         operation: &'static str,
         /// What the transport said.
-        #[source]
-        source: TransportError,
+        error: TransportError,
     },
 
     /// An answer came back that the crate cannot read (not JSON, missing members, an
@@ -103,18 +104,23 @@ pub enum Error {
 
     /// The host's store failed.
     #[error("the store failed: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
 
     /// The issue was created but the store could not remember it. The issue is not lost:
     /// its key is here. Reporting the same failure again is safe once the store works.
-    #[error("issue {} was created but could not be recorded in the store: {source}", .issue.key)]
+    #[error("issue {} was created but could not be recorded in the store: {error}", .issue.key)]
     RecordNotSaved {
         /// The issue that was created.
         issue: IssueRef,
         /// Why the store refused.
-        #[source]
-        source: StoreError,
+        error: StoreError,
     },
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
 }
 
 fn site_names(sites: &[Site]) -> String {
@@ -133,7 +139,7 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Transport { .. } => true,
             Error::Store(e) => e.kind() == StoreErrorKind::Unavailable,
-            Error::RecordNotSaved { source, .. } => source.kind() == StoreErrorKind::Unavailable,
+            Error::RecordNotSaved { error, .. } => error.kind() == StoreErrorKind::Unavailable,
             _ => false,
         }
     }

@@ -133,11 +133,11 @@ impl JiraClient {
                         return Err(api_error(req.operation, &resp).into())
                     }
                 },
-                Err(source) => {
-                    let retry = req.replay == Replay::Safe || source.certainly_not_sent();
+                Err(error) => {
+                    let retry = req.replay == Replay::Safe || error.certainly_not_sent();
                     let err = Error::Transport {
                         operation: req.operation,
-                        source,
+                        error,
                     };
                     if !retry {
                         return Err(err);

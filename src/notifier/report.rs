@@ -229,9 +229,9 @@ impl Inner {
         }
         // Without its record the issue could be made again while search lags: the claim
         // then stays until its lease runs out, and whoever takes it over searches first.
-        saved.map_err(|source| Error::RecordNotSaved {
+        saved.map_err(|error| Error::RecordNotSaved {
             issue: issue.clone(),
-            source,
+            error,
         })?;
         Ok(issue)
     }
