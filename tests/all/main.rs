@@ -3,5 +3,6 @@
 //! sends is matched exactly (method, path, query, headers, JSON body); anything else
 //! reaches a catch-all that fails the test.
 
+mod connect;
 mod fixtures;
 mod support;
