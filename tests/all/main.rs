@@ -5,4 +5,6 @@
 
 mod connect;
 mod fixtures;
+mod overrides;
+mod settings;
 mod support;
