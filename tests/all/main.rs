@@ -6,5 +6,6 @@
 mod connect;
 mod fixtures;
 mod overrides;
+mod report;
 mod settings;
 mod support;
