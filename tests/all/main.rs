@@ -7,5 +7,6 @@ mod connect;
 mod fixtures;
 mod overrides;
 mod report;
+mod resilience;
 mod settings;
 mod support;
