@@ -5,8 +5,10 @@
 
 mod connect;
 mod fixtures;
+mod notification;
 mod overrides;
 mod report;
 mod resilience;
+mod secrets;
 mod settings;
 mod support;
