@@ -1,0 +1,14 @@
+//! HTTP-level integration tests: the notifier, on its reqwest transport, against a mock
+//! Atlassian (auth host and API gateway on one httpmock server). Every request the crate
+//! sends is matched exactly (method, path, query, headers, JSON body); anything else
+//! reaches a catch-all that fails the test.
+
+mod connect;
+mod fixtures;
+mod notification;
+mod overrides;
+mod report;
+mod resilience;
+mod secrets;
+mod settings;
+mod support;
