@@ -37,7 +37,9 @@ impl HttpTransport for Instant {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             return Ok(HttpResponse::json(
                 201,
-                format!(r#"{{"id":"{id}","key":"QA-{id}","self":"https://x/rest/api/3/issue/{id}"}}"#),
+                format!(
+                    r#"{{"id":"{id}","key":"QA-{id}","self":"https://x/rest/api/3/issue/{id}"}}"#
+                ),
             ));
         } else {
             return Ok(HttpResponse::json(404, "{}"));
@@ -106,7 +108,8 @@ fn on_test_error(c: &mut Criterion) {
         "Checkout flow completes",
         "https://testclix.example/tests/checkout",
     );
-    let status = TestStatus::error("assertion failed: expected 200, got 500\n  at checkout.spec.ts:42");
+    let status =
+        TestStatus::error("assertion failed: expected 200, got 500\n  at checkout.spec.ts:42");
 
     let fresh = notifier(&rt, false);
     c.bench_function("on_test_error/new failure (search + create)", |b| {

@@ -31,6 +31,16 @@ pub(crate) async fn open_issue(
         .next())
 }
 
+/// Whether an issue found by label after an unclear create can be taken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LookBack {
+    /// Yes: the label is the test's, and nothing with it was open before the create.
+    ByLabel,
+    /// No (the test notification: every notification ticket has its label): an unclear
+    /// create goes back to the host as a retryable error.
+    Never,
+}
+
 /// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
 /// 5xx) it may still have landed: look for it by label, long enough for search to catch
 /// up, and only then create it again, once.
@@ -38,13 +48,14 @@ pub(crate) async fn create(
     client: &JiraClient,
     conn: &Connection,
     draft: &IssueDraft,
+    look_back: LookBack,
 ) -> Result<Found> {
     let first = match client.create(conn, draft.fields()).await {
         Err(e) if is_unclear(&e) => e,
         other => return other,
     };
     let lookback = client.policy().write_lookback();
-    if lookback.is_zero() {
+    if lookback.is_zero() || look_back == LookBack::Never {
         return Err(first);
     }
     tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");

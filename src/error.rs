@@ -81,6 +81,15 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] ApiError),
 
+    /// Jira asked this notifier to slow down (a 429) for longer than it waits in place
+    /// ([`RetryPolicy::with_max_retry_after`](crate::RetryPolicy::with_max_retry_after)):
+    /// nothing was sent; try again after `retry_after`.
+    #[error("Jira asked to slow down: try again in {} s", .retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long until Jira accepts requests again.
+        retry_after: Duration,
+    },
+
     /// No answer came back (connection refused, timeout, reset).
     // The cause is in the message, so it is not also returned by `source()`: a host that
     // prints the chain would print it twice.
@@ -137,7 +146,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::Throttled { .. } => true,
             Error::Store(e) => e.kind() == StoreErrorKind::Unavailable,
             Error::RecordNotSaved { error, .. } => error.kind() == StoreErrorKind::Unavailable,
             _ => false,
@@ -148,6 +157,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api(e) => e.retry_after,
+            Error::Throttled { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

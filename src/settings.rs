@@ -193,4 +193,7 @@ pub struct SavedOverride {
     pub test_override: TestOverride,
     /// The override's project with the issue type resolved in it, if it names a project.
     pub target: Option<ResolvedTarget>,
+    /// The site (cloud id) `target` was resolved on: ids do not carry over to another.
+    #[serde(default)]
+    pub cloud_id: String,
 }

@@ -24,8 +24,10 @@ impl Gate {
         }
     }
 
-    /// Waits for a free slot and for any shared slow-down to pass.
-    pub(crate) async fn enter(&self) -> SemaphorePermit<'_> {
+    /// Waits for a free slot and for any shared slow-down to pass. A slow-down longer
+    /// than `max_wait` is not waited out: its remaining time comes back as the error, for
+    /// the host to retry after.
+    pub(crate) async fn enter(&self, max_wait: Duration) -> Result<SemaphorePermit<'_>, Duration> {
         let permit = self
             .permits
             .acquire()
@@ -34,11 +36,17 @@ impl Gate {
         loop {
             let resume_at = *self.resume_at.lock().unwrap_or_else(|e| e.into_inner());
             match resume_at {
-                Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
+                Some(at) if at > Instant::now() => {
+                    let left = at - Instant::now();
+                    if left > max_wait {
+                        return Err(left);
+                    }
+                    tokio::time::sleep_until(at).await;
+                }
                 _ => break,
             }
         }
-        permit
+        Ok(permit)
     }
 
     /// Holds every request back for `delay` (or longer, if a longer slow-down is on).
@@ -61,22 +69,31 @@ mod tests {
         let start = Instant::now();
         gate.slow_down(Duration::from_secs(5));
         gate.slow_down(Duration::from_secs(1)); // shorter: ignored
-        let _p = gate.enter().await;
+        let _p = gate.enter(Duration::from_secs(60)).await.unwrap();
         assert!(Instant::now() - start >= Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_down_longer_than_the_caller_waits_is_returned() {
+        let gate = Gate::new(2);
+        gate.slow_down(Duration::from_secs(120));
+        let left = gate.enter(Duration::from_secs(60)).await.unwrap_err();
+        assert_eq!(left, Duration::from_secs(120));
     }
 
     #[tokio::test(start_paused = true)]
     async fn caps_requests_in_flight() {
         let gate = Gate::new(1);
-        let first = gate.enter().await;
-        let waiting = tokio::time::timeout(Duration::from_millis(10), gate.enter()).await;
+        let wait = Duration::from_secs(1);
+        let first = gate.enter(wait).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(10), gate.enter(wait)).await;
         assert!(
             waiting.is_err(),
             "a second request got in while one was in flight"
         );
         drop(first);
         assert!(
-            tokio::time::timeout(Duration::from_millis(10), gate.enter())
+            tokio::time::timeout(Duration::from_millis(10), gate.enter(wait))
                 .await
                 .is_ok()
         );

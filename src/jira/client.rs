@@ -96,7 +96,7 @@ impl JiraClient {
                 Some(c) => Some(self.token(c).await?),
                 None => None,
             };
-            let (err, wait) = match self.send_once(req, token.as_ref()).await {
+            let (err, wait) = match self.send_once(req, token.as_ref()).await? {
                 Ok(resp) => match classify(resp.status) {
                     Verdict::Success => return Ok(resp),
                     _ if resp.status == 401 && !renewed => {
@@ -158,7 +158,7 @@ impl JiraClient {
         &self,
         req: &ApiRequest,
         token: Option<&SecretString>,
-    ) -> Result<HttpResponse, crate::transport::TransportError> {
+    ) -> Result<Result<HttpResponse, crate::transport::TransportError>> {
         let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
         if req.body.is_some() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
@@ -175,7 +175,12 @@ impl JiraClient {
             headers,
             body: req.body.clone(),
         };
-        let _permit = self.gate.enter().await;
-        self.transport.send(request).await
+        let _permit = match self.gate.enter(self.policy.max_retry_after()).await {
+            Ok(p) => p,
+            // Jira asked this notifier to hold off longer than it waits in place: the
+            // host hears so at once, rather than a call blocking for minutes.
+            Err(left) => return Err(Error::Throttled { retry_after: left }),
+        };
+        Ok(self.transport.send(request).await)
     }
 }

@@ -118,6 +118,7 @@ impl JiraNotifier {
         let saved = SavedOverride {
             test_override: o,
             target,
+            cloud_id: conn.site.cloud_id.clone(),
         };
         self.inner.store.save_override(test_id, &saved).await?;
         Ok(saved)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::configure::check_test_id;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
-use crate::dedupe;
+use crate::dedupe::{self, LookBack};
 use crate::error::{Error, Result};
 use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
@@ -108,7 +108,7 @@ impl JiraNotifier {
             assignee: s.assignee.account_id().map(str::to_owned),
             test_label: label,
         };
-        let found = dedupe::create(&self.inner.client, &conn, &draft).await?;
+        let found = dedupe::create(&self.inner.client, &conn, &draft, LookBack::Never).await?;
         Ok(issue_ref(&conn, &found))
     }
 }
@@ -202,7 +202,7 @@ impl Inner {
         let attempt = async {
             let target = self.target(conn, settings, test_override, &test.id).await?;
             let draft = draft_for(test, message, settings, test_override, target, label);
-            let found = dedupe::create(&self.client, conn, &draft).await?;
+            let found = dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await?;
             Ok::<_, Error>((found, draft.test_label))
         };
         let (found, label) = match attempt.await {
@@ -236,8 +236,8 @@ impl Inner {
         Ok(issue)
     }
 
-    /// Where a test's issue goes. An override whose issue type was resolved for another
-    /// issue type than the current global one is resolved again, once, and saved.
+    /// Where a test's issue goes. An override resolved on another site, or for another
+    /// issue type than the current global one, is resolved again, once, and saved.
     async fn target(
         &self,
         conn: &Connection,
@@ -251,7 +251,8 @@ impl Inner {
         let Some(t) = &o.target else {
             return Ok(settings.target.clone());
         };
-        if t.issue_type_name == settings.target.issue_type_name {
+        if t.issue_type_name == settings.target.issue_type_name && o.cloud_id == conn.site.cloud_id
+        {
             return Ok(t.clone());
         }
         let fresh = self
@@ -259,6 +260,7 @@ impl Inner {
             .await?;
         let mut updated = o.clone();
         updated.target = Some(fresh.clone());
+        updated.cloud_id = conn.site.cloud_id.clone();
         self.store.save_override(test_id, &updated).await?;
         Ok(fresh)
     }

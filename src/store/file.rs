@@ -648,6 +648,7 @@ mod tests {
                 .with_assignee(Assignee::Auto)
                 .with_labels(["db"]),
             target: Some(target("OPS")),
+            cloud_id: "cloud-1".into(),
         }
     }
 
@@ -701,6 +702,7 @@ mod tests {
         let disabled = SavedOverride {
             test_override: TestOverride::disabled(),
             target: None,
+            cloud_id: "cloud-1".into(),
         };
         store.save_override("t2", &disabled).await.unwrap();
         store.save_record("t1", &record(1)).await.unwrap();

@@ -98,7 +98,6 @@ async fn the_test_notification_needs_a_connection_and_settings() {
 }
 
 #[tokio::test]
-#[ignore = "bug: after a 5xx on its create, send_test_notification's lookback (src/dedupe.rs create, via src/notifier/report.rs send_test_notification) finds an older open notification ticket by label and returns it as the new one"]
 async fn a_notification_whose_create_failed_is_not_reported_as_an_older_open_ticket() {
     let h = Harness::start().await;
     h.ready().await;

@@ -230,7 +230,6 @@ async fn an_override_naming_an_unknown_project_is_refused_and_not_saved() {
 /// Project ids are per site (and small numbers that every site reuses), so an override
 /// resolved on one site must not be sent to another.
 #[tokio::test]
-#[ignore = "bug: connect_to_site another site drops the settings (src/notifier/connect.rs) but keeps overrides, whose resolved target (project and issue type ids of the old site) src/notifier/report.rs Inner::target reuses on the new site"]
 async fn after_switching_sites_an_override_is_resolved_on_the_new_site() {
     const B_CLOUD: &str = "b2b2b2b2-0000-4000-8000-beta00000002";
     let on_b = |rest: &str| format!("/ex/jira/{B_CLOUD}/rest/api/3/{rest}");
