@@ -50,7 +50,7 @@ pub(crate) async fn create(
     draft: &IssueDraft,
     look_back: LookBack,
 ) -> Result<Found> {
-    let first = match client.create(conn, draft.fields()).await {
+    let first = match client.create(conn, draft.create_body()).await {
         Err(e) if is_unclear(&e) => e,
         other => return other,
     };
@@ -80,7 +80,7 @@ pub(crate) async fn create(
         }
         wait *= 2;
     }
-    client.create(conn, draft.fields()).await
+    client.create(conn, draft.create_body()).await
 }
 
 fn is_unclear(e: &Error) -> bool {

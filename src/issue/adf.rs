@@ -1,6 +1,7 @@
 //! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::text::{cut, jira_len, printable, single_line};
 
@@ -16,9 +17,63 @@ const MAX_URL_LEN: usize = 2_000;
 
 const NO_MESSAGE: &str = "(no error message was reported)";
 
+/// An ADF document. Typed rather than a `serde_json::Value`, so that building and
+/// sending a description costs a few allocations, not a tree of maps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Doc {
+    version: u8,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    content: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum Block {
+    Paragraph { content: Vec<Inline> },
+    CodeBlock { content: Vec<Inline> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Inline {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    marks: Vec<Mark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Mark {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    attrs: LinkAttrs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct LinkAttrs {
+    href: String,
+}
+
+impl Doc {
+    fn new(content: Vec<Block>) -> Self {
+        Doc {
+            version: 1,
+            kind: "doc",
+            content,
+        }
+    }
+
+    /// The document as a JSON value (for tests).
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("an ADF document always serialises")
+    }
+}
+
 /// The description of a failure: what failed (linked), the error message in a code block
 /// (cut with a visible note if it is too long), and the link to the test.
-pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str) -> Value {
+pub(crate) fn failure_doc(test_name: &str, test_url: &str, message: &str) -> Doc {
     let name = single_line(test_name);
     let name = cut(&name, MAX_NAME_IN_DESCRIPTION);
     let name = if name.is_empty() { "The test" } else { name };
@@ -37,11 +92,7 @@ pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str
         outro.push(linked(href, href));
     }
 
-    let fixed_len: usize = [&intro, &outro]
-        .iter()
-        .flat_map(|nodes| nodes.iter())
-        .map(|n| n["text"].as_str().map_or(0, jira_len))
-        .sum();
+    let fixed_len: usize = intro.iter().chain(&outro).map(|n| jira_len(&n.text)).sum();
 
     let message = printable(message);
     let message = if message.trim().is_empty() {
@@ -50,22 +101,30 @@ pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str
         message
     };
     let budget = MAX_DESCRIPTION_LEN - MARGIN - fixed_len;
-    let mut content = vec![paragraph(intro)];
-    if jira_len(&message) <= budget {
-        content.push(code_block(&message));
+    let mut content = vec![Block::Paragraph { content: intro }];
+    let message_len = jira_len(&message);
+    if message_len <= budget {
+        content.push(code_block(message));
     } else {
         let note = format!(
-            "[The error message was cut: it is {} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]",
-            jira_len(&message)
+            "[The error message was cut: it is {message_len} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]"
         );
-        let kept = cut(&message, budget - jira_len(&note));
+        let kept = cut(&message, budget - jira_len(&note)).to_owned();
         content.push(code_block(kept));
-        content.push(paragraph(vec![text(&note)]));
+        content.push(Block::Paragraph {
+            content: vec![text(&note)],
+        });
     }
     if !outro.is_empty() {
-        content.push(paragraph(outro));
+        content.push(Block::Paragraph { content: outro });
     }
-    json!({ "version": 1, "type": "doc", "content": content })
+    Doc::new(content)
+}
+
+/// [`failure_doc`] as a JSON value.
+#[cfg(test)]
+pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str) -> Value {
+    failure_doc(test_name, test_url, message).to_value()
 }
 
 /// A link is only made of an absolute http(s) URL: anything else goes in as text or not
@@ -80,25 +139,47 @@ fn usable_link(url: &str) -> Option<&str> {
 }
 
 /// A description of plain paragraphs (the test notification's).
-pub(crate) fn paragraphs(lines: &[&str]) -> Value {
-    let content: Vec<Value> = lines.iter().map(|l| paragraph(vec![text(l)])).collect();
-    json!({ "version": 1, "type": "doc", "content": content })
+pub(crate) fn paragraphs(lines: &[&str]) -> Doc {
+    Doc::new(
+        lines
+            .iter()
+            .map(|l| Block::Paragraph {
+                content: vec![text(l)],
+            })
+            .collect(),
+    )
 }
 
-fn text(s: &str) -> Value {
-    json!({ "type": "text", "text": s })
+fn text(s: &str) -> Inline {
+    Inline {
+        kind: "text",
+        text: s.to_owned(),
+        marks: Vec::new(),
+    }
 }
 
-fn linked(s: &str, href: &str) -> Value {
-    json!({ "type": "text", "text": s, "marks": [{ "type": "link", "attrs": { "href": href } }] })
+fn linked(s: &str, href: &str) -> Inline {
+    Inline {
+        kind: "text",
+        text: s.to_owned(),
+        marks: vec![Mark {
+            kind: "link",
+            attrs: LinkAttrs {
+                href: href.to_owned(),
+            },
+        }],
+    }
 }
 
-fn paragraph(content: Vec<Value>) -> Value {
-    json!({ "type": "paragraph", "content": content })
-}
-
-fn code_block(s: &str) -> Value {
-    json!({ "type": "codeBlock", "content": [text(s)] })
+/// A code block holds unmarked text.
+fn code_block(s: String) -> Block {
+    Block::CodeBlock {
+        content: vec![Inline {
+            kind: "text",
+            text: s,
+            marks: Vec::new(),
+        }],
+    }
 }
 
 /// The total text of a document, as Jira measures it.

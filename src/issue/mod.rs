@@ -6,7 +6,7 @@ pub(crate) mod jql;
 pub(crate) mod labels;
 pub(crate) mod text;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use self::text::{cut, single_line};
 
@@ -32,7 +32,7 @@ pub(crate) struct IssueDraft {
     pub project_id: String,
     pub issue_type_id: String,
     pub summary: String,
-    pub description: Value,
+    pub description: adf::Doc,
     /// Global labels, then the override's, then the test label; no repeats.
     pub labels: Vec<String>,
     /// `None` leaves the field out: the project's default assignee.
@@ -42,19 +42,49 @@ pub(crate) struct IssueDraft {
 }
 
 impl IssueDraft {
-    /// The `fields` object of `POST /rest/api/3/issue`.
-    pub(crate) fn fields(&self) -> Value {
-        let mut fields = json!({
-            "project": { "id": self.project_id },
-            "issuetype": { "id": self.issue_type_id },
-            "summary": self.summary,
-            "description": self.description,
-            "labels": self.labels,
-        });
-        if let Some(account_id) = &self.assignee {
-            fields["assignee"] = json!({ "accountId": account_id });
+    /// The body of `POST /rest/api/3/issue`, serialised straight from the draft.
+    pub(crate) fn create_body(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            fields: Fields<'a>,
         }
-        fields
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            project: Id<'a>,
+            issuetype: Id<'a>,
+            summary: &'a str,
+            description: &'a adf::Doc,
+            labels: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            assignee: Option<Account<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Id<'a> {
+            id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Account<'a> {
+            #[serde(rename = "accountId")]
+            account_id: &'a str,
+        }
+        let body = Body {
+            fields: Fields {
+                project: Id {
+                    id: &self.project_id,
+                },
+                issuetype: Id {
+                    id: &self.issue_type_id,
+                },
+                summary: &self.summary,
+                description: &self.description,
+                labels: &self.labels,
+                assignee: self
+                    .assignee
+                    .as_deref()
+                    .map(|account_id| Account { account_id }),
+            },
+        };
+        serde_json::to_vec(&body).expect("an issue draft always serialises")
     }
 }
 
@@ -92,24 +122,36 @@ mod tests {
         assert!(s.ends_with('😀'));
     }
 
+    fn fields(d: &IssueDraft) -> serde_json::Value {
+        let body: serde_json::Value = serde_json::from_slice(&d.create_body()).unwrap();
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            1,
+            "only `fields` at the top"
+        );
+        body["fields"].clone()
+    }
+
     #[test]
     fn fields_leave_assignee_out_for_auto() {
         let mut d = IssueDraft {
             project_id: "10000".into(),
             issue_type_id: "10001".into(),
             summary: "Test Failed: x".into(),
-            description: json!({"version":1,"type":"doc","content":[]}),
+            description: adf::paragraphs(&["x"]),
             labels: vec!["a".into(), "testclix-x".into()],
             assignee: None,
             test_label: "testclix-x".into(),
         };
-        let f = d.fields();
+        let f = fields(&d);
         assert!(f.get("assignee").is_none());
+        assert_eq!(f["description"]["content"][0]["content"][0]["text"], "x");
+        assert_eq!(f["summary"], "Test Failed: x");
         assert_eq!(f["project"]["id"], "10000");
         assert_eq!(f["issuetype"]["id"], "10001");
-        assert_eq!(f["labels"], json!(["a", "testclix-x"]));
+        assert_eq!(f["labels"], serde_json::json!(["a", "testclix-x"]));
         d.assignee = Some("acc-1".into());
-        assert_eq!(d.fields()["assignee"]["accountId"], "acc-1");
+        assert_eq!(fields(&d)["assignee"]["accountId"], "acc-1");
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The typed Jira calls: each builds its request, sends it and reads the answer, paging
 //! through lists the way each list pages.
 
-use serde_json::Value;
-
 use super::answers::{checked_issue_id, checked_issue_key, parse};
 use super::client::JiraClient;
 use super::models::{
@@ -189,9 +187,9 @@ impl JiraClient {
         Ok(found)
     }
 
-    /// Creates an issue from its `fields`.
-    pub(crate) async fn create(&self, conn: &Connection, fields: Value) -> Result<Found> {
-        let req = requests::create_issue(&self.endpoints, &conn.site.cloud_id, fields);
+    /// Creates an issue from its serialised body.
+    pub(crate) async fn create(&self, conn: &Connection, body: Vec<u8>) -> Result<Found> {
+        let req = requests::create_issue(&self.endpoints, &conn.site.cloud_id, body);
         let created: CreatedIssue =
             parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
         checked_issue_key(req.operation, &created.key)?;

@@ -157,14 +157,16 @@ pub(crate) fn search(e: &Endpoints, cloud: &str, jql: &str, reconcile: &[u64]) -
     )
 }
 
-/// `POST /rest/api/3/issue`.
-pub(crate) fn create_issue(e: &Endpoints, cloud: &str, fields: Value) -> ApiRequest {
-    post(
-        "create issue",
-        e.jira(cloud, &["issue"]),
-        &json!({ "fields": fields }),
-        Replay::OnlyIfNotReceived,
-    )
+/// `POST /rest/api/3/issue`, with the body the draft serialised
+/// ([`IssueDraft::create_body`](crate::issue::IssueDraft::create_body)).
+pub(crate) fn create_issue(e: &Endpoints, cloud: &str, body: Vec<u8>) -> ApiRequest {
+    ApiRequest {
+        operation: "create issue",
+        method: Method::Post,
+        url: e.jira(cloud, &["issue"]),
+        body: Some(body),
+        replay: Replay::OnlyIfNotReceived,
+    }
 }
 
 #[cfg(test)]
@@ -232,7 +234,7 @@ mod tests {
 
     #[test]
     fn create_is_not_blindly_replayed() {
-        let r = create_issue(&e(), "c1", json!({"summary": "s"}));
+        let r = create_issue(&e(), "c1", br#"{"fields":{"summary":"s"}}"#.to_vec());
         assert_eq!(r.replay, Replay::OnlyIfNotReceived);
         assert_eq!(body(&r)["fields"]["summary"], "s");
     }

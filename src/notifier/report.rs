@@ -299,7 +299,7 @@ fn draft_for(
         project_id: target.project_id,
         issue_type_id: target.issue_type_id,
         summary: summary(&test.name, &test.id),
-        description: adf::failure_description(&test.name, &test.url, message),
+        description: adf::failure_doc(&test.name, &test.url, message),
         labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&label)]),
         assignee: assignee.account_id().map(str::to_owned),
         test_label: label,
