@@ -12,6 +12,8 @@ pub(crate) enum AdfError {
     NotADocument,
     /// A `doc` whose nodes break ADF's schema.
     Invalid,
+    /// A text node without text, which ADF forbids and Jira fails to store.
+    EmptyText,
     /// More text than the field holds.
     TooLong,
 }
@@ -212,9 +214,8 @@ fn node_itself(
     match kind {
         "text" => {
             let text = node.get("text").and_then(Value::as_str).unwrap_or_default();
-            // ADF forbids empty text nodes; Jira refuses them.
             if text.is_empty() {
-                return Err(AdfError::Invalid);
+                return Err(AdfError::EmptyText);
             }
             *text_len = text_len.saturating_add(text.encode_utf16().count());
             let marks = node.get("marks");
@@ -348,7 +349,6 @@ mod tests {
             json!({"type": "doc", "content": []}),
             json!({"version": 2, "type": "doc", "content": []}),
             doc(json!([{"type": "text", "text": "bare text at the root"}])),
-            doc(json!([{"type": "paragraph", "content": [{"type": "text", "text": ""}]}])),
             doc(json!([{"type": "paragraph", "content": [para("nested")]}])),
             doc(
                 json!([{"type": "codeBlock", "content": [{"type": "text", "text": "x", "marks": [{"type": "strong"}]}]}]),
@@ -368,6 +368,14 @@ mod tests {
         ] {
             assert_eq!(check(&bad), Err(AdfError::Invalid), "{bad}");
         }
+    }
+
+    #[test]
+    fn refuses_empty_text_nodes() {
+        let empty = doc(json!([{"type": "paragraph", "content": [{"type": "text", "text": ""}]}]));
+        assert_eq!(check(&empty), Err(AdfError::EmptyText));
+        let missing = doc(json!([{"type": "paragraph", "content": [{"type": "text"}]}]));
+        assert_eq!(check(&missing), Err(AdfError::EmptyText));
     }
 
     #[test]

@@ -64,6 +64,14 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
         Err(message) => return field_error("issuetype", message),
     };
     let mut errors = Map::new();
+    let description = match description_of(fields.get("description")) {
+        Ok(description) => description,
+        Err(DescriptionError::Request(answer)) => return answer,
+        Err(DescriptionError::Field(message)) => {
+            errors.insert("description".to_owned(), Value::from(message));
+            Value::Null
+        }
+    };
     let mut note = |field: &str, result: Result<(), String>| {
         if let Err(message) = result {
             errors.insert(field.to_owned(), Value::from(message));
@@ -73,11 +81,6 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
     note(
         "summary",
         summary_of(fields.get("summary")).map(|s| summary = s),
-    );
-    let mut description = Value::Null;
-    note(
-        "description",
-        description_of(fields.get("description")).map(|d| description = d),
     );
     let mut labels = Vec::new();
     note(
@@ -186,21 +189,35 @@ fn summary_of(value: Option<&Value>) -> Result<String, String> {
     Ok(summary.to_owned())
 }
 
-fn description_of(value: Option<&Value>) -> Result<Value, String> {
+/// What was wrong with a description: most problems are the field's, but a document
+/// Jira cannot store fails the whole request.
+enum DescriptionError {
+    Field(String),
+    Request(HttpResponse),
+}
+
+fn description_of(value: Option<&Value>) -> Result<Value, DescriptionError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(Value::Null);
     };
+    let field = |message: &str| Err(DescriptionError::Field(message.to_owned()));
     match adf::check(value) {
         Ok(()) => Ok(value.clone()),
-        Err(AdfError::NotADocument) => Err(
-            "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-                .to_owned(),
+        Err(AdfError::NotADocument) => field(
+            "Operation value must be an Atlassian Document (see the Atlassian Document Format)",
         ),
-        Err(AdfError::Invalid) => Err("INVALID_INPUT".to_owned()),
-        Err(AdfError::TooLong) => Err(
-            "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
-                .to_owned(),
+        Err(AdfError::TooLong) => field(
+            "The entered text is too long. It exceeds the allowed limit of 32,767 characters.",
         ),
+        Err(AdfError::Invalid) => Err(DescriptionError::Request(reply::bad_request(
+            "INVALID_INPUT",
+        ))),
+        Err(AdfError::EmptyText) => Err(DescriptionError::Request(reply::bad_request(
+            "We can't create this issue for you right now, it could be due to unsupported \
+             content you've entered into one or more of the issue fields. If this situation \
+             persists, contact your administrator as they'll be able to access more specific \
+             information in the log file.",
+        ))),
     }
 }
 
@@ -449,8 +466,22 @@ mod tests {
             body["errors"]["description"],
             "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
         );
-        let (_, body) = create(&c, bug(json!({"description": doc("")}))).await;
-        assert_eq!(body["errors"]["description"], "INVALID_INPUT");
+        let (status, body) = create(&c, bug(json!({"description": doc("")}))).await;
+        assert_eq!(status, 400);
+        assert!(body["errorMessages"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("We can't create this issue"));
+        let broken =
+            json!({"version": 1, "type": "doc", "content": [{"type": "text", "text": "bare"}]});
+        let (status, body) = create(&c, bug(json!({"description": broken}))).await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"errorMessages": ["INVALID_INPUT"], "errors": {}})
+            )
+        );
         assert!(sim.issues().is_empty());
     }
 
