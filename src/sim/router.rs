@@ -186,8 +186,15 @@ fn route(world: &mut World, request: &HttpRequest, body: &Body, now: Instant) ->
             auth::accessible_resources(world, request, now)
         }
         (_, ["ex", "jira", cloud_id, rest @ ..]) => jira(world, request, body, cloud_id, rest, now),
+        // Scoped (OAuth) tokens only work through the gateway; the site itself refuses them.
+        _ if is_site_host(&request.url) => reply::unauthorized(),
         _ => reply::gateway_not_found(path),
     }
+}
+
+fn is_site_host(url: &Url) -> bool {
+    url.host_str()
+        .is_some_and(|h| h.to_ascii_lowercase().ends_with(".atlassian.net"))
 }
 
 fn rate_limited(limit: RateLimit, wait: Duration) -> HttpResponse {
@@ -388,6 +395,24 @@ mod tests {
             (status, body["title"].as_str()),
             (405, Some("Method Not Allowed"))
         );
+    }
+
+    #[tokio::test]
+    async fn the_site_refuses_scoped_tokens_sent_around_the_gateway() {
+        let sim = SimJira::new();
+        let token = token_for(&sim).await;
+        let res = send(
+            &sim,
+            get("https://acme.atlassian.net/rest/api/3/myself", Some(&token)),
+        )
+        .await;
+        assert_eq!(res.status, 401);
+        let res = send(
+            &sim,
+            get("https://api.atlassian.com/rest/api/3/myself", Some(&token)),
+        )
+        .await;
+        assert_eq!(res.status, 404);
     }
 
     #[tokio::test]

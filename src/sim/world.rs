@@ -20,8 +20,8 @@ const PAGE_TOKEN_CAP: usize = 10_000;
 pub(crate) const SERVICE_ACCOUNT_ID: &str = "712020:sim-service-account";
 const SERVICE_ACCOUNT_NAME: &str = "Sim Service Account";
 
-/// Everything behind the simulated hosts.
-#[derive(Debug)]
+/// Everything behind the simulated hosts. Deliberately not `Debug`: it holds the client
+/// secret and live tokens.
 pub(crate) struct World {
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
