@@ -1,6 +1,7 @@
 //! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
 
 use serde::Serialize;
+#[cfg(test)]
 use serde_json::Value;
 
 use super::text::{cut, jira_len, printable, single_line};
