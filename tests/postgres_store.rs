@@ -70,9 +70,10 @@ async fn db() -> Option<Db> {
     let Ok(config) = env::var(SERVER) else {
         return unavailable(&format!("{SERVER} is not set"));
     };
-    let admin = match connect(&config).await {
-        Ok(client) => client,
-        Err(e) => return unavailable(&format!("cannot connect: {e}")),
+    let admin = match tokio::time::timeout(Duration::from_secs(10), connect(&config)).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => return unavailable(&format!("cannot connect: {e}")),
+        Err(_) => return unavailable("cannot connect: no answer within 10 s"),
     };
     Some(Db {
         config,
