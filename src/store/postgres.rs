@@ -175,7 +175,10 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// from a snapshot taken when it starts, and a claim that waited for the holder's
 /// release, then took over, would return the record as it was *before* that release,
 /// so the new holder would not see the issue just made. If the holder met by the first
-/// statement has released before the second one ran, the two are sent again.
+/// statement has released before the second one ran, the two are sent again. If the
+/// connection is lost after the claim was granted but before the answer arrives, the call
+/// fails and the claim stays until its lease runs out (as with any store whose reply can
+/// be lost): whoever takes it over then searches Jira before creating.
 ///
 /// [`release_create`](ConfigStore::release_create) is one statement, so one transaction:
 /// the record (when given) and the removal of the caller's own claim become visible
