@@ -32,6 +32,8 @@ pub use settings::{
     Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
     DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 pub use store::{
     Claim, ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind,
     TestContext,

@@ -2,9 +2,13 @@
 
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
 
 use std::fmt;
 use std::time::Duration;
