@@ -169,6 +169,7 @@ fn test_override() -> SavedOverride {
             .with_project("OPS")
             .with_labels(["flaky"]),
         target: Some(target("OPS")),
+        cloud_id: "cloud-1".into(),
     }
 }
 
