@@ -20,12 +20,21 @@ use crate::support::*;
 const LAG: Duration = Duration::from_millis(1500);
 const LEASE: Duration = Duration::from_secs(4);
 
-async fn storm(store: Arc<dyn ConfigStore>, replicas: usize, tests: usize, rounds: usize) {
+/// A Jira whose search lags and whose answers take a round trip.
+fn lagging_jira() -> SimJira {
     let jira = SimJira::new();
     jira.set_search_lag(LAG);
     jira.set_latency(Duration::from_millis(20));
-    let notifiers: Vec<_> = (0..replicas)
-        .map(|_| notifier(store.clone(), &jira, LEASE))
+    jira
+}
+
+/// Every notifier reports every test twice, all at once, for a few rounds; between rounds
+/// someone closes every issue. Each round must end with exactly one open issue per test,
+/// named by every report of it.
+async fn storm(jira: &SimJira, stores: Vec<Arc<dyn ConfigStore>>, tests: usize, rounds: usize) {
+    let notifiers: Vec<_> = stores
+        .into_iter()
+        .map(|store| notifier(store, jira, LEASE))
         .collect();
     setup(&notifiers[0]).await;
 
@@ -53,7 +62,7 @@ async fn storm(store: Arc<dyn ConfigStore>, replicas: usize, tests: usize, round
         assert_eq!(created, tests, "round {round}: one create per test");
         for t in 0..tests {
             let id = format!("t{t}");
-            let open = open_keys(&jira, &id);
+            let open = open_keys(jira, &id);
             assert_eq!(open.len(), 1, "round {round}, {id}: open issues {open:?}");
             assert_eq!(
                 seen[&id],
@@ -61,7 +70,6 @@ async fn storm(store: Arc<dyn ConfigStore>, replicas: usize, tests: usize, round
                 "round {round}, {id}: every report names the one issue"
             );
         }
-        // Someone closes them all: the next round must open exactly one new issue each.
         for issue in jira.issues() {
             jira.set_status(&issue.key, StatusCategory::Done);
         }
@@ -71,7 +79,8 @@ async fn storm(store: Arc<dyn ConfigStore>, replicas: usize, tests: usize, round
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_eight_replicas() {
-    storm(Arc::new(MemoryStore::new()), 8, 6, 3).await;
+    let store: Arc<dyn ConfigStore> = Arc::new(MemoryStore::new());
+    storm(&lagging_jira(), vec![store; 8], 6, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -80,39 +89,10 @@ async fn file_store_eight_replicas_each_with_its_own_handle() {
     let path = dir.path().join("state.json");
     // One FileStore per replica, as separate processes would have: they meet only in the
     // file and its OS lock.
-    let jira = SimJira::new();
-    jira.set_search_lag(LAG);
-    jira.set_latency(Duration::from_millis(20));
-    let notifiers: Vec<_> = (0..8)
-        .map(|_| notifier(Arc::new(FileStore::open(&path).unwrap()), &jira, LEASE))
+    let stores = (0..8)
+        .map(|_| Arc::new(FileStore::open(&path).unwrap()) as Arc<dyn ConfigStore>)
         .collect();
-    setup(&notifiers[0]).await;
-    for round in 0..2 {
-        let mut tasks = tokio::task::JoinSet::new();
-        for n in &notifiers {
-            for t in 0..4 {
-                let n = n.clone();
-                tasks.spawn(
-                    async move { n.on_test_error(&test(&format!("t{t}")), &failed()).await },
-                );
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.unwrap()
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        }
-        for t in 0..4 {
-            assert_eq!(
-                open_keys(&jira, &format!("t{t}")).len(),
-                1,
-                "round {round}, t{t}"
-            );
-        }
-        for issue in jira.issues() {
-            jira.set_status(&issue.key, StatusCategory::Done);
-        }
-    }
-    assert_eq!(jira.issues().len(), 8);
+    storm(&lagging_jira(), stores, 4, 2).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -126,55 +106,21 @@ async fn postgres_store_eight_replicas_each_with_its_own_connection() {
         eprintln!("skipped: PostgreSQL not available (set JIRA_NOTIFIER_PG, see README)");
         return;
     };
-    let prefix = format!("jn_replicas_{:x}_", fastrand_u32());
-    let jira = SimJira::new();
-    jira.set_search_lag(LAG);
-    jira.set_latency(Duration::from_millis(20));
-    let mut notifiers = Vec::new();
+    // Tables of their own, so that runs and other tests never meet.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let prefix = format!("jn_replicas_{:x}_", nanos ^ std::process::id());
+    let mut stores: Vec<Arc<dyn ConfigStore>> = Vec::new();
     for _ in 0..8 {
         let store = jira_notifier::PostgresStore::connect(&config)
             .await
             .expect("PostgreSQL")
             .with_table_prefix(&prefix);
-        notifiers.push(notifier(Arc::new(store), &jira, LEASE));
+        stores.push(Arc::new(store));
     }
-    setup(&notifiers[0]).await;
-    for round in 0..2 {
-        let mut tasks = tokio::task::JoinSet::new();
-        for n in &notifiers {
-            for t in 0..4 {
-                let n = n.clone();
-                tasks.spawn(
-                    async move { n.on_test_error(&test(&format!("t{t}")), &failed()).await },
-                );
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.unwrap()
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        }
-        for t in 0..4 {
-            assert_eq!(
-                open_keys(&jira, &format!("t{t}")).len(),
-                1,
-                "round {round}, t{t}"
-            );
-        }
-        for issue in jira.issues() {
-            jira.set_status(&issue.key, StatusCategory::Done);
-        }
-    }
-    assert_eq!(jira.issues().len(), 8);
-}
-
-#[cfg(feature = "postgres")]
-fn fastrand_u32() -> u32 {
-    use std::time::SystemTime;
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    nanos ^ std::process::id()
+    storm(&lagging_jira(), stores, 4, 2).await;
 }
 
 /// A store whose next release with a record "crashes": the issue was created, but its
