@@ -72,7 +72,12 @@ pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str
 /// at all, so a host's odd value cannot make Jira refuse the issue.
 fn usable_link(url: &str) -> Option<&str> {
     let url = url.trim();
-    if url.is_empty() || jira_len(url) > MAX_URL_LEN || url.chars().any(char::is_whitespace) {
+    // A control character would go into the document as it is (link text and href),
+    // and Jira refuses documents holding one.
+    if url.is_empty()
+        || jira_len(url) > MAX_URL_LEN
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
     let parsed = url::Url::parse(url).ok()?;
