@@ -1,5 +1,6 @@
 //! Where requests go: the auth host and the API gateway, both settable.
 
+use std::fmt::Write;
 use std::net::IpAddr;
 
 use url::Url;
@@ -42,16 +43,38 @@ impl Endpoints {
 }
 
 fn join(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    {
-        // A base that cannot hold a path was refused by check_base.
-        let mut path = url
-            .path_segments_mut()
-            .expect("base URLs are checked to be hierarchical");
-        path.pop_if_empty();
-        path.extend(segments);
+    // Built by hand rather than with the url crate's `path_segments_mut`, which drops tabs
+    // and line breaks from a segment instead of encoding them (`a\tb` would become `ab`,
+    // and `\t..` a `..` that removes the segment before it). The encoding is otherwise the
+    // same as the url crate's.
+    let mut path = base.path().to_owned();
+    if path.ends_with('/') {
+        path.pop();
     }
+    for segment in segments {
+        // The url crate drops these too; callers never pass them.
+        if matches!(*segment, "." | "..") {
+            continue;
+        }
+        path.push('/');
+        encode_segment(&mut path, segment);
+    }
+    let mut url = base.clone();
+    url.set_path(&path);
     url
+}
+
+/// Percent-encodes a path segment of an http(s) URL with the WHATWG path-segment set for
+/// special URLs, as the url crate does: controls, non-ASCII, space, double quote, `#`,
+/// `<`, `>`, `?`, backquote, `{`, `}`, `/`, `%` and backslash.
+fn encode_segment(out: &mut String, segment: &str) {
+    for &b in segment.as_bytes() {
+        if !(0x20..0x7f).contains(&b) || b" \"#<>?`{}/%\\".contains(&b) {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
+    }
 }
 
 /// A base URL must be https, or plain http on a loopback host (tests, local proxies): a
@@ -126,6 +149,11 @@ mod tests {
         assert_eq!(
             e.jira("c", &["issue", ".."]).path(),
             "/gw/ex/jira/c/rest/api/3/issue"
+        );
+        // Tabs and line breaks are encoded, not dropped.
+        assert_eq!(
+            e.jira("c", &["issue", "\t..", "a\nb"]).path(),
+            "/gw/ex/jira/c/rest/api/3/issue/%09../a%0Ab"
         );
     }
 

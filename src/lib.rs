@@ -21,6 +21,11 @@ mod transport;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz_api.rs"]
+pub mod __private_fuzz;
+
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};

@@ -10,6 +10,9 @@ use tokio::time::Instant;
 /// The default cap on requests in flight to Jira, per notifier.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
+/// The longest slow-down, for a delay that does not fit the clock.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 #[derive(Debug)]
 pub(crate) struct Gate {
     permits: Semaphore,
@@ -51,7 +54,9 @@ impl Gate {
 
     /// Holds every request back for `delay` (or longer, if a longer slow-down is on).
     pub(crate) fn slow_down(&self, delay: Duration) {
-        let until = Instant::now() + delay;
+        // The delay comes from a `Retry-After`: an absurd one must not overflow the clock.
+        let now = Instant::now();
+        let until = now.checked_add(delay).unwrap_or_else(|| now + FOREVER);
         let mut guard = self.resume_at.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none_or(|at| at < until) {
             *guard = Some(until);

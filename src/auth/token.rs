@@ -15,6 +15,8 @@ use crate::error::Result;
 /// Renew this long before the token's stated expiry (at most a tenth of its life), so a
 /// token never expires between the check and the request.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
+/// How long a token is kept when its stated lifetime does not fit the clock.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 86_400);
 
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
@@ -52,10 +54,15 @@ impl TokenCache {
         let (token, lifetime) = fetch().await?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let margin = RENEW_BEFORE.min(lifetime / 10);
+        // `expires_in` comes from the server: an absurd one must not overflow the clock.
+        let now = Instant::now();
+        let renew_at = now
+            .checked_add(lifetime.saturating_sub(margin))
+            .unwrap_or_else(|| now + FOREVER);
         *slot = Some(Cached {
             credentials: credentials.clone(),
             token: token.clone(),
-            renew_at: Instant::now() + lifetime.saturating_sub(margin),
+            renew_at,
         });
         Ok(token)
     }

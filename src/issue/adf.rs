@@ -1,7 +1,7 @@
 //! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
 
 use serde::Serialize;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 use serde_json::Value;
 
 use super::text::{cut, jira_len, printable, single_line};
@@ -65,8 +65,8 @@ impl Doc {
         }
     }
 
-    /// The document as a JSON value (for tests).
-    #[cfg(test)]
+    /// The document as a JSON value (for tests and the fuzz API).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("an ADF document always serialises")
     }
@@ -132,7 +132,12 @@ pub(crate) fn failure_description(test_name: &str, test_url: &str, message: &str
 /// at all, so a host's odd value cannot make Jira refuse the issue.
 fn usable_link(url: &str) -> Option<&str> {
     let url = url.trim();
-    if url.is_empty() || jira_len(url) > MAX_URL_LEN || url.chars().any(char::is_whitespace) {
+    // A control character would go into the document as it is (link text and href),
+    // and Jira refuses documents holding one.
+    if url.is_empty()
+        || jira_len(url) > MAX_URL_LEN
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
     let parsed = url::Url::parse(url).ok()?;

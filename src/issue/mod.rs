@@ -22,6 +22,12 @@ pub(crate) fn summary(test_name: &str, fallback: &str) -> String {
     } else {
         name
     };
+    // A blank name and a blank id still make a summary that says something.
+    let name = if name.is_empty() {
+        "(unnamed test)".to_owned()
+    } else {
+        name
+    };
     let full = format!("{SUMMARY_PREFIX}{name}");
     cut(full.trim_end(), MAX_SUMMARY_LEN).trim_end().to_owned()
 }
@@ -111,6 +117,7 @@ mod tests {
         assert_eq!(summary("Login works", "id"), "Test Failed: Login works");
         assert_eq!(summary("a\nb", "id"), "Test Failed: a b");
         assert_eq!(summary("  ", "t-1"), "Test Failed: t-1");
+        assert_eq!(summary(" ", "\t"), "Test Failed: (unnamed test)");
     }
 
     #[test]

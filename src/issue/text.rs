@@ -19,10 +19,17 @@ pub(crate) fn cut(s: &str, max: usize) -> &str {
 }
 
 /// One line of text: control characters and line breaks become spaces, runs of spaces
-/// are kept as they are, and the ends are trimmed.
+/// are kept as they are, and the ends are trimmed. The line and paragraph separators
+/// (U+2028, U+2029) are line breaks that are not control characters.
 pub(crate) fn single_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect::<String>()
         .trim()
         .to_owned()
@@ -65,6 +72,7 @@ mod tests {
     #[test]
     fn single_line_drops_breaks() {
         assert_eq!(single_line(" a\nb\r\tc\u{0}d "), "a b  c d");
+        assert_eq!(single_line("a\u{2028}b\u{2029}c\u{85}d"), "a b c d");
     }
 
     #[test]
