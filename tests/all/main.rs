@@ -4,6 +4,7 @@
 //! reaches a catch-all that fails the test.
 
 mod connect;
+mod fault_matrix;
 mod fixtures;
 mod notification;
 mod overrides;
