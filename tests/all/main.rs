@@ -12,4 +12,5 @@ mod report;
 mod resilience;
 mod secrets;
 mod settings;
+mod store_faults;
 mod support;
