@@ -656,16 +656,32 @@ struct Transports {
     worker: ReqwestTransport,
 }
 
+impl Transports {
+    fn new() -> Transports {
+        Transports {
+            harness: transport(),
+            worker: ReqwestTransport::builder()
+                .connect_timeout(TRANSPORT_TIMEOUT)
+                .timeout(TRANSPORT_TIMEOUT)
+                .build()
+                .expect("the transport builds"),
+        }
+    }
+}
+
+/// Runs the matrix's row for `(call, fault, times)` on its own, with the row's checks.
+pub(crate) async fn run_row(call: Call, fault: Fault, times: Times) -> Result<(), String> {
+    let row = MATRIX
+        .iter()
+        .copied()
+        .find(|r| r.call == call && r.fault == fault && r.times == times)
+        .unwrap_or_else(|| panic!("no row {call:?} / {fault:?} / {times:?}"));
+    run(row, Transports::new()).await
+}
+
 /// Runs rows, several at once, and fails with every row that failed.
 async fn run_rows(rows: &[Row]) {
-    let transports = Transports {
-        harness: transport(),
-        worker: ReqwestTransport::builder()
-            .connect_timeout(TRANSPORT_TIMEOUT)
-            .timeout(TRANSPORT_TIMEOUT)
-            .build()
-            .expect("the transport builds"),
-    };
+    let transports = Transports::new();
     let permits = Rc::new(Semaphore::new(CONCURRENCY));
     // httpmock's futures are not `Send` for every lifetime, so the rows are local tasks on
     // this thread; the fault servers and the HTTP connections run on the workers.

@@ -6,6 +6,7 @@
 mod connect;
 mod fault_matrix;
 mod fixtures;
+mod logs;
 mod notification;
 mod overrides;
 mod report;
