@@ -1102,6 +1102,9 @@ struct Front {
     elsewhere_hits: AtomicUsize,
     refuse_after: Option<Call>,
     close_api: Mutex<Option<mpsc::Sender<oneshot::Sender<()>>>>,
+    /// The ports of refused hosts, bound without listening: connections are refused, and
+    /// no other server can take the port meanwhile.
+    held: Mutex<Vec<tokio::net::TcpSocket>>,
 }
 
 impl FaultServer {
@@ -1139,13 +1142,18 @@ impl FaultServer {
             elsewhere_hits: AtomicUsize::new(0),
             refuse_after: refuse_after.filter(|_| refused),
             close_api: Mutex::new(Some(close_tx)),
+            held: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
-        // A refused host: its port stays closed.
-        if !(refused && target == Call::Token) {
+        // A host refused from the start never listens.
+        if refused && target == Call::Token {
+            front.hold(auth);
+        } else {
             tasks.push(tokio::spawn(accept(auth, front.clone(), Host::Auth, None)));
         }
-        if !(refused && target != Call::Token && front.refuse_after.is_none()) {
+        if refused && target != Call::Token && front.refuse_after.is_none() {
+            front.hold(api);
+        } else {
             tasks.push(tokio::spawn(accept(
                 api,
                 front.clone(),
@@ -1252,9 +1260,11 @@ async fn accept(
             Event::Stop => break,
         }
     }
-    drop(listener);
     if let Some(a) = ack {
+        front.hold(listener);
         let _ = a.send(());
+    } else {
+        drop(listener);
     }
     while connections.join_next().await.is_some() {}
 }
@@ -1485,6 +1495,20 @@ async fn forward(upstream: SocketAddr, req: &RawRequest) -> std::io::Result<RawR
 }
 
 impl Front {
+    /// Stops listening on the listener's port but keeps the port.
+    fn hold(&self, listener: tokio::net::TcpListener) {
+        let addr = listener.local_addr().expect("a bound address");
+        drop(listener);
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        // Connections the host served may linger on the port in TIME_WAIT.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(addr).expect("the port just released");
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(socket);
+    }
+
     /// Whether this request of the target call gets the fault.
     fn take(&self) -> bool {
         self.left
