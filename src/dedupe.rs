@@ -12,6 +12,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::issue::IssueDraft;
 use crate::jira::answers::checked_issue_id;
+use crate::jira::requests::CREATE_ISSUE;
 use crate::jira::{Found, JiraClient};
 use crate::store::IssueRecord;
 
@@ -42,8 +43,8 @@ pub(crate) enum LookBack {
 }
 
 /// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
-/// 5xx) it may still have landed: look for it by label, long enough for search to catch
-/// up, and only then create it again, once.
+/// 5xx, a success whose body cannot be read) it may still have landed: look for it by
+/// label, long enough for search to catch up, and only then create it again, once.
 pub(crate) async fn create(
     client: &JiraClient,
     conn: &Connection,
@@ -87,6 +88,9 @@ fn is_unclear(e: &Error) -> bool {
     match e {
         Error::Transport { error, .. } => !error.certainly_not_sent(),
         Error::Api(a) => a.status >= 500,
+        // A 2xx answer whose body cannot be read (cut short, not JSON, no usable key): the
+        // issue most likely exists, but its key is unknown.
+        Error::UnexpectedResponse { operation, .. } => *operation == CREATE_ISSUE,
         _ => false,
     }
 }

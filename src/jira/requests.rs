@@ -157,11 +157,14 @@ pub(crate) fn search(e: &Endpoints, cloud: &str, jql: &str, reconcile: &[u64]) -
     )
 }
 
+/// The operation name of a create, in its errors.
+pub(crate) const CREATE_ISSUE: &str = "create issue";
+
 /// `POST /rest/api/3/issue`, with the body the draft serialised
 /// ([`IssueDraft::create_body`](crate::issue::IssueDraft::create_body)).
 pub(crate) fn create_issue(e: &Endpoints, cloud: &str, body: Vec<u8>) -> ApiRequest {
     ApiRequest {
-        operation: "create issue",
+        operation: CREATE_ISSUE,
         method: Method::Post,
         url: e.jira(cloud, &["issue"]),
         body: Some(body),

@@ -31,18 +31,21 @@ impl JiraNotifier {
         let sites = self.inner.client.discover_sites(&credentials).await?;
         let site = choose(sites, wanted)?;
         let store = &self.inner.store;
-        // Settings name projects of one site: they do not carry over to another.
-        if let Some(saved) = store.load_settings().await? {
-            if saved.cloud_id != site.cloud_id {
-                store.delete_settings().await?;
-            }
-        }
         store
             .save_connection(&Connection {
                 credentials,
                 site: site.clone(),
             })
             .await?;
+        // Settings name projects of one site: they do not carry over to another. Deleted
+        // only once the new connection is saved, so that a failing store cannot leave the
+        // old site connected without its settings; left behind by a failing delete, they
+        // are inert (reports and the test notification check their cloud id).
+        if let Some(saved) = store.load_settings().await? {
+            if saved.cloud_id != site.cloud_id {
+                store.delete_settings().await?;
+            }
+        }
         Ok(site)
     }
 

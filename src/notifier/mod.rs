@@ -4,8 +4,9 @@ mod configure;
 mod connect;
 mod report;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
 use crate::retry::RetryPolicy;
-use crate::store::ConfigStore;
+use crate::store::{ConfigStore, IssueRecord};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
 use crate::transport::HttpTransport;
 
@@ -35,6 +36,9 @@ struct Inner {
     /// (or two notifiers in one process) never mistake each other's claims for their own.
     owner: String,
     lease: Duration,
+    /// Issues this notifier created but could not record (`Error::RecordNotSaved`), by
+    /// test id, until the test's next duplicate check has settled them.
+    unrecorded: Mutex<HashMap<String, IssueRecord>>,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -168,6 +172,7 @@ impl JiraNotifierBuilder {
                     fastrand::u64(..)
                 ),
                 lease: self.lease,
+                unrecorded: Mutex::default(),
             }),
         })
     }

@@ -48,17 +48,23 @@ impl JiraNotifier {
         }
         let label = test_label(&settings.settings.label_prefix, &test.id);
 
-        if let Some(found) =
-            dedupe::open_issue(&self.inner.client, &conn, &label, ctx.record.as_ref()).await?
-        {
+        // An issue this notifier made but could not record is the test's latest: check it
+        // on current data, since search may not show it yet.
+        let unrecorded = self.inner.unrecorded(&test.id);
+        let latest = unrecorded.as_ref().or(ctx.record.as_ref());
+        if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, latest).await? {
             let issue = issue_ref(&conn, &found);
             // Remember an issue found by label alone, so later checks reconcile it.
-            if ctx.record.as_ref().is_none_or(|r| r.issue_id != found.id) {
-                self.inner.remember(&test.id, &found, &label).await.ok();
+            let recorded = ctx.record.as_ref().is_some_and(|r| r.issue_id == found.id)
+                || self.inner.remember(&test.id, &found, &label).await.is_ok();
+            if recorded {
+                self.inner.settle_unrecorded(&test.id);
             }
             boarding.land(&issue);
             return Ok(Outcome::Duplicate(issue));
         }
+        // Nothing open, the unrecorded issue included: the store's record counts again.
+        self.inner.settle_unrecorded(&test.id);
 
         // Nothing open: claim the create step, so that of all the notifiers sharing the
         // store, one creates and the others report its issue.
@@ -229,11 +235,33 @@ impl Inner {
         }
         // Without its record the issue could be made again while search lags: the claim
         // then stays until its lease runs out, and whoever takes it over searches first.
-        saved.map_err(|error| Error::RecordNotSaved {
-            issue: issue.clone(),
-            error,
-        })?;
+        // This notifier, which may take it again at once, keeps the record in memory and
+        // reconciles it in the test's next duplicate check.
+        if let Err(error) = saved {
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(test.id.clone(), record);
+            return Err(Error::RecordNotSaved { issue, error });
+        }
         Ok(issue)
+    }
+
+    /// The issue this notifier made for a test but could not record, if any.
+    fn unrecorded(&self, test_id: &str) -> Option<IssueRecord> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(test_id)
+            .cloned()
+    }
+
+    /// Forgets the test's unrecorded issue: it is recorded now, or no longer open.
+    fn settle_unrecorded(&self, test_id: &str) {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(test_id);
     }
 
     /// Where a test's issue goes. An override resolved on another site, or for another

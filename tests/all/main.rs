@@ -4,11 +4,14 @@
 //! reaches a catch-all that fails the test.
 
 mod connect;
+mod fault_matrix;
 mod fixtures;
+mod logs;
 mod notification;
 mod overrides;
 mod report;
 mod resilience;
 mod secrets;
 mod settings;
+mod store_faults;
 mod support;

@@ -2,13 +2,18 @@
 //! records every request nothing else expected, and a notifier wired to it.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
 
 use httpmock::{HttpMockRequest, HttpMockResponse, Mock, MockServer, Then, When};
 use jira_notifier::{
-    Credentials, JiraNotifier, MemoryStore, ReqwestTransport, RetryPolicy, Settings, Site,
-    TestInfo, TestStatus,
+    ConfigStore, Credentials, JiraNotifier, MemoryStore, ReqwestTransport, RetryPolicy, Settings,
+    Site, TestInfo, TestStatus,
 };
 use serde_json::{json, Value};
 
@@ -144,10 +149,20 @@ pub fn transport() -> ReqwestTransport {
 
 /// A notifier on `store` talking to the given hosts, with the fast policy.
 pub fn notifier(store: Arc<MemoryStore>, auth_url: &str, api_url: &str) -> JiraNotifier {
+    notifier_with(store, auth_url, api_url, transport())
+}
+
+/// [`notifier`] on a transport already built (building one costs tens of milliseconds).
+pub fn notifier_with(
+    store: Arc<dyn ConfigStore>,
+    auth_url: &str,
+    api_url: &str,
+    transport: ReqwestTransport,
+) -> JiraNotifier {
     JiraNotifier::builder(store)
         .auth_url(auth_url)
         .api_url(api_url)
-        .transport(transport())
+        .transport(transport)
         .retry_policy(fast_policy())
         .build()
         .expect("the notifier builds")
@@ -185,9 +200,20 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Harness::start_with(transport()).await
+    }
+
+    /// [`Harness::start`] with the notifier on a transport already built: tests that make
+    /// many harnesses in one runtime share one.
+    pub async fn start_with(transport: ReqwestTransport) -> Harness {
         let server = MockServer::start_async().await;
         let store = Arc::new(MemoryStore::new());
-        let notifier = notifier(store.clone(), &server.base_url(), &server.base_url());
+        let notifier = notifier_with(
+            store.clone(),
+            &server.base_url(),
+            &server.base_url(),
+            transport,
+        );
         let h = Harness {
             server,
             store,
@@ -708,4 +734,1008 @@ pub fn checkout_create(labels: &[&str], assignee: Option<&str>) -> Value {
 /// The link people open for an issue of the site.
 pub fn browse(key: &str) -> String {
     format!("{SITE_URL}/browse/{key}")
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers for other notifiers on the harness's server
+// ---------------------------------------------------------------------------------------
+
+impl Harness {
+    /// Takes the requests that reached the catch-all so far, so that a test can report them
+    /// as its own failure instead of the harness panicking when it is dropped.
+    pub fn take_strays(&self) -> Vec<String> {
+        std::mem::take(&mut *self.strays.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Whether a request carries the first or the renewed access token.
+pub fn bearer(when: When) -> When {
+    when.is_true(|req: &HttpMockRequest| {
+        req.headers_vec().iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("authorization")
+                && (*v == format!("Bearer {TOKEN}") || *v == format!("Bearer {TOKEN2}"))
+        })
+    })
+}
+
+/// A GET like [`get`], with either token.
+pub fn get_any_token(when: When, path: &str, query: &[(&str, &str)]) -> When {
+    let when = bearer(
+        when.method("GET")
+            .path(path)
+            .header("accept", "application/json")
+            .header_missing("content-type")
+            .is_true(|req: &HttpMockRequest| req.body_ref().is_empty()),
+    );
+    exact_query(when, query)
+}
+
+/// A POST like [`post`], with either token.
+pub fn post_any_token(when: When, path: &str, body: Value) -> When {
+    let when = bearer(
+        when.method("POST")
+            .path(path)
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+            .json_body(body),
+    );
+    exact_query(when, &[])
+}
+
+fn json_response(status: u16, body: &Value) -> HttpMockResponse {
+    HttpMockResponse::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
+}
+
+/// What the stateful Jira of [`mount_jira`] has done.
+#[derive(Debug, Default)]
+pub struct JiraState {
+    tokens: AtomicUsize,
+    created: Mutex<Vec<(String, String)>>,
+}
+
+impl JiraState {
+    /// How many tokens were handed out.
+    pub fn tokens(&self) -> usize {
+        self.tokens.load(Ordering::SeqCst)
+    }
+
+    /// The issues created (id, key), in order.
+    pub fn created(&self) -> Vec<(String, String)> {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A Jira that behaves, for every call the crate makes, with state: the first token is
+/// [`TOKEN`] and every later one [`TOKEN2`] (both are accepted); project QA with Bug;
+/// one assignable user; the checkout test's creates make QA-41, QA-42, ... and the
+/// search for its label shows every issue created so far (no search lag). Requests are
+/// matched exactly; anything else reaches the catch-all.
+pub async fn mount_jira(h: &Harness) -> Arc<JiraState> {
+    let state = Arc::new(JiraState::default());
+    let s = state.clone();
+    h.mock(move |when, then| {
+        token_request(when);
+        then.respond_with(move |_req: &HttpMockRequest| {
+            let n = s.tokens.fetch_add(1, Ordering::SeqCst);
+            let token = if n == 0 { TOKEN } else { TOKEN2 };
+            json_response(
+                200,
+                &json!({
+                    "access_token": token,
+                    "expires_in": 3600,
+                    "token_type": "Bearer",
+                    "scope": "read:jira-work write:jira-work read:jira-user",
+                }),
+            )
+        });
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(when, "/oauth/token/accessible-resources", &[]);
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!([site_resource(CLOUD_ID, SITE_NAME)]));
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(
+            when,
+            &jira_path("project/search"),
+            &[("startAt", "0"), ("maxResults", "100")],
+        );
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({
+                "isLast": true,
+                "values": [{ "id": PROJECT_ID, "key": PROJECT_KEY, "name": "Quality" }],
+            }));
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(when, &jira_path(&format!("project/{PROJECT_KEY}")), &[]);
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({
+                "id": PROJECT_ID,
+                "key": PROJECT_KEY,
+                "name": "Quality",
+                "projectTypeKey": "software",
+            }));
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(
+            when,
+            &jira_path(&format!("issue/createmeta/{PROJECT_KEY}/issuetypes")),
+            &[("startAt", "0"), ("maxResults", "200")],
+        );
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({
+                "startAt": 0,
+                "maxResults": 200,
+                "total": 2,
+                "issueTypes": qa_issue_types(),
+            }));
+    })
+    .await;
+    for (start_at, users) in [
+        ("0", json!([user("acc-7", "Assignee", true)])),
+        ("100", json!([])),
+    ] {
+        h.mock(move |when, then| {
+            get_any_token(
+                when,
+                &jira_path("user/assignable/search"),
+                &[
+                    ("project", PROJECT_KEY),
+                    ("query", ""),
+                    ("startAt", start_at),
+                    ("maxResults", "100"),
+                ],
+            );
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(users);
+        })
+        .await;
+    }
+    let s = state.clone();
+    h.mock(move |when, then| {
+        post_any_token(when, &jira_path("search/jql"), search_body(LABEL, None));
+        then.respond_with(move |_req: &HttpMockRequest| {
+            let issues: Vec<Value> = s
+                .created()
+                .iter()
+                .map(|(id, key)| found_issue(id, key, "new", &[LABEL]))
+                .collect();
+            json_response(200, &json!({ "issues": issues, "isLast": true }))
+        });
+    })
+    .await;
+    let s = state.clone();
+    h.mock(move |when, then| {
+        post_any_token(when, &jira_path("issue"), checkout_create(&[LABEL], None));
+        then.respond_with(move |_req: &HttpMockRequest| {
+            let mut issues = s.created.lock().unwrap_or_else(|e| e.into_inner());
+            let n = issues.len() + 41;
+            let (id, key) = (format!("100{n}"), format!("QA-{n}"));
+            issues.push((id.clone(), key.clone()));
+            json_response(201, &created(&id, &key))
+        });
+    })
+    .await;
+    state
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults on the wire
+// ---------------------------------------------------------------------------------------
+
+/// Every call the crate makes, told apart by method and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Token,
+    Sites,
+    ProjectList,
+    ProjectLookup,
+    IssueTypes,
+    AssignableUsers,
+    Search,
+    Create,
+}
+
+impl Call {
+    /// The short name traces are written with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Token => "tok",
+            Call::Sites => "sites",
+            Call::ProjectList => "plist",
+            Call::ProjectLookup => "proj",
+            Call::IssueTypes => "types",
+            Call::AssignableUsers => "users",
+            Call::Search => "search",
+            Call::Create => "create",
+        }
+    }
+
+    /// Which call a request is.
+    pub fn of(method: &str, target: &str) -> Option<Call> {
+        let path = target.split('?').next().unwrap_or_default();
+        match (method, path) {
+            ("POST", "/oauth/token") => return Some(Call::Token),
+            ("GET", "/oauth/token/accessible-resources") => return Some(Call::Sites),
+            _ => {}
+        }
+        let rest = path.strip_prefix(&format!("/ex/jira/{CLOUD_ID}/rest/api/3/"))?;
+        Some(match (method, rest) {
+            ("GET", "project/search") => Call::ProjectList,
+            ("GET", r) if r.starts_with("project/") => Call::ProjectLookup,
+            ("GET", r) if r.starts_with("issue/createmeta/") && r.ends_with("/issuetypes") => {
+                Call::IssueTypes
+            }
+            ("GET", "user/assignable/search") => Call::AssignableUsers,
+            ("POST", "search/jql") => Call::Search,
+            ("POST", "issue") => Call::Create,
+            _ => return None,
+        })
+    }
+}
+
+/// A fault the [`FaultServer`] plays for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Accepts the request and never answers.
+    NoAnswer,
+    /// No one listens: the connection is refused.
+    Refused,
+    /// Jira's answer is cut in the middle of its body by a TCP reset.
+    ResetMidBody,
+    /// Jira's answer ends half way through a body its Content-Length says is longer.
+    ShortBody,
+    /// 500 with Jira's error JSON, after Jira handled the request.
+    E500,
+    /// 502 with a plain-text body, after Jira handled the request.
+    E502,
+    /// 503 with Jira's error JSON and no Retry-After.
+    E503,
+    /// 503 with `Retry-After: 1`.
+    E503RetryAfter,
+    /// 429 with `Retry-After: 1`.
+    E429RetryAfter,
+    /// 429 with a `Retry-After` HTTP date 1 to 2 s ahead.
+    E429RetryDate,
+    /// 503 with an HTML error page (the recorded "Page Unavailable").
+    HtmlPage,
+    /// Jira's status with `text/plain` and a body that is not JSON.
+    WrongType,
+    /// Jira's status, `application/json`, and a body that is not JSON.
+    Malformed,
+    /// Jira's status and its JSON cut in half, with a Content-Length that matches.
+    Truncated,
+    /// 401: the token expired.
+    E401,
+    /// 403: the credential lacks a scope.
+    E403,
+    /// 302 to another host (which must never be asked).
+    Redirect,
+    /// Jira's status and a chunked body that never ends.
+    Endless,
+    /// Jira's status and a body twice the transport's cap, announced in Content-Length.
+    Huge,
+}
+
+impl Fault {
+    /// Whether Jira handles the request before the answer goes wrong: a create may have
+    /// landed. The others never reach Jira.
+    pub fn after_commit(self) -> bool {
+        matches!(
+            self,
+            Fault::ResetMidBody
+                | Fault::ShortBody
+                | Fault::E500
+                | Fault::E502
+                | Fault::WrongType
+                | Fault::Malformed
+                | Fault::Truncated
+                | Fault::Endless
+                | Fault::Huge
+        )
+    }
+}
+
+/// How many of the target call's requests get the fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// The first one only.
+    Once,
+    /// Every one.
+    Always,
+}
+
+/// How long a fault server lives at most, and how many connections each of its hosts
+/// accepts: it stops by itself.
+const FRONT_LIFETIME: Duration = Duration::from_secs(30);
+const FRONT_MAX_CONNECTIONS: usize = 64;
+/// How long one connection is served at most (a fault that never answers waits this long
+/// for the client to give up).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(10);
+/// What an endless or huge body stops at, if the client never hangs up.
+const MAX_FAULT_BODY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Host {
+    Auth,
+    Api,
+    Elsewhere,
+}
+
+/// A raw HTTP/1.1 server in front of the harness's mock server, playing both Atlassian
+/// hosts: it forwards every request upstream, except those of the target call, which get
+/// the fault (after forwarding them, for faults that come after Jira handled the request).
+/// Each connection serves one request and is closed. It records the calls it saw, in
+/// order, and runs a third host, "elsewhere", that counts the connections it gets.
+pub struct FaultServer {
+    auth: SocketAddr,
+    api: SocketAddr,
+    front: Arc<Front>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct Front {
+    upstream: SocketAddr,
+    elsewhere: SocketAddr,
+    target: Call,
+    fault: Fault,
+    left: AtomicUsize,
+    seen: Mutex<Vec<String>>,
+    /// Failures to pass a request on or its answer back, which no fault explains.
+    errors: Mutex<Vec<String>>,
+    elsewhere_hits: AtomicUsize,
+    refuse_after: Option<Call>,
+    close_api: Mutex<Option<mpsc::Sender<oneshot::Sender<()>>>>,
+    /// The ports of refused hosts, bound without listening: connections are refused, and
+    /// no other server can take the port meanwhile.
+    held: Mutex<Vec<tokio::net::TcpSocket>>,
+}
+
+impl FaultServer {
+    /// Starts the hosts. With [`Fault::Refused`], the target's host listens to nobody: from
+    /// the start, or (`refuse_after`) from the moment the answer to that call is ready,
+    /// before it is sent, so that the next connection is refused.
+    pub async fn start(
+        upstream: SocketAddr,
+        target: Call,
+        fault: Fault,
+        times: Times,
+        refuse_after: Option<Call>,
+    ) -> FaultServer {
+        let bind = || async {
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind a loopback port")
+        };
+        let (auth, api, elsewhere) = (bind().await, bind().await, bind().await);
+        let addr = |l: &tokio::net::TcpListener| l.local_addr().expect("a bound address");
+        let (auth_addr, api_addr, elsewhere_addr) = (addr(&auth), addr(&api), addr(&elsewhere));
+        let refused = fault == Fault::Refused;
+        let (close_tx, close_rx) = mpsc::channel(1);
+        let front = Arc::new(Front {
+            upstream,
+            elsewhere: elsewhere_addr,
+            target,
+            fault,
+            left: AtomicUsize::new(match times {
+                Times::Once => 1,
+                Times::Always => usize::MAX,
+            }),
+            seen: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+            elsewhere_hits: AtomicUsize::new(0),
+            refuse_after: refuse_after.filter(|_| refused),
+            close_api: Mutex::new(Some(close_tx)),
+            held: Mutex::new(Vec::new()),
+        });
+        let mut tasks = Vec::new();
+        // A host refused from the start never listens.
+        if refused && target == Call::Token {
+            front.hold(auth);
+        } else {
+            tasks.push(tokio::spawn(accept(auth, front.clone(), Host::Auth, None)));
+        }
+        if refused && target != Call::Token && front.refuse_after.is_none() {
+            front.hold(api);
+        } else {
+            tasks.push(tokio::spawn(accept(
+                api,
+                front.clone(),
+                Host::Api,
+                Some(close_rx),
+            )));
+        }
+        tasks.push(tokio::spawn(accept(
+            elsewhere,
+            front.clone(),
+            Host::Elsewhere,
+            None,
+        )));
+        FaultServer {
+            auth: auth_addr,
+            api: api_addr,
+            front,
+            tasks,
+        }
+    }
+
+    pub fn auth_url(&self) -> String {
+        format!("http://{}", self.auth)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    /// The calls the hosts saw, in order, by short name, separated by spaces.
+    pub fn trace(&self) -> String {
+        self.front
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join(" ")
+    }
+
+    /// Requests the server could not pass on, or whose answers it could not pass back,
+    /// although no fault was played on them.
+    pub fn errors(&self) -> Vec<String> {
+        self.front
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The other host, for redirects (and for tests of this server).
+    pub fn elsewhere_url(&self) -> String {
+        format!("http://{}", self.front.elsewhere)
+    }
+
+    /// How many connections the other host got.
+    pub fn elsewhere_hits(&self) -> usize {
+        self.front.elsewhere_hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    front: Arc<Front>,
+    host: Host,
+    mut close: Option<mpsc::Receiver<oneshot::Sender<()>>>,
+) {
+    enum Event {
+        Accepted(tokio::net::TcpStream),
+        Close(oneshot::Sender<()>),
+        Stop,
+    }
+    let deadline = tokio::time::Instant::now() + FRONT_LIFETIME;
+    let mut connections = tokio::task::JoinSet::new();
+    let mut ack = None;
+    for _ in 0..FRONT_MAX_CONNECTIONS {
+        let closing = async {
+            match close.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            accepted = tokio::time::timeout_at(deadline, listener.accept()) => match accepted {
+                Ok(Ok((stream, _))) => Event::Accepted(stream),
+                _ => Event::Stop,
+            },
+            Some(a) = closing => Event::Close(a),
+        };
+        match event {
+            Event::Accepted(stream) => {
+                connections.spawn(serve(stream, front.clone(), host));
+            }
+            Event::Close(a) => {
+                ack = Some(a);
+                break;
+            }
+            Event::Stop => break,
+        }
+    }
+    if let Some(a) = ack {
+        front.hold(listener);
+        let _ = a.send(());
+    } else {
+        drop(listener);
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+async fn serve(mut stream: tokio::net::TcpStream, front: Arc<Front>, host: Host) {
+    let _ = tokio::time::timeout(CONNECTION_LIFETIME, serve_one(&mut stream, &front, host)).await;
+}
+
+struct RawRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn content_type(&self) -> String {
+        self.header("content-type")
+            .unwrap_or("application/json")
+            .to_owned()
+    }
+
+    /// The answer as sent to the client: its own headers, the body's length, and a close.
+    fn encode(&self) -> Vec<u8> {
+        let headers: Vec<(&str, String)> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                !["content-length", "transfer-encoding", "connection"]
+                    .contains(&k.to_ascii_lowercase().as_str())
+            })
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let mut out = head(self.status, &headers, Some(self.body.len()));
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        302 => "Found",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// A status line and headers, closing the connection; `Content-Length` when given.
+fn head(status: u16, headers: &[(&str, String)], length: Option<usize>) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (k, v) in headers {
+        let _ = write!(out, "{k}: {v}\r\n");
+    }
+    if let Some(n) = length {
+        let _ = write!(out, "content-length: {n}\r\n");
+    }
+    out.push_str("connection: close\r\n\r\n");
+    out.into_bytes()
+}
+
+fn answer(status: u16, content_type: &str, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut headers = vec![("content-type", content_type.to_owned())];
+    headers.extend(extra.iter().cloned());
+    let mut out = head(status, &headers, Some(body.len()));
+    out.extend_from_slice(body);
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn io_error(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
+}
+
+/// Reads up to the end of a head, returning the bytes read (head and what followed).
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<(Vec<u8>, usize)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            return Ok((buf, i));
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(io_error("a head over 64 KiB"));
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io_error("the connection ended inside a head"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
+    lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream) -> std::io::Result<RawRequest> {
+    let (buf, end) = read_head(stream).await?;
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| io_error("a head not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_owned();
+    let target = first.next().unwrap_or_default().to_owned();
+    let headers = parse_headers(lines);
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[end + 4..].to_vec();
+    let mut chunk = [0u8; 8192];
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io_error("the connection ended inside a body"));
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    Ok(RawRequest {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = find(raw, b"\r\n").ok_or_else(|| io_error("a chunk size line"))?;
+        let size_line = std::str::from_utf8(&raw[..line_end]).map_err(|_| io_error("size"))?;
+        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
+        let size =
+            usize::from_str_radix(size_hex, 16).map_err(|_| io_error("a chunk size in hex"))?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        if raw.len() < size + 2 {
+            return Err(io_error("a chunk cut short"));
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// Sends the request to the mock server on a connection of its own, and reads the whole
+/// answer.
+async fn forward(upstream: SocketAddr, req: &RawRequest) -> std::io::Result<RawResponse> {
+    let mut up = tokio::net::TcpStream::connect(upstream).await?;
+    let mut out = format!(
+        "{} {} HTTP/1.1\r\nhost: {upstream}\r\n",
+        req.method, req.target
+    );
+    for (k, v) in &req.headers {
+        if !["host", "connection", "content-length"].contains(&k.as_str()) {
+            let _ = write!(out, "{k}: {v}\r\n");
+        }
+    }
+    let _ = write!(
+        out,
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        req.body.len()
+    );
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&req.body);
+    up.write_all(&bytes).await?;
+    let mut raw = Vec::new();
+    up.read_to_end(&mut raw).await?;
+    let end = find(&raw, b"\r\n\r\n").ok_or_else(|| io_error("no head in the answer"))?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| io_error("a head not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io_error("no status"))?;
+    let headers = parse_headers(lines);
+    let rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        match headers.iter().find(|(k, _)| k == "content-length") {
+            Some((_, v)) => {
+                let n: usize = v.parse().map_err(|_| io_error("a content-length"))?;
+                rest.get(..n)
+                    .ok_or_else(|| io_error("a body cut short"))?
+                    .to_vec()
+            }
+            None => rest.to_vec(),
+        }
+    };
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+impl Front {
+    /// Stops listening on the listener's port but keeps the port.
+    fn hold(&self, listener: tokio::net::TcpListener) {
+        let addr = listener.local_addr().expect("a bound address");
+        drop(listener);
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        // Connections the host served may linger on the port in TIME_WAIT.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(addr).expect("the port just released");
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(socket);
+    }
+
+    /// Whether this request of the target call gets the fault.
+    fn take(&self) -> bool {
+        self.left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                if n == 0 {
+                    None
+                } else if n == usize::MAX {
+                    Some(n)
+                } else {
+                    Some(n - 1)
+                }
+            })
+            .is_ok()
+    }
+
+    /// Stops the API host listening (once), and waits until it has.
+    async fn close_api(&self) {
+        let tx = self
+            .close_api
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(tx) = tx {
+            let (ack, done) = oneshot::channel();
+            if tx.send(ack).await.is_ok() {
+                let _ = done.await;
+            }
+        }
+    }
+}
+
+async fn serve_one(
+    stream: &mut tokio::net::TcpStream,
+    front: &Front,
+    host: Host,
+) -> std::io::Result<()> {
+    if host == Host::Elsewhere {
+        front.elsewhere_hits.fetch_add(1, Ordering::SeqCst);
+        let _ = read_request(stream).await;
+        stream
+            .write_all(&answer(200, "application/json", &[], b"{}"))
+            .await?;
+        return stream.shutdown().await;
+    }
+    let req = read_request(stream).await?;
+    let call = Call::of(&req.method, &req.target);
+    let name = call.map_or_else(
+        || format!("{}:{}", req.method, req.target),
+        |c| c.name().to_owned(),
+    );
+    front
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(name.clone());
+    let faulty = call == Some(front.target) && front.fault != Fault::Refused && front.take();
+    if !faulty {
+        let relayed = async {
+            let resp = forward(front.upstream, &req).await?;
+            if call.is_some() && call == front.refuse_after {
+                front.close_api().await;
+            }
+            stream.write_all(&resp.encode()).await?;
+            stream.shutdown().await
+        };
+        return relayed.await.inspect_err(|e| {
+            front
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{name}: {e}"));
+        });
+    }
+    let jira = if front.fault.after_commit() {
+        Some(forward(front.upstream, &req).await?)
+    } else {
+        None
+    };
+    let json = "application/json";
+    let bytes = match (front.fault, jira) {
+        (Fault::NoAnswer, _) => {
+            // Wait for the client to give up (or the connection's time to run out).
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            return Ok(());
+        }
+        (Fault::E500, _) => answer(
+            500,
+            json,
+            &[],
+            br#"{"errorMessages":["Internal server error"],"errors":{}}"#,
+        ),
+        (Fault::E502, _) => answer(502, "text/plain", &[], b"Bad Gateway"),
+        (Fault::E503, _) => answer(
+            503,
+            json,
+            &[],
+            br#"{"errorMessages":["Service Unavailable"]}"#,
+        ),
+        (Fault::E503RetryAfter, _) => answer(
+            503,
+            json,
+            &[("retry-after", "1".to_owned())],
+            br#"{"errorMessages":["Service Unavailable"]}"#,
+        ),
+        (Fault::E429RetryAfter, _) => answer(
+            429,
+            json,
+            &[("retry-after", "1".to_owned())],
+            br#"{"errorMessages":["Rate limit exceeded."],"errors":{}}"#,
+        ),
+        (Fault::E429RetryDate, _) => answer(
+            429,
+            json,
+            &[(
+                "retry-after",
+                http_date(SystemTime::now() + Duration::from_secs(2)),
+            )],
+            br#"{"errorMessages":["Rate limit exceeded."],"errors":{}}"#,
+        ),
+        (Fault::HtmlPage, _) => {
+            let page = Recorded::load("site_unknown");
+            answer(503, page.content_type(), &[], &page.body)
+        }
+        (Fault::E401, _) => answer(401, json, &[], br#"{"code":401,"message":"Unauthorized"}"#),
+        (Fault::E403, _) => answer(
+            403,
+            json,
+            &[],
+            br#"{"code":403,"message":"Forbidden: the credential lacks a scope this call needs"}"#,
+        ),
+        (Fault::Redirect, _) => {
+            let location = format!("http://{}{}", front.elsewhere, req.target);
+            answer(302, "text/plain", &[("location", location)], b"")
+        }
+        (Fault::WrongType, Some(j)) => answer(j.status, "text/plain", &[], b"Request accepted."),
+        (Fault::Malformed, Some(j)) => {
+            answer(j.status, json, &[], br#"{"values": [1, 2,, "isLast": tru"#)
+        }
+        (Fault::Truncated, Some(j)) => answer(
+            j.status,
+            &j.content_type(),
+            &[],
+            &j.body[..j.body.len() / 2],
+        ),
+        (Fault::ResetMidBody, Some(j)) => {
+            let headers = [("content-type", j.content_type())];
+            let mut out = head(j.status, &headers, Some(j.body.len()));
+            out.extend_from_slice(&j.body[..j.body.len() / 2]);
+            stream.write_all(&out).await?;
+            stream.flush().await?;
+            // Dropped with a zero linger: the kernel answers with a reset.
+            stream.set_zero_linger()?;
+            return Ok(());
+        }
+        (Fault::ShortBody, Some(j)) => {
+            let headers = [("content-type", j.content_type())];
+            let mut out = head(j.status, &headers, Some(j.body.len()));
+            out.extend_from_slice(&j.body[..j.body.len() / 2]);
+            stream.write_all(&out).await?;
+            return stream.shutdown().await;
+        }
+        (Fault::Endless, Some(j)) => {
+            let headers = [
+                ("content-type", j.content_type()),
+                ("transfer-encoding", "chunked".to_owned()),
+            ];
+            stream.write_all(&head(j.status, &headers, None)).await?;
+            let mut chunk = b"10000\r\n".to_vec();
+            chunk.extend(std::iter::repeat_n(b' ', 0x10000));
+            chunk.extend_from_slice(b"\r\n");
+            let mut sent = 0;
+            while sent < MAX_FAULT_BODY {
+                stream.write_all(&chunk).await?;
+                sent += 0x10000;
+            }
+            return Ok(());
+        }
+        (Fault::Huge, Some(j)) => {
+            let size = 2 * jira_notifier::DEFAULT_MAX_BODY;
+            let headers = [("content-type", j.content_type())];
+            stream
+                .write_all(&head(j.status, &headers, Some(size)))
+                .await?;
+            let chunk = vec![b' '; 0x10000];
+            let mut sent = 0;
+            while sent < size {
+                stream.write_all(&chunk).await?;
+                sent += chunk.len();
+            }
+            return Ok(());
+        }
+        (Fault::Refused, _) => unreachable!("a refused host gets no request"),
+        (fault, None) => unreachable!("{fault:?} comes after Jira's answer"),
+    };
+    stream.write_all(&bytes).await?;
+    stream.shutdown().await
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as `Retry-After` carries it.
+pub fn http_date(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .expect("a time after 1970")
+        .as_secs();
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+    )
 }
