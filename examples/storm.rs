@@ -687,8 +687,9 @@ async fn storm(o: &Options) -> bool {
         per_test(j_bytes, o.tests)
     );
     println!(
-        "RSS after dropping all three: {} (the allocator keeps freed pages)",
-        kib_to_mib(proc_kib("VmRSS"))
+        "RSS after dropping all three: {}, VmHWM over the whole run (check included): {} (the allocator keeps freed pages)",
+        kib_to_mib(proc_kib("VmRSS")),
+        kib_to_mib(proc_kib("VmHWM"))
     );
     drop(tests);
     drop(statuses);
