@@ -46,6 +46,12 @@ impl Flights {
     pub(crate) fn len(&self) -> usize {
         self.map.lock().unwrap().len()
     }
+
+    /// How many entries the map has room for.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.map.lock().unwrap().capacity()
+    }
 }
 
 impl Boarding<'_> {
@@ -69,6 +75,12 @@ impl Drop for Boarding<'_> {
         // The map and this boarding hold the slot; any more means someone is waiting.
         if Arc::strong_count(&self.slot) == 2 {
             map.remove(&self.test_id);
+            // A storm leaves a map sized for its peak: give the room back once it has
+            // passed, so what the notifier keeps does not grow with the tests seen.
+            let len = map.len();
+            if map.capacity() > 64 && len * 4 < map.capacity() {
+                map.shrink_to(len * 2);
+            }
         }
     }
 }
@@ -102,6 +114,19 @@ mod tests {
         drop(first);
         assert_eq!(waiter.await.unwrap().as_deref(), Some("QA-1"));
         assert_eq!(flights.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_map_gives_back_its_room_after_a_storm() {
+        let flights = Flights::default();
+        let mut held = Vec::new();
+        for i in 0..10_000 {
+            held.push(flights.board(&format!("t{i}")).await);
+        }
+        assert!(flights.capacity() >= 10_000);
+        drop(held);
+        assert_eq!(flights.len(), 0);
+        assert!(flights.capacity() <= 128, "kept room for {}", flights.capacity());
     }
 
     #[tokio::test]
