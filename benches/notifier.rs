@@ -183,10 +183,13 @@ fn on_test_error(c: &mut Criterion) {
     // 40,000 characters: over Jira's 32,767, so the message is cut with a note.
     let long = TestStatus::error("at frame of a deep stack trace\n".repeat(1_300));
     let fresh_long = notifier(&rt, false);
-    c.bench_function("on_test_error/new failure, 40 KB message (cut to 31 KB)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { fresh_long.on_test_error(&test, &long).await.unwrap() })
-    });
+    c.bench_function(
+        "on_test_error/new failure, 40 KB message (cut to 31 KB)",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { fresh_long.on_test_error(&test, &long).await.unwrap() })
+        },
+    );
 
     // Ten reports of one test at once: the first searches, nine wait and are answered
     // from its result. Timed per burst of ten. The transport yields once per request,
@@ -215,13 +218,16 @@ fn on_test_error(c: &mut Criterion) {
         let searches = sent.sent.load(Ordering::Relaxed) - before;
         assert_eq!(searches, 1, "ten reports at once made {searches} searches");
     });
-    c.bench_function("on_test_error/10 reports of one test at once (1 search)", |b| {
-        b.to_async(&rt).iter(|| async {
-            let all = ten().await;
-            assert!(matches!(all.9, Ok(Outcome::Duplicate(_))));
-            all
-        })
-    });
+    c.bench_function(
+        "on_test_error/10 reports of one test at once (1 search)",
+        |b| {
+            b.to_async(&rt).iter(|| async {
+                let all = ten().await;
+                assert!(matches!(all.9, Ok(Outcome::Duplicate(_))));
+                all
+            })
+        },
+    );
 }
 
 criterion_group! {

@@ -103,7 +103,10 @@ impl HttpTransport for Answers {
                 r#"{"id":"10042","key":"QA-42","self":"https://api.atlassian.com/ex/jira/c/rest/api/3/issue/10042"}"#,
             ));
         } else {
-            return Ok(HttpResponse::json(404, r#"{"errorMessages":["Not found"]}"#));
+            return Ok(HttpResponse::json(
+                404,
+                r#"{"errorMessages":["Not found"]}"#,
+            ));
         };
         Ok(HttpResponse::json(200, body))
     }
@@ -164,10 +167,13 @@ fn requests(c: &mut Criterion) {
         headers: vec![("accept".into(), "application/json".into())],
         body: None,
     };
-    c.bench_function("transport/the instant stub alone (project list answer)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { stub.send(bare.clone()).await.unwrap() })
-    });
+    c.bench_function(
+        "transport/the instant stub alone (project list answer)",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { stub.send(bare.clone()).await.unwrap() })
+        },
+    );
 
     let n = notifier(&rt, Answers::new(3600, 3));
     c.bench_function("request/create: send_test_notification (1 request)", |b| {
@@ -176,10 +182,13 @@ fn requests(c: &mut Criterion) {
     });
 
     let creds = connection().credentials;
-    c.bench_function("request/site list: discover_sites, token cached (1 request)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { n.discover_sites(&creds).await.unwrap() })
-    });
+    c.bench_function(
+        "request/site list: discover_sites, token cached (1 request)",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { n.discover_sites(&creds).await.unwrap() })
+        },
+    );
     let fresh_tokens = notifier(&rt, Answers::new(0, 3));
     let before = fresh_tokens.token_fetches();
     rt.block_on(async { fresh_tokens.discover_sites(&creds).await.unwrap() });
@@ -196,15 +205,21 @@ fn requests(c: &mut Criterion) {
         },
     );
 
-    c.bench_function("request/project list: projects, 3 projects (1 request)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { n.projects().await.unwrap() })
-    });
+    c.bench_function(
+        "request/project list: projects, 3 projects (1 request)",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { n.projects().await.unwrap() })
+        },
+    );
     let hundred = notifier(&rt, Answers::new(3600, 100));
-    c.bench_function("request/project list: projects, 100 projects (1 request)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { hundred.projects().await.unwrap() })
-    });
+    c.bench_function(
+        "request/project list: projects, 100 projects (1 request)",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { hundred.projects().await.unwrap() })
+        },
+    );
     c.bench_function("request/issue type list: issue_types (1 request)", |b| {
         b.to_async(&rt)
             .iter(|| async { n.issue_types("QA").await.unwrap() })

@@ -168,8 +168,14 @@ fn options() -> Result<Options, String> {
             let (n, secs) = v
                 .split_once('/')
                 .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
-            let n: u32 = n.trim().parse().map_err(|_| format!("--rate-limit: {v:?}"))?;
-            let secs: f64 = secs.trim().parse().map_err(|_| format!("--rate-limit: {v:?}"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("--rate-limit: {v:?}"))?;
+            let secs: f64 = secs
+                .trim()
+                .parse()
+                .map_err(|_| format!("--rate-limit: {v:?}"))?;
             if n == 0 || secs <= 0.0 {
                 return Err(format!("--rate-limit: {v:?} allows nothing"));
             }
@@ -273,7 +279,11 @@ impl Raw {
         });
         self.searches.fetch_add(1, Relaxed);
         let resp = self
-            .post(&self.search_url, search.to_string().into_bytes(), Some(token))
+            .post(
+                &self.search_url,
+                search.to_string().into_bytes(),
+                Some(token),
+            )
             .await;
         assert_eq!(resp.status, 200, "search refused");
         let found: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -309,7 +319,11 @@ impl Raw {
         });
         self.creates.fetch_add(1, Relaxed);
         let resp = self
-            .post(&self.create_url, serde_json::to_vec(&create).unwrap(), Some(token))
+            .post(
+                &self.create_url,
+                serde_json::to_vec(&create).unwrap(),
+                Some(token),
+            )
             .await;
         assert_eq!(
             resp.status,
@@ -409,7 +423,8 @@ async fn baseline(o: &Options) -> bool {
         creates: AtomicU64::new(0),
         throttled: AtomicU64::new(0),
     });
-    let firsts: Arc<Vec<OnceCell<bool>>> = Arc::new((0..o.tests).map(|_| OnceCell::new()).collect());
+    let firsts: Arc<Vec<OnceCell<bool>>> =
+        Arc::new((0..o.tests).map(|_| OnceCell::new()).collect());
     let messages: Arc<Vec<String>> =
         Arc::new((0..o.tests).map(|i| message(i, o.message_bytes)).collect());
     let mut order: Vec<usize> = (0..o.reports).map(|r| r % o.tests).collect();

@@ -204,10 +204,7 @@ fn options() -> Result<Options, String> {
             _ if a.starts_with("--") => {
                 let (name, value) = match a.split_once('=') {
                     Some((n, v)) => (n.to_owned(), v.to_owned()),
-                    None => (
-                        a.clone(),
-                        args.next().ok_or(format!("{a} needs a value"))?,
-                    ),
+                    None => (a.clone(), args.next().ok_or(format!("{a} needs a value"))?),
                 };
                 flags.insert(name.trim_start_matches("--").to_owned(), value);
             }
@@ -236,8 +233,14 @@ fn options() -> Result<Options, String> {
             let (n, secs) = v
                 .split_once('/')
                 .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
-            let n: u32 = n.trim().parse().map_err(|_| format!("--rate-limit: {v:?}"))?;
-            let secs: f64 = secs.trim().parse().map_err(|_| format!("--rate-limit: {v:?}"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("--rate-limit: {v:?}"))?;
+            let secs: f64 = secs
+                .trim()
+                .parse()
+                .map_err(|_| format!("--rate-limit: {v:?}"))?;
             if n == 0 || secs <= 0.0 {
                 return Err(format!("--rate-limit: {v:?} allows nothing"));
             }
@@ -589,7 +592,10 @@ async fn storm(o: &Options) -> bool {
     } else {
         let min_requests = 2 * o.tests + 1;
         let ideal = o.rtt.as_secs_f64() * (min_requests as f64 / o.max_in_flight as f64).ceil();
-        format!(" (floor for {min_requests} requests, {} at a time: {ideal:.2} s)", o.max_in_flight)
+        format!(
+            " (floor for {min_requests} requests, {} at a time: {ideal:.2} s)",
+            o.max_in_flight
+        )
     };
     println!("wall time: {:.3} s{floor}", wall.as_secs_f64());
     println!(

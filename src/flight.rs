@@ -126,7 +126,11 @@ mod tests {
         assert!(flights.capacity() >= 10_000);
         drop(held);
         assert_eq!(flights.len(), 0);
-        assert!(flights.capacity() <= 128, "kept room for {}", flights.capacity());
+        assert!(
+            flights.capacity() <= 128,
+            "kept room for {}",
+            flights.capacity()
+        );
     }
 
     #[tokio::test]

@@ -28,6 +28,9 @@ struct State {
     records: HashMap<String, IssueRecord>,
     /// Create claims by test id: owner and when the lease runs out.
     claims: HashMap<String, (String, Instant)>,
+    /// When the claims map grows past this, expired claims (of holders that died) are
+    /// swept out. Doubling it keeps sweeping rare: a claim costs O(1), not O(claims).
+    sweep_at: usize,
 }
 
 impl MemoryStore {
@@ -93,16 +96,22 @@ impl ConfigStore for MemoryStore {
         self.with(|s| {
             let now = Instant::now();
             let record = s.records.get(test_id).cloned();
-            // Expired claims are dropped as they are met, so the map holds only live ones.
-            s.claims.retain(|_, (_, until)| *until > now);
+            if s.claims.len() >= s.sweep_at.max(1024) {
+                s.claims.retain(|_, (_, until)| *until > now);
+                s.sweep_at = s.claims.len() * 2;
+            }
             match s.claims.get(test_id) {
-                Some((holder, until)) if holder != owner => Claim::Busy {
+                Some((holder, until)) if holder != owner && *until > now => Claim::Busy {
                     record,
                     expires_in: *until - now,
                 },
                 _ => {
+                    // A lease too long for the clock is as good as for ever.
+                    let until = now
+                        .checked_add(lease)
+                        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
                     s.claims
-                        .insert(test_id.to_owned(), (owner.to_owned(), now + lease));
+                        .insert(test_id.to_owned(), (owner.to_owned(), until));
                     Claim::Granted { record }
                 }
             }
@@ -177,6 +186,25 @@ mod tests {
             s.claim_create("t", "b", lease).await.unwrap(),
             Claim::Granted { .. }
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn claims_of_holders_that_died_are_swept_out() {
+        let s = MemoryStore::new();
+        for i in 0..5_000 {
+            s.claim_create(&format!("t{i}"), "dead", Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // The map may grow to twice its size at the last sweep; then the dead go.
+        for i in 0..4_000 {
+            s.claim_create(&format!("u{i}"), "alive", Duration::MAX)
+                .await
+                .unwrap();
+        }
+        let kept = s.state.lock().unwrap().claims.len();
+        assert_eq!(kept, 4_000, "only the live claims are kept");
     }
 
     #[tokio::test]
