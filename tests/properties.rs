@@ -536,7 +536,11 @@ proptest! {
             n if n.is_empty() => clean(&fallback),
             n => n,
         };
-        let full = format!("Test Failed: {shown}");
+        let full = if shown.is_empty() {
+            "Test Failed: (unnamed test)".to_owned()
+        } else {
+            format!("Test Failed: {shown}")
+        };
         let full = full.trim_end();
         prop_assert!(full.starts_with(&summary), "{summary:?} is not a prefix of {full:?}");
         // Cut on a character boundary, as late as the limit allows, trailing blanks dropped.

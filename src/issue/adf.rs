@@ -110,7 +110,9 @@ pub(crate) fn failure_doc(test_name: &str, test_url: &str, message: &str) -> Doc
         let note = format!(
             "[The error message was cut: it is {message_len} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]"
         );
-        let kept = cut(&message, budget - jira_len(&note)).to_owned();
+        let mut kept = message;
+        let keep = cut(&kept, budget - jira_len(&note)).len();
+        kept.truncate(keep);
         content.push(code_block(kept));
         content.push(Block::Paragraph {
             content: vec![text(&note)],

@@ -3,11 +3,18 @@
 
 /// The length Jira sees.
 pub(crate) fn jira_len(s: &str) -> usize {
+    // Most messages are ASCII: one byte, one unit.
+    if s.is_ascii() {
+        return s.len();
+    }
     s.chars().map(char::len_utf16).sum()
 }
 
 /// The longest prefix of `s` whose Jira length is at most `max`.
 pub(crate) fn cut(s: &str, max: usize) -> &str {
+    if s.is_ascii() {
+        return &s[..s.len().min(max)];
+    }
     let mut used = 0;
     for (i, c) in s.char_indices() {
         used += c.len_utf16();
@@ -38,6 +45,11 @@ pub(crate) fn single_line(s: &str) -> String {
 /// Text for a document node: control characters other than line breaks and tabs are
 /// replaced, since Jira refuses them in documents.
 pub(crate) fn printable(s: &str) -> String {
+    let refused = |c: char| c.is_control() && c != '\n' && c != '\t';
+    // The common case: nothing to replace, one copy.
+    if !s.chars().any(refused) {
+        return s.to_owned();
+    }
     s.chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
