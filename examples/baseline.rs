@@ -19,9 +19,8 @@
 //! --lag-ms N --seed N --message-bytes N` (or `STORM_*` environment variables), with the
 //! storm's defaults.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,69 +30,9 @@ use serde_json::{json, Value};
 use tokio::sync::{OnceCell, Semaphore};
 use url::Url;
 
-// ----- the same counting allocator as the storm's -----
-
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE_BYTES.fetch_add(bytes, Relaxed) + bytes;
-    PEAK_BYTES.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every call is passed straight to the system allocator; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BLOCKS.fetch_sub(1, Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                LIVE_BYTES.fetch_sub(layout.size() - new_size, Relaxed);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-fn proc_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
+#[path = "measure/mod.rs"]
+mod measure;
+use measure::{in_rtts, kib_to_mib, message, mib, percentile, proc_kib, LIVE_BYTES, PEAK_BYTES};
 
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -101,14 +40,6 @@ fn cpu_time() -> Duration {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     Duration::from_secs_f64((ticks(11) + ticks(12)) / 100.0)
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-}
-
-fn kib_to_mib(kib: u64) -> String {
-    mib(kib as f64 * 1024.0)
 }
 
 // ----- options (the storm's) -----
@@ -334,37 +265,6 @@ impl Raw {
         let created: Value = serde_json::from_slice(&resp.body).unwrap();
         assert!(created["key"].is_string());
         true
-    }
-}
-
-fn message(i: usize, pad_to: usize) -> String {
-    let mut m = format!(
-        "assertion failed: expected 200, got 500\n  at storm.spec.ts:{}:7",
-        i % 997
-    );
-    while m.len() < pad_to {
-        m.push_str("\n  at a frame of a long stack trace (padding)");
-    }
-    m
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn in_rtts(d: Duration, rtt: Duration) -> String {
-    if rtt.is_zero() {
-        format!("n/a RTT ({:.3} s)", d.as_secs_f64())
-    } else {
-        format!(
-            "{:.1} RTT ({:.3} s)",
-            d.as_secs_f64() / rtt.as_secs_f64(),
-            d.as_secs_f64()
-        )
     }
 }
 

@@ -50,7 +50,6 @@
 //!   shows that no entry stayed; the notifier's retained heap (bytes and blocks) shows
 //!   what is left of the map itself.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -63,57 +62,13 @@ use jira_notifier::{
     Settings, TestInfo, TestStatus, TransportError, DEFAULT_MAX_IN_FLIGHT,
 };
 
+#[path = "measure/mod.rs"]
+mod measure;
+use measure::{
+    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, LIVE_BLOCKS, LIVE_BYTES, PEAK_BYTES,
+};
+
 // ----- a global allocator that counts live heap -----
-
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE_BYTES.fetch_add(bytes, Relaxed) + bytes;
-    PEAK_BYTES.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every call is passed straight to the system allocator; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BLOCKS.fetch_sub(1, Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                LIVE_BYTES.fetch_sub(layout.size() - new_size, Relaxed);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 /// Live heap: bytes and blocks.
 #[derive(Clone, Copy)]
@@ -137,19 +92,6 @@ fn freed(before: Heap, after: Heap) -> (i64, i64) {
     )
 }
 
-/// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`).
-fn proc_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// User + system CPU time of the whole process, from `/proc/self/stat`.
 fn cpu_time() -> Duration {
     let ticks_per_sec = 100.0; // USER_HZ on Linux
@@ -160,14 +102,6 @@ fn cpu_time() -> Duration {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`.
     Duration::from_secs_f64((ticks(11) + ticks(12)) / ticks_per_sec)
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-}
-
-fn kib_to_mib(kib: u64) -> String {
-    mib(kib as f64 * 1024.0)
 }
 
 // ----- options -----
@@ -335,17 +269,6 @@ fn test_info(i: usize) -> TestInfo {
     )
 }
 
-fn message(i: usize, pad_to: usize) -> String {
-    let mut m = format!(
-        "assertion failed: expected 200, got 500\n  at storm.spec.ts:{}:7",
-        i % 997
-    );
-    while m.len() < pad_to {
-        m.push_str("\n  at a frame of a long stack trace (padding)");
-    }
-    m
-}
-
 /// Reports one failure until it has an outcome, re-reporting retryable errors as a host
 /// that queues them would.
 async fn report(
@@ -375,26 +298,6 @@ async fn report(
             attempts,
             error,
         };
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn in_rtts(d: Duration, rtt: Duration) -> String {
-    if rtt.is_zero() {
-        format!("n/a RTT ({:.3} s)", d.as_secs_f64())
-    } else {
-        format!(
-            "{:.1} RTT ({:.3} s)",
-            d.as_secs_f64() / rtt.as_secs_f64(),
-            d.as_secs_f64()
-        )
     }
 }
 
