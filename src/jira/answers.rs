@@ -95,14 +95,16 @@ fn describe_unreadable(resp: &HttpResponse) -> String {
                 .map(|end| rest[..end].trim().to_owned())
         })
         .filter(|t| !t.is_empty());
-    match title {
+    let described = match title {
         Some(t) => format!(
-            "a non-JSON answer ({ctype}, {} bytes) titled {:?}",
+            "a non-JSON answer ({ctype}, {} bytes) titled \"{}\"",
             resp.body.len(),
             crate::issue::text::cut(&t, 200)
         ),
         None => format!("a non-JSON answer ({ctype}, {} bytes)", resp.body.len()),
-    }
+    };
+    // Header values and titles are the server's: keep the message one bounded line.
+    crate::issue::text::cut(&crate::issue::text::single_line(&described), 1_000).to_owned()
 }
 
 /// An issue id from Jira: digits only, before it is used in a request.
@@ -194,6 +196,26 @@ mod tests {
             ),
         );
         assert_eq!(e.error_messages, ["No endpoint GET /x."]);
+    }
+
+    #[test]
+    fn html_titles_full_of_control_characters_stay_one_bounded_line() {
+        // Found by the api_error fuzz target: `{:?}` escaped each control character into
+        // six, past the 1,000-character bound on messages.
+        let title = "\u{15}".repeat(300);
+        let mut r = resp(
+            503,
+            &format!("<html><head><title>{title}</title></head></html>"),
+        );
+        r.headers = vec![("content-type".into(), "text/html\u{7}".into())];
+        let e = api_error("search", &r);
+        let m = &e.error_messages[0];
+        assert!(
+            m.chars().count() <= 1_000,
+            "{} characters",
+            m.chars().count()
+        );
+        assert!(!m.chars().any(char::is_control), "{m:?}");
     }
 
     #[test]
