@@ -6,9 +6,8 @@
 //! rebuild it), each test is skipped with the reason printed: building it here would be
 //! slow and would fight cargo's own lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::SystemTime;
 
 use httpmock::prelude::*;
 use serde_json::json;
@@ -20,44 +19,9 @@ const CLOUD: &str = "cloud-1";
 /// A test id a shell would need quoting for: quotes, a backslash, spaces, non-ASCII.
 const HOSTILE_ID: &str = "checkout \"flow\" \\ 'é' — ünïcode";
 
-/// The example binary, if it is there and up to date.
-fn sandbox_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("no current exe: {e}"))?;
-    // This test runs as target/<profile>/deps/sandbox_cli-<hash>.
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the test binary is not in target/<profile>/deps")?;
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("sandbox{}", std::env::consts::EXE_SUFFIX));
-    let built = modified(&bin).ok_or_else(|| format!("{} is not built", bin.display()))?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest_source = [root.join("examples/sandbox.rs"), root.join("src")]
-        .iter()
-        .filter_map(|p| newest(p))
-        .max();
-    if newest_source.is_some_and(|s| s > built) {
-        return Err(format!("{} is older than its sources", bin.display()));
-    }
-    Ok(bin)
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).ok()?.modified().ok()
-}
-
-/// The newest modification time of a file, or of anything under a folder.
-fn newest(path: &Path) -> Option<SystemTime> {
-    let own = modified(path);
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return own;
-    };
-    entries
-        .filter_map(|e| newest(&e.ok()?.path()))
-        .chain(own)
-        .max()
-}
+#[path = "common/sandbox_binary.rs"]
+mod sandbox_binary;
+use sandbox_binary::sandbox_binary;
 
 macro_rules! sandbox_or_skip {
     ($server:expr) => {

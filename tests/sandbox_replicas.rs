@@ -5,9 +5,9 @@
 //! plain `cargo test`) and is skipped, with the reason printed, when it is missing or stale.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jira_notifier::sim::{SimJira, StatusCategory};
 use jira_notifier::{HttpRequest, HttpTransport, Method};
@@ -17,42 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 const TEST_IDS: [&str; 3] = ["alpha", "beta", "gamma"];
 const REPLICAS: usize = 8;
 
-/// The example binary, if it is there and not older than its sources.
-fn sandbox_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("no current exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the test binary is not in target/<profile>/deps")?;
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("sandbox{}", std::env::consts::EXE_SUFFIX));
-    let built = modified(&bin).ok_or_else(|| format!("{} is not built", bin.display()))?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest_source = [root.join("examples/sandbox.rs"), root.join("src")]
-        .iter()
-        .filter_map(|p| newest(p))
-        .max();
-    if newest_source.is_some_and(|s| s > built) {
-        return Err(format!("{} is older than its sources", bin.display()));
-    }
-    Ok(bin)
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).ok()?.modified().ok()
-}
-
-fn newest(path: &Path) -> Option<SystemTime> {
-    let own = modified(path);
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return own;
-    };
-    entries
-        .filter_map(|e| newest(&e.ok()?.path()))
-        .chain(own)
-        .max()
-}
+#[path = "common/sandbox_binary.rs"]
+mod sandbox_binary;
+use sandbox_binary::sandbox_binary;
 
 /// Serves `sim` over HTTP/1.1 (keep-alive, `content-length` bodies) until aborted.
 async fn serve(listener: TcpListener, sim: SimJira) {
