@@ -72,11 +72,7 @@ async fn a_disabled_test_is_disabled_without_any_request() {
         .await
         .expect("set_override");
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome, Outcome::Disabled);
     assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
@@ -140,11 +136,7 @@ async fn override_project_and_assignee_reach_the_create_body() {
     .json();
     let create = h.mock_create(TOKEN, body, "20042", "OPS-42").await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome.issue().map(|i| i.key.as_str()), Some("OPS-42"));
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
@@ -181,11 +173,7 @@ async fn override_labels_come_on_top_of_the_global_ones_and_the_global_assignee_
         )
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
     search.assert_calls_async(1).await;

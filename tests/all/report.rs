@@ -30,11 +30,7 @@ async fn with_first_issue(h: &Harness) {
     h.mock_search(TOKEN, LABEL, None, json!([])).await;
     h.mock_create(TOKEN, checkout_create(&[LABEL], None), "10042", "QA-42")
         .await;
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
     assert_eq!(outcome, Outcome::Created(qa_42()));
     h.reset().await;
 }
@@ -49,11 +45,7 @@ async fn a_first_failure_is_one_search_and_one_create_and_links_to_the_site() {
         .mock_create(TOKEN, checkout_create(&[LABEL], None), "10042", "QA-42")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome, Outcome::Created(qa_42()));
     assert_eq!(
@@ -80,11 +72,7 @@ async fn a_repeat_failure_is_one_search_reconciling_the_recorded_issue() {
     with_first_issue(&h).await;
     let search = h.mock_search(TOKEN, LABEL, Some(10042), open_qa_42()).await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome, Outcome::Duplicate(qa_42()));
     search.assert_calls_async(1).await;
@@ -101,11 +89,7 @@ async fn an_issue_closed_since_lets_the_next_failure_create_a_new_one() {
         .mock_create(TOKEN, checkout_create(&[LABEL], None), "10043", "QA-43")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(
         outcome,
@@ -136,11 +120,7 @@ async fn an_issue_closed_since_lets_the_next_failure_create_a_new_one() {
             json!([found_issue("10043", "QA-43", "new", &[LABEL])]),
         )
         .await;
-    let again = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let again = h.report_checkout().await.unwrap();
     assert_eq!(again.issue().unwrap().key, "QA-43");
     assert!(matches!(again, Outcome::Duplicate(_)), "{again:?}");
     next.assert_calls_async(1).await;
@@ -164,11 +144,7 @@ async fn an_issue_listed_as_done_does_not_block_a_new_one() {
         .mock_create(TOKEN, checkout_create(&[LABEL], None), "10043", "QA-43")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome.issue().unwrap().key, "QA-43");
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
@@ -184,11 +160,7 @@ async fn an_open_issue_found_by_label_alone_is_a_duplicate_and_is_remembered() {
     // No record (another worker made it): the search by label finds it.
     let search = h.mock_search(TOKEN, LABEL, None, open_qa_42()).await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome, Outcome::Duplicate(qa_42()));
     search.assert_calls_async(1).await;
@@ -231,11 +203,7 @@ async fn statuses_other_than_error_are_ignored_without_any_request() {
 async fn not_connected_is_reported_without_any_request() {
     // Never connected.
     let h = Harness::start().await;
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
     assert_eq!(outcome, Outcome::NotConnected);
     h.assert_no_strays();
 
@@ -243,11 +211,7 @@ async fn not_connected_is_reported_without_any_request() {
     let h = Harness::start().await;
     h.ready().await;
     h.notifier.disconnect().await.unwrap();
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
     assert_eq!(outcome, Outcome::NotConnected);
     h.assert_no_strays();
 }
@@ -257,11 +221,7 @@ async fn connected_without_settings_is_not_configured_without_any_request() {
     let h = Harness::start().await;
     h.connect().await;
 
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
 
     assert!(matches!(err, Error::NotConfigured), "{err:?}");
     assert!(!err.is_retryable());

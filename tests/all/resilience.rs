@@ -33,11 +33,7 @@ async fn a_401_gets_exactly_one_new_token_and_one_retry() {
         .mock_create(TOKEN2, checkout_create(&[LABEL], None), "10042", "QA-42")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome.issue().unwrap().key, "QA-42");
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
@@ -68,11 +64,7 @@ async fn a_401_with_the_new_token_too_is_returned_after_one_renewal() {
     let first = h.mock(unauthorized(TOKEN)).await;
     let second = h.mock(unauthorized(TOKEN2)).await;
 
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
 
     let Error::Api(api) = &err else {
         panic!("expected Error::Api, got {err:?}");
@@ -106,11 +98,7 @@ async fn a_429_waits_out_retry_after_then_succeeds() {
         .await;
 
     let started = Instant::now();
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
     let took = started.elapsed();
 
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
@@ -148,11 +136,7 @@ async fn a_503_on_search_is_retried_then_succeeds() {
         .mock_create(TOKEN, checkout_create(&[LABEL], None), "10042", "QA-42")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome.issue().unwrap().key, "QA-42");
     unavailable.assert_calls_async(1).await;
@@ -189,11 +173,7 @@ async fn a_500_on_create_is_looked_for_and_not_created_twice_when_found() {
         })
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome.issue().unwrap().key, "QA-42");
     assert_eq!(outcome.issue().unwrap().url, browse("QA-42"));
@@ -231,11 +211,7 @@ async fn a_500_on_create_with_nothing_found_is_created_once_more() {
         .mock_create(TOKEN, checkout_create(&[LABEL], None), "10042", "QA-42")
         .await;
 
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
 
     assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
     failed_create.assert_calls_async(1).await;
@@ -258,11 +234,7 @@ async fn a_400_on_create_is_a_final_api_error_carrying_jiras_field_message() {
         })
         .await;
 
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
 
     let Error::Api(api) = &err else {
         panic!("expected Error::Api, got {err:?}");
@@ -314,16 +286,8 @@ async fn the_retired_search_endpoint_is_never_called() {
         )
         .await;
 
-    let one = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
-    let two = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let one = h.report_checkout().await.unwrap();
+    let two = h.report_checkout().await.unwrap();
 
     assert!(matches!(one, Outcome::Created(_)), "{one:?}");
     assert!(matches!(two, Outcome::Duplicate(_)), "{two:?}");
@@ -382,11 +346,7 @@ async fn an_html_503_page_is_a_typed_retryable_error_after_the_retry_budget() {
         })
         .await;
 
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
 
     let Error::Api(api) = &err else {
         panic!("expected Error::Api, got {err:?}");
@@ -423,11 +383,7 @@ async fn the_gateways_404_for_an_unknown_site_is_final() {
         })
         .await;
 
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
 
     let Error::Api(api) = &err else {
         panic!("expected Error::Api, got {err:?}");
@@ -454,11 +410,7 @@ async fn a_429_asking_longer_than_max_retry_after_does_not_hold_later_calls() {
 
     // 120 s is over the policy's 60 s: the notifier hands the wait to the host.
     let started = Instant::now();
-    let err = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap_err();
+    let err = h.report_checkout().await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(err.status(), Some(429));
     assert!(err.is_retryable());

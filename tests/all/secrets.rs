@@ -83,11 +83,7 @@ async fn no_value_or_error_shows_the_secret_or_a_token() {
         "QA-42",
     )
     .await;
-    let outcome = h
-        .notifier
-        .on_test_error(&checkout(), &failed())
-        .await
-        .unwrap();
+    let outcome = h.report_checkout().await.unwrap();
     seen.debug("outcome", &outcome);
     seen.debug("notifier with a renewed token", &h.notifier);
     seen.debug("store with a record", &h.store);

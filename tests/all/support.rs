@@ -448,6 +448,11 @@ impl Harness {
 
     // --- Reporting ---------------------------------------------------------------------------
 
+    /// Reports the checkout test's failure, as most scenarios do.
+    pub async fn report_checkout(&self) -> jira_notifier::Result<jira_notifier::Outcome> {
+        self.notifier.on_test_error(&checkout(), &failed()).await
+    }
+
     /// The duplicate check for `label`, answering `issues`.
     pub async fn mock_search(
         &self,
