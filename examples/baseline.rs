@@ -32,7 +32,9 @@ use url::Url;
 
 #[path = "measure/mod.rs"]
 mod measure;
-use measure::{in_rtts, kib_to_mib, message, mib, percentile, proc_kib, LIVE_BYTES, PEAK_BYTES};
+use measure::{
+    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BYTES, PEAK_BYTES,
+};
 
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -92,27 +94,10 @@ fn options() -> Result<Options, String> {
             None => Ok(default),
         }
     };
-    let rate_limit = match get("rate-limit") {
-        None => None,
-        Some(v) if v == "none" || v == "0" => None,
-        Some(v) => {
-            let (n, secs) = v
-                .split_once('/')
-                .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
-            let n: u32 = n
-                .trim()
-                .parse()
-                .map_err(|_| format!("--rate-limit: {v:?}"))?;
-            let secs: f64 = secs
-                .trim()
-                .parse()
-                .map_err(|_| format!("--rate-limit: {v:?}"))?;
-            if n == 0 || secs <= 0.0 {
-                return Err(format!("--rate-limit: {v:?} allows nothing"));
-            }
-            Some(RateLimit::new(n, Duration::from_secs_f64(secs)))
-        }
-    };
+    let rate_limit = get("rate-limit")
+        .map(|v| rate_limit(&v))
+        .transpose()?
+        .flatten();
     let o = Options {
         reports: num("reports", 10_000)? as usize,
         tests: num("tests", 1_000)? as usize,

@@ -65,7 +65,8 @@ use jira_notifier::{
 #[path = "measure/mod.rs"]
 mod measure;
 use measure::{
-    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, LIVE_BLOCKS, LIVE_BYTES, PEAK_BYTES,
+    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BLOCKS, LIVE_BYTES,
+    PEAK_BYTES,
 };
 
 // ----- a global allocator that counts live heap -----
@@ -160,27 +161,10 @@ fn options() -> Result<Options, String> {
             None => Ok(default),
         }
     };
-    let rate_limit = match get("rate-limit") {
-        None => None,
-        Some(v) if v == "none" || v == "0" => None,
-        Some(v) => {
-            let (n, secs) = v
-                .split_once('/')
-                .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
-            let n: u32 = n
-                .trim()
-                .parse()
-                .map_err(|_| format!("--rate-limit: {v:?}"))?;
-            let secs: f64 = secs
-                .trim()
-                .parse()
-                .map_err(|_| format!("--rate-limit: {v:?}"))?;
-            if n == 0 || secs <= 0.0 {
-                return Err(format!("--rate-limit: {v:?} allows nothing"));
-            }
-            Some(RateLimit::new(n, Duration::from_secs_f64(secs)))
-        }
-    };
+    let rate_limit = get("rate-limit")
+        .map(|v| rate_limit(&v))
+        .transpose()?
+        .flatten();
     let o = Options {
         reports: num("reports", 10_000)? as usize,
         tests: num("tests", 1_000)? as usize,

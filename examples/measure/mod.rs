@@ -106,3 +106,28 @@ pub fn message(i: usize, pad_to: usize) -> String {
     }
     m
 }
+
+/// `--rate-limit N/SECS` (or `none`, `0`): the simulated Jira's limit.
+pub fn rate_limit(v: &str) -> Result<Option<jira_notifier::sim::RateLimit>, String> {
+    if v == "none" || v == "0" {
+        return Ok(None);
+    }
+    let (n, secs) = v
+        .split_once('/')
+        .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("--rate-limit: {v:?}"))?;
+    let secs: f64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| format!("--rate-limit: {v:?}"))?;
+    if n == 0 || secs <= 0.0 {
+        return Err(format!("--rate-limit: {v:?} allows nothing"));
+    }
+    Ok(Some(jira_notifier::sim::RateLimit::new(
+        n,
+        Duration::from_secs_f64(secs),
+    )))
+}
