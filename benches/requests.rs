@@ -158,15 +158,14 @@ fn requests(c: &mut Criterion) {
 
     // The transport alone: what every figure below includes and the crate does not own.
     let stub = Answers::new(3600, 3);
-    let bare = HttpRequest {
-        method: Method::Get,
-        url: url::Url::parse(&format!(
+    let bare = HttpRequest::new(
+        Method::Get,
+        url::Url::parse(&format!(
             "https://api.atlassian.com/ex/jira/{CLOUD}/rest/api/3/project/search?startAt=0&maxResults=100"
         ))
         .unwrap(),
-        headers: vec![("accept".into(), "application/json".into())],
-        body: None,
-    };
+    )
+    .with_header("accept", "application/json");
     c.bench_function(
         "transport/the instant stub alone (project list answer)",
         |b| {

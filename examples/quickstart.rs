@@ -11,11 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jira_notifier::sim::{SimJira, StatusCategory};
 use jira_notifier::{
     Assignee, Credentials, JiraNotifier, MemoryStore, Outcome, Settings, TestInfo, TestOverride,
     TestStatus,
 };
+use jira_notifier_sim::{SimJira, StatusCategory};
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

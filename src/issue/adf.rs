@@ -1,7 +1,7 @@
 //! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
 
 use serde::Serialize;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, fuzzing))]
 use serde_json::Value;
 
 use super::text::{cut, jira_len, printable, single_line};
@@ -66,7 +66,7 @@ impl Doc {
     }
 
     /// The document as a JSON value (for tests and the fuzz API).
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("an ADF document always serialises")
     }

@@ -2,13 +2,9 @@
 
 mod file;
 mod memory;
-#[cfg(feature = "postgres")]
-mod postgres;
 
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
-#[cfg(feature = "postgres")]
-pub use self::postgres::PostgresStore;
 
 use std::fmt;
 use std::time::Duration;

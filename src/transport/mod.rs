@@ -46,6 +46,7 @@ impl fmt::Display for Method {
 /// `Debug` never shows the `Authorization` header's value nor the body, which can hold the
 /// client secret.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct HttpRequest {
     /// The method.
     pub method: Method,
@@ -58,6 +59,42 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// A request with no header and no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        HttpRequest {
+            method,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header (its name lower-cased); returns `self` for chaining.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .push((name.into().to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Adds headers, in order (names lower-cased); returns `self` for chaining.
+    pub fn with_headers<I, N, V>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        for (n, v) in headers {
+            self = self.with_header(n, v);
+        }
+        self
+    }
+
+    /// Sets the body; returns `self` for chaining.
+    pub fn with_body(mut self, body: Option<Vec<u8>>) -> Self {
+        self.body = body;
+        self
+    }
+
     /// The first value of a header, looked up without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
@@ -89,6 +126,7 @@ impl fmt::Debug for HttpRequest {
 /// One answer, whatever its status: 4xx and 5xx answers are `Ok` too, because status
 /// codes and `Retry-After` are read one layer up, where retries are decided.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -99,6 +137,15 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// An answer with a status and a body, and no header.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
     /// An answer with a status and a JSON body, for transports that make answers up
     /// (tests, the simulated Jira).
     pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
@@ -118,6 +165,19 @@ impl HttpResponse {
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers
             .push((name.into().to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Adds headers, in order (names lower-cased); returns `self` for chaining.
+    pub fn with_headers<I, N, V>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        for (n, v) in headers {
+            self = self.with_header(n, v);
+        }
         self
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jira_notifier::sim::{Fault, RateLimit, SimJira};
 use jira_notifier::{Error, MemoryStore, Method, Outcome, TestInfo};
+use jira_notifier_sim::{Fault, RateLimit, SimJira};
 
 use crate::support::*;
 

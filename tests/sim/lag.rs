@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jira_notifier::sim::{SimJira, StatusCategory};
 use jira_notifier::{MemoryStore, Outcome};
+use jira_notifier_sim::{SimJira, StatusCategory};
 
 use crate::support::*;
 

@@ -1,4 +1,4 @@
-//! Behaviour against the simulated Jira Cloud (`sim` feature): search lag, unclear
+//! Behaviour against the simulated Jira Cloud (`jira-notifier-sim`): search lag, unclear
 //! creates, expiring tokens, rate limits, and several notifiers sharing one store.
 
 mod faults;

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jira_notifier::sim::{SimJira, StatusCategory};
 use jira_notifier::{
     Claim, ConfigStore, Connection, Error, FileStore, IssueRecord, MemoryStore, Outcome,
     SavedOverride, SavedSettings, StoreError, TestContext,
 };
+use jira_notifier_sim::{SimJira, StatusCategory};
 
 use crate::support::*;
 
@@ -95,7 +95,6 @@ async fn file_store_eight_replicas_each_with_its_own_handle() {
     storm(&lagging_jira(), stores, 4, 2).await;
 }
 
-#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_eight_replicas_each_with_its_own_connection() {
     let Ok(config) = std::env::var("JIRA_NOTIFIER_PG") else {
@@ -114,7 +113,7 @@ async fn postgres_store_eight_replicas_each_with_its_own_connection() {
     let prefix = format!("jn_replicas_{:x}_", nanos ^ std::process::id());
     let mut stores: Vec<Arc<dyn ConfigStore>> = Vec::new();
     for _ in 0..8 {
-        let store = jira_notifier::PostgresStore::connect(&config)
+        let store = jira_notifier_postgres::PostgresStore::connect(&config)
             .await
             .expect("PostgreSQL")
             .with_table_prefix(&prefix);

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jira_notifier::sim::{SimJira, StatusCategory};
 use jira_notifier::{
     ConfigStore, Credentials, JiraNotifier, Outcome, RetryPolicy, Settings, TestInfo, TestStatus,
 };
+use jira_notifier_sim::{SimJira, StatusCategory};
 
 /// Short retry delays; a write lookback that outlasts the simulated search lag.
 pub fn policy(lookback: Duration) -> RetryPolicy {

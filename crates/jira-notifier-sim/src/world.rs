@@ -1,0 +1,464 @@
+//! The simulator's state: the auth host's tokens, the sites, and each site's Jira data.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::faults::FaultQueue;
+use super::model::{RateLimit, RecordedRequest, SimIssue, StatusCategory};
+use jira_notifier::Site;
+
+/// The first numeric id Jira Cloud hands out for projects, issues and issue types.
+const FIRST_ID: u64 = 10_000;
+/// Search page tokens live this long in Jira Cloud.
+const PAGE_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Bounds the memory page tokens take in long runs; the oldest go first.
+const PAGE_TOKEN_CAP: usize = 10_000;
+
+pub(crate) const SERVICE_ACCOUNT_ID: &str = "712020:sim-service-account";
+const SERVICE_ACCOUNT_NAME: &str = "Sim Service Account";
+
+/// Everything behind the simulated hosts. Deliberately not `Debug`: it holds the client
+/// secret and live tokens.
+pub(crate) struct World {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) token_lifetime: Duration,
+    /// Issued bearer tokens, with when each was issued and how long it lives (kept apart
+    /// so that no lifetime, however long, can overflow an `Instant`).
+    pub(crate) tokens: HashMap<String, (Instant, Duration)>,
+    pub(crate) search_lag: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) rate_window: RateWindow,
+    pub(crate) sites: Vec<SiteEntry>,
+    /// Data added while no site exists yet; it becomes the first site's.
+    pub(crate) unsited: JiraData,
+    pub(crate) faults: FaultQueue,
+    pub(crate) record_requests: bool,
+    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) request_count: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct SiteEntry {
+    pub(crate) site: Site,
+    pub(crate) jira: JiraData,
+}
+
+impl World {
+    pub(crate) fn new(client_id: &str, client_secret: &str) -> Self {
+        World {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            token_lifetime: Duration::from_secs(3600),
+            tokens: HashMap::new(),
+            search_lag: Duration::ZERO,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            rate_window: RateWindow::default(),
+            sites: Vec::new(),
+            unsited: JiraData::new(),
+            faults: FaultQueue::default(),
+            record_requests: true,
+            requests: Vec::new(),
+            request_count: 0,
+        }
+    }
+
+    /// The data the control API works on: the first site's.
+    pub(crate) fn primary(&self) -> &JiraData {
+        self.sites.first().map_or(&self.unsited, |s| &s.jira)
+    }
+
+    pub(crate) fn primary_mut(&mut self) -> &mut JiraData {
+        match self.sites.first_mut() {
+            Some(entry) => &mut entry.jira,
+            None => &mut self.unsited,
+        }
+    }
+
+    pub(crate) fn add_site(&mut self, cloud_id: String, name: String) -> Site {
+        let site = Site {
+            url: format!("https://{name}.atlassian.net"),
+            cloud_id,
+            name,
+        };
+        if let Some(entry) = self
+            .sites
+            .iter_mut()
+            .find(|e| e.site.cloud_id == site.cloud_id)
+        {
+            entry.site = site.clone();
+            return site;
+        }
+        let jira = if self.sites.is_empty() {
+            std::mem::replace(&mut self.unsited, JiraData::new())
+        } else {
+            JiraData::new()
+        };
+        self.sites.push(SiteEntry {
+            site: site.clone(),
+            jira,
+        });
+        site
+    }
+
+    pub(crate) fn site_index(&self, cloud_id: &str) -> Option<usize> {
+        self.sites.iter().position(|e| e.site.cloud_id == cloud_id)
+    }
+
+    pub(crate) fn token_valid(&self, token: &str, now: Instant) -> bool {
+        self.tokens
+            .get(token)
+            .is_some_and(|(issued, lifetime)| now.saturating_duration_since(*issued) < *lifetime)
+    }
+}
+
+/// A fixed-window counter for [`RateLimit`].
+#[derive(Debug, Default)]
+pub(crate) struct RateWindow {
+    started: Option<Instant>,
+    used: u32,
+}
+
+impl RateWindow {
+    /// Counts a request; `Err(wait)` when the window is full, with how long until it ends.
+    pub(crate) fn admit(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+        let expired = self
+            .started
+            .is_none_or(|start| now.saturating_duration_since(start) >= limit.per);
+        if expired {
+            self.started = Some(now);
+            self.used = 0;
+        }
+        if self.used >= limit.max_requests {
+            let start = self.started.unwrap_or(now);
+            return Err(limit
+                .per
+                .saturating_sub(now.saturating_duration_since(start)));
+        }
+        self.used += 1;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Project {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) name: String,
+    /// Ids of the issue types that can be created in the project, in display order.
+    pub(crate) issue_type_ids: Vec<String>,
+    pub(crate) issues_created: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct IssueType {
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) account_id: String,
+    pub(crate) display_name: String,
+    pub(crate) active: bool,
+    pub(crate) email: Option<String>,
+    /// `atlassian` for people, `app` for the service account.
+    pub(crate) account_type: &'static str,
+    /// Keys of the projects the user can be assigned issues in.
+    pub(crate) assignable_in: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Issue {
+    pub(crate) id: u64,
+    pub(crate) key: String,
+    pub(crate) project: usize,
+    /// The number in the key, for sorting keys as Jira does (`QA-9` before `QA-10`).
+    pub(crate) number: u64,
+    pub(crate) issue_type_id: String,
+    pub(crate) summary: String,
+    pub(crate) description: Value,
+    pub(crate) labels: Vec<String>,
+    pub(crate) assignee: Option<String>,
+    pub(crate) created: SystemTime,
+    /// Status changes with when they happened; the first is the creation.
+    pub(crate) history: Vec<(Instant, StatusCategory)>,
+}
+
+impl Issue {
+    pub(crate) fn status(&self) -> StatusCategory {
+        self.history
+            .last()
+            .map_or(StatusCategory::ToDo, |(_, status)| *status)
+    }
+
+    /// The status as a search index `lag` behind sees it, or `None` if the issue is too new
+    /// to be indexed yet.
+    pub(crate) fn status_seen(&self, now: Instant, lag: Duration) -> Option<StatusCategory> {
+        self.history
+            .iter()
+            .rev()
+            .find(|(at, _)| now.saturating_duration_since(*at) >= lag)
+            .map(|(_, status)| *status)
+    }
+}
+
+/// What `POST /issue` has validated.
+#[derive(Debug)]
+pub(crate) struct NewIssue {
+    pub(crate) project: usize,
+    pub(crate) issue_type_id: String,
+    pub(crate) summary: String,
+    pub(crate) description: Value,
+    pub(crate) labels: Vec<String>,
+    pub(crate) assignee: Option<String>,
+}
+
+/// One Jira site's content.
+#[derive(Debug)]
+pub(crate) struct JiraData {
+    pub(crate) projects: Vec<Project>,
+    pub(crate) issue_types: Vec<IssueType>,
+    pub(crate) users: Vec<User>,
+    /// Issue `i` has id `FIRST_ID + i`.
+    pub(crate) issues: Vec<Issue>,
+    /// Upper-cased key to index.
+    key_index: HashMap<String, usize>,
+    /// Lower-cased label to the indexes of the issues carrying it, oldest first: search
+    /// compares labels without regard to case, and a storm needs label lookups to be cheap.
+    label_index: HashMap<String, Vec<usize>>,
+    pub(crate) page_tokens: PageTokens,
+}
+
+impl JiraData {
+    pub(crate) fn new() -> Self {
+        JiraData {
+            projects: Vec::new(),
+            issue_types: Vec::new(),
+            users: vec![User {
+                account_id: SERVICE_ACCOUNT_ID.to_owned(),
+                display_name: SERVICE_ACCOUNT_NAME.to_owned(),
+                active: true,
+                email: None,
+                account_type: "app",
+                assignable_in: Vec::new(),
+            }],
+            issues: Vec::new(),
+            key_index: HashMap::new(),
+            label_index: HashMap::new(),
+            page_tokens: PageTokens::default(),
+        }
+    }
+
+    /// The id of the site-wide issue type of this name, created if new: company-managed
+    /// projects share issue types, so `Bug` has one id in every project that offers it.
+    fn issue_type_id(&mut self, name: &str) -> String {
+        if let Some(t) = self.issue_types.iter().find(|t| t.name == name) {
+            return t.id.clone();
+        }
+        let id = (FIRST_ID + 1 + self.issue_types.len() as u64).to_string();
+        self.issue_types.push(IssueType {
+            id: id.clone(),
+            name: name.to_owned(),
+        });
+        id
+    }
+
+    pub(crate) fn issue_type(&self, id: &str) -> Option<&IssueType> {
+        self.issue_types.iter().find(|t| t.id == id)
+    }
+
+    pub(crate) fn add_project(&mut self, key: &str, name: &str, issue_types: &[&str]) -> String {
+        let type_ids: Vec<String> = issue_types.iter().map(|n| self.issue_type_id(n)).collect();
+        if let Some(p) = self.projects.iter_mut().find(|p| p.key == key) {
+            p.name = name.to_owned();
+            for id in type_ids {
+                if !p.issue_type_ids.contains(&id) {
+                    p.issue_type_ids.push(id);
+                }
+            }
+            return p.id.clone();
+        }
+        let id = (FIRST_ID + self.projects.len() as u64).to_string();
+        self.projects.push(Project {
+            id: id.clone(),
+            key: key.to_owned(),
+            name: name.to_owned(),
+            issue_type_ids: type_ids,
+            issues_created: 0,
+        });
+        id
+    }
+
+    /// A project by key (exact, as Jira's REST resources want it) or numeric id.
+    pub(crate) fn project_index(&self, id_or_key: &str) -> Option<usize> {
+        self.projects
+            .iter()
+            .position(|p| p.key == id_or_key || p.id == id_or_key)
+    }
+
+    pub(crate) fn add_user(&mut self, user: User) {
+        match self
+            .users
+            .iter_mut()
+            .find(|u| u.account_id == user.account_id)
+        {
+            Some(existing) => *existing = user,
+            None => self.users.push(user),
+        }
+    }
+
+    pub(crate) fn user(&self, account_id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.account_id == account_id)
+    }
+
+    pub(crate) fn service_account(&self) -> Option<&User> {
+        self.user(SERVICE_ACCOUNT_ID)
+    }
+
+    /// The users assignable in a project, active or not, in the order they were added.
+    pub(crate) fn assignable_users(&self, project_key: &str) -> Vec<&User> {
+        self.users
+            .iter()
+            .filter(|u| u.assignable_in.iter().any(|k| k == project_key))
+            .collect()
+    }
+
+    pub(crate) fn create_issue(&mut self, new: NewIssue, now: Instant) -> usize {
+        let index = self.issues.len();
+        let Some(project) = self.projects.get_mut(new.project) else {
+            return index;
+        };
+        project.issues_created += 1;
+        let number = project.issues_created;
+        let key = format!("{}-{}", project.key, number);
+        for label in &new.labels {
+            self.label_index
+                .entry(label.to_lowercase())
+                .or_default()
+                .push(index);
+        }
+        self.key_index.insert(key.to_uppercase(), index);
+        self.issues.push(Issue {
+            id: FIRST_ID + index as u64,
+            key,
+            project: new.project,
+            number,
+            issue_type_id: new.issue_type_id,
+            summary: new.summary,
+            description: new.description,
+            labels: new.labels,
+            assignee: new.assignee,
+            created: SystemTime::now(),
+            history: vec![(now, StatusCategory::ToDo)],
+        });
+        index
+    }
+
+    /// An issue by key (any case, as Jira accepts) or numeric id.
+    pub(crate) fn issue_index(&self, id_or_key: &str) -> Option<usize> {
+        if super::reply::is_numeric(id_or_key) {
+            let id: u64 = id_or_key.parse().ok()?;
+            let index = usize::try_from(id.checked_sub(FIRST_ID)?).ok()?;
+            return (index < self.issues.len()).then_some(index);
+        }
+        self.key_index.get(&id_or_key.to_uppercase()).copied()
+    }
+
+    pub(crate) fn index_of_id(&self, id: i64) -> Option<usize> {
+        let index = usize::try_from(u64::try_from(id).ok()?.checked_sub(FIRST_ID)?).ok()?;
+        (index < self.issues.len()).then_some(index)
+    }
+
+    /// Indexes of the issues carrying a label, compared without regard to case.
+    pub(crate) fn issues_labelled(&self, lowercase_label: &str) -> &[usize] {
+        self.label_index
+            .get(lowercase_label)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn set_status(
+        &mut self,
+        index: usize,
+        status: StatusCategory,
+        now: Instant,
+    ) -> bool {
+        match self.issues.get_mut(index) {
+            Some(issue) => {
+                if issue.status() != status {
+                    issue.history.push((now, status));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn snapshot(&self, index: usize) -> Option<SimIssue> {
+        let issue = self.issues.get(index)?;
+        let project = self.projects.get(issue.project)?;
+        Some(SimIssue {
+            id: issue.id.to_string(),
+            key: issue.key.clone(),
+            project_key: project.key.clone(),
+            issue_type_id: issue.issue_type_id.clone(),
+            issue_type_name: self
+                .issue_type(&issue.issue_type_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            summary: issue.summary.clone(),
+            description: issue.description.clone(),
+            labels: issue.labels.clone(),
+            assignee: issue.assignee.clone(),
+            status_category: issue.status(),
+        })
+    }
+}
+
+/// Where a search continues: page tokens are opaque to callers and bound to their query.
+#[derive(Debug, Clone)]
+pub(crate) struct PageState {
+    pub(crate) jql: String,
+    pub(crate) offset: usize,
+    issued: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PageTokens {
+    states: HashMap<String, PageState>,
+    order: VecDeque<String>,
+}
+
+impl PageTokens {
+    pub(crate) fn issue(&mut self, jql: &str, offset: usize, now: Instant) -> String {
+        while self.order.len() >= PAGE_TOKEN_CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.states.remove(&old);
+            }
+        }
+        let token: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
+        self.states.insert(
+            token.clone(),
+            PageState {
+                jql: jql.to_owned(),
+                offset,
+                issued: now,
+            },
+        );
+        self.order.push_back(token.clone());
+        token
+    }
+
+    /// The offset a token stands for, if this service issued it for this query and it
+    /// has not expired.
+    pub(crate) fn resolve(&self, token: &str, jql: &str, now: Instant) -> Option<usize> {
+        let state = self.states.get(token)?;
+        let fresh = now.saturating_duration_since(state.issued) < PAGE_TOKEN_LIFETIME;
+        (state.jql == jql && fresh).then_some(state.offset)
+    }
+}

@@ -1,0 +1,593 @@
+//! A storm of failure reports against the simulated Jira, in real time.
+//!
+//! By default 10,000 error reports over 1,000 tests arrive at once (every report is
+//! spawned before the first answer comes back), against `SimJira` with a 50 ms round
+//! trip per request. It prints what the storm cost: issues created (one per test),
+//! requests sent, requests per report, how long each report took from its arrival to its
+//! outcome (in round trips), wall time, CPU time and memory.
+//!
+//! ```sh
+//! cargo run --release --bin storm
+//! cargo run --release --bin storm -- --tests 100000 --reports 100000
+//! cargo run --release --bin storm -- --rate-limit 100/1 --max-in-flight 16 --lag-ms 2000
+//! ```
+//!
+//! Options (flags, or the environment variables in brackets):
+//!
+//! | flag | env | default | meaning |
+//! |---|---|---|---|
+//! | `--reports N` | `STORM_REPORTS` | 10000 | error reports in the storm |
+//! | `--tests N` | `STORM_TESTS` | 1000 | distinct tests they are spread over |
+//! | `--rtt-ms N` | `STORM_RTT_MS` | 50 | round-trip time of every request |
+//! | `--rate-limit N/SECS` | `STORM_RATE_LIMIT` | none | Jira answers `429` past N requests per SECS |
+//! | `--max-in-flight N` | `STORM_MAX_IN_FLIGHT` | 8 (the crate's default) | the notifier's cap on requests in flight |
+//! | `--lag-ms N` | `STORM_LAG_MS` | 0 | how far Jira's search index lags writes |
+//! | `--seed N` | `STORM_SEED` | 1 | the order reports arrive in |
+//! | `--message-bytes N` | `STORM_MESSAGE_BYTES` | 0 | pad each error message to at least N bytes |
+//! | `--no-host-retry` | `STORM_NO_HOST_RETRY=1` | off | report a retryable error instead of re-reporting it |
+//! | `--no-verify` | `STORM_NO_VERIFY=1` | off | skip the check after the storm |
+//!
+//! Among its lines are `issues created: N` and `total requests: N`, for scripts.
+//!
+//! How it measures:
+//!
+//! - Time is real (tokio's clock is not paused): the round trip is a real sleep in the
+//!   simulator, and wall time is what a host would see. Reports run on a multi-threaded
+//!   runtime with one worker per core.
+//! - A report's latency runs from the moment it is spawned (its arrival) to its outcome,
+//!   retries by the host included.
+//! - A retryable error (`Error::is_retryable`) is reported again after its `Retry-After`
+//!   (1 s when none), as a host that queues failed reports would; `--no-host-retry`
+//!   counts it as an error instead.
+//! - Memory: `VmRSS` and `VmHWM` (peak RSS) from `/proc/self/status`, plus a counting
+//!   global allocator that tracks live heap bytes and blocks. After the storm the
+//!   notifier, then the store, then the simulator are dropped one by one: what each drop
+//!   frees is what that part retained. The notifier's share is compared with a freshly
+//!   built notifier's.
+//! - The notifier's map of reports in flight is private. After the storm every test is
+//!   reported once more (no latency, no rate limit): a test whose entry had stayed behind
+//!   would be answered from it without a request, so "requests = tests, all duplicates"
+//!   shows that no entry stayed; the notifier's retained heap (bytes and blocks) shows
+//!   what is left of the map itself.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jira_notifier::{
+    Credentials, HttpRequest, HttpResponse, HttpTransport, JiraNotifier, MemoryStore, Outcome,
+    Settings, TestInfo, TestStatus, TransportError, DEFAULT_MAX_IN_FLIGHT,
+};
+use jira_notifier_sim::{RateLimit, SimJira};
+
+#[path = "../measure.rs"]
+mod measure;
+use measure::{
+    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BLOCKS, LIVE_BYTES,
+    PEAK_BYTES,
+};
+
+// ----- a global allocator that counts live heap -----
+
+/// Live heap: bytes and blocks.
+#[derive(Clone, Copy)]
+struct Heap {
+    bytes: usize,
+    blocks: usize,
+}
+
+fn heap() -> Heap {
+    Heap {
+        bytes: LIVE_BYTES.load(Relaxed),
+        blocks: LIVE_BLOCKS.load(Relaxed),
+    }
+}
+
+/// Bytes and blocks freed between two readings (`before` taken first).
+fn freed(before: Heap, after: Heap) -> (i64, i64) {
+    (
+        before.bytes as i64 - after.bytes as i64,
+        before.blocks as i64 - after.blocks as i64,
+    )
+}
+
+/// User + system CPU time of the whole process, from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`.
+    Duration::from_secs_f64((ticks(11) + ticks(12)) / ticks_per_sec)
+}
+
+// ----- options -----
+
+struct Options {
+    reports: usize,
+    tests: usize,
+    rtt: Duration,
+    rate_limit: Option<RateLimit>,
+    max_in_flight: usize,
+    lag: Duration,
+    seed: u64,
+    message_bytes: usize,
+    host_retry: bool,
+    verify: bool,
+}
+
+fn options() -> Result<Options, String> {
+    let mut flags: BTreeMap<String, String> = BTreeMap::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--no-host-retry" | "--no-verify" => {
+                flags.insert(a.trim_start_matches("--").to_owned(), "1".into());
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] \
+                     [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] \
+                     [--no-host-retry] [--no-verify]"
+                );
+                std::process::exit(0);
+            }
+            _ if a.starts_with("--") => {
+                let (name, value) = match a.split_once('=') {
+                    Some((n, v)) => (n.to_owned(), v.to_owned()),
+                    None => (a.clone(), args.next().ok_or(format!("{a} needs a value"))?),
+                };
+                flags.insert(name.trim_start_matches("--").to_owned(), value);
+            }
+            _ => return Err(format!("unknown argument {a:?}")),
+        }
+    }
+    let get = |name: &str| -> Option<String> {
+        flags.get(name).cloned().or_else(|| {
+            let env = format!("STORM_{}", name.replace('-', "_").to_uppercase());
+            std::env::var(env).ok()
+        })
+    };
+    let num = |name: &str, default: u64| -> Result<u64, String> {
+        match get(name) {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("--{name}: not a number: {v:?}")),
+            None => Ok(default),
+        }
+    };
+    let rate_limit = get("rate-limit")
+        .map(|v| rate_limit(&v))
+        .transpose()?
+        .flatten();
+    let o = Options {
+        reports: num("reports", 10_000)? as usize,
+        tests: num("tests", 1_000)? as usize,
+        rtt: Duration::from_millis(num("rtt-ms", 50)?),
+        rate_limit,
+        max_in_flight: num("max-in-flight", DEFAULT_MAX_IN_FLIGHT as u64)? as usize,
+        lag: Duration::from_millis(num("lag-ms", 0)?),
+        seed: num("seed", 1)?,
+        message_bytes: num("message-bytes", 0)? as usize,
+        host_retry: get("no-host-retry").is_none_or(|v| v == "0"),
+        verify: get("no-verify").is_none_or(|v| v == "0"),
+    };
+    if o.tests == 0 || o.reports < o.tests {
+        return Err("need at least one test, and at least one report per test".into());
+    }
+    Ok(o)
+}
+
+// ----- a transport that counts what reaches the simulator -----
+
+#[derive(Debug, Default)]
+struct Counters {
+    token: AtomicU64,
+    search: AtomicU64,
+    create: AtomicU64,
+    other: AtomicU64,
+    throttled: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Counted {
+    sim: SimJira,
+    counters: Arc<Counters>,
+}
+
+#[async_trait]
+impl HttpTransport for Counted {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let c = &self.counters;
+        let path = request.url.path();
+        let kind = if path.ends_with("/oauth/token") {
+            &c.token
+        } else if path.ends_with("/search/jql") {
+            &c.search
+        } else if path.ends_with("/rest/api/3/issue") {
+            &c.create
+        } else {
+            &c.other
+        };
+        kind.fetch_add(1, Relaxed);
+        let now = c.in_flight.fetch_add(1, Relaxed) + 1;
+        c.peak_in_flight.fetch_max(now, Relaxed);
+        let answer = self.sim.send(request).await;
+        c.in_flight.fetch_sub(1, Relaxed);
+        if matches!(&answer, Ok(r) if r.status == 429) {
+            c.throttled.fetch_add(1, Relaxed);
+        }
+        answer
+    }
+}
+
+// ----- the storm -----
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Created,
+    Duplicate,
+    Other,
+    Error,
+}
+
+struct Report {
+    latency: Duration,
+    kind: Kind,
+    attempts: u32,
+    error: Option<String>,
+}
+
+fn test_info(i: usize) -> TestInfo {
+    TestInfo::new(
+        format!("storm-{i:06}"),
+        format!("Storm test number {i}"),
+        format!("https://testclix.example/tests/storm-{i:06}"),
+    )
+}
+
+/// Reports one failure until it has an outcome, re-reporting retryable errors as a host
+/// that queues them would.
+async fn report(
+    notifier: JiraNotifier,
+    test: Arc<TestInfo>,
+    status: Arc<TestStatus>,
+    arrived: Instant,
+    host_retry: bool,
+) -> Report {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (kind, error) = match notifier.on_test_error(&test, &status).await {
+            Ok(Outcome::Created(_)) => (Kind::Created, None),
+            Ok(Outcome::Duplicate(_)) => (Kind::Duplicate, None),
+            Ok(other) => (Kind::Other, Some(format!("{other:?}"))),
+            Err(e) if host_retry && e.is_retryable() && attempts < 50 => {
+                let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            Err(e) => (Kind::Error, Some(e.to_string())),
+        };
+        return Report {
+            latency: arrived.elapsed(),
+            kind,
+            attempts,
+            error,
+        };
+    }
+}
+
+fn per_test(bytes: i64, tests: usize) -> String {
+    format!("{:.1} B/test", bytes as f64 / tests as f64)
+}
+
+fn main() {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("storm: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let ok = runtime.block_on(storm(&o));
+    drop(runtime);
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+async fn storm(o: &Options) -> bool {
+    let rss_start = proc_kib("VmRSS");
+    let heap_start = heap();
+    println!(
+        "storm: {} reports over {} tests, rtt {} ms, rate limit {}, max in flight {}, search lag {} ms, seed {}, host retry {}",
+        o.reports,
+        o.tests,
+        o.rtt.as_millis(),
+        o.rate_limit.map_or("none".to_owned(), |l| format!(
+            "{}/{}s",
+            l.max_requests,
+            l.per.as_secs_f64()
+        )),
+        o.max_in_flight,
+        o.lag.as_millis(),
+        o.seed,
+        if o.host_retry { "on" } else { "off" },
+    );
+    println!(
+        "machine: {} cores available, pid {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::process::id()
+    );
+
+    // Jira, connected and configured by a first notifier, as the settings screen would.
+    let sim = SimJira::new();
+    sim.set_record_requests(false);
+    sim.set_search_lag(o.lag);
+    let store = Arc::new(MemoryStore::new());
+    {
+        let setup = JiraNotifier::builder(store.clone())
+            .transport(sim.clone())
+            .build()
+            .expect("a notifier");
+        setup
+            .connect(Credentials::new(
+                SimJira::CLIENT_ID,
+                SimJira::CLIENT_SECRET.to_owned(),
+            ))
+            .await
+            .expect("connect");
+        setup
+            .save_settings(Settings::new("QA").with_labels(["automated-test"]))
+            .await
+            .expect("save settings");
+    }
+    sim.set_latency(o.rtt);
+    sim.set_rate_limit(o.rate_limit);
+    sim.clear_requests();
+
+    // The notifier under test, fresh: no token yet (the storm fetches it).
+    let counters = Arc::new(Counters::default());
+    let before_build = heap();
+    let notifier = JiraNotifier::builder(store.clone())
+        .transport(Counted {
+            sim: sim.clone(),
+            counters: counters.clone(),
+        })
+        .max_concurrent_requests(o.max_in_flight)
+        .build()
+        .expect("a notifier");
+    let notifier_fresh = freed(heap(), before_build);
+
+    // The host's side: the tests, their statuses, and the order reports arrive in.
+    let tests: Vec<Arc<TestInfo>> = (0..o.tests).map(|i| Arc::new(test_info(i))).collect();
+    let statuses: Vec<Arc<TestStatus>> = (0..o.tests)
+        .map(|i| Arc::new(TestStatus::error(message(i, o.message_bytes))))
+        .collect();
+    let mut order: Vec<usize> = (0..o.reports).map(|r| r % o.tests).collect();
+    fastrand::Rng::with_seed(o.seed).shuffle(&mut order);
+
+    // What one report in flight holds, before its first await: the future's own size.
+    let one_report = std::mem::size_of_val(&notifier.on_test_error(&tests[0], &statuses[0]));
+    println!("one on_test_error future: {one_report} bytes (held by every report in flight)");
+
+    let rss_before = proc_kib("VmRSS");
+    let heap_before = heap();
+    let cpu_before = cpu_time();
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(o.reports);
+    for &t in &order {
+        handles.push(tokio::spawn(report(
+            notifier.clone(),
+            tests[t].clone(),
+            statuses[t].clone(),
+            Instant::now(),
+            o.host_retry,
+        )));
+    }
+    let spawned_in = start.elapsed();
+    let mut reports = Vec::with_capacity(o.reports);
+    for h in handles {
+        reports.push(h.await.expect("a report task panicked"));
+    }
+    let wall = start.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let rss_after = proc_kib("VmRSS");
+    let hwm = proc_kib("VmHWM");
+    let heap_after = heap();
+    let heap_peak = PEAK_BYTES.load(Relaxed);
+
+    // What Jira holds.
+    let issues = sim.issues();
+    let labels: HashSet<&str> = issues
+        .iter()
+        .flat_map(|i| i.labels.iter())
+        .map(String::as_str)
+        .filter(|l| l.starts_with("testclix-"))
+        .collect();
+    let total_requests = sim.request_count();
+
+    let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let mut host_retries = 0u64;
+    for r in &reports {
+        *kinds.entry(r.kind).or_default() += 1;
+        host_retries += u64::from(r.attempts - 1);
+        if let Some(e) = &r.error {
+            *errors.entry(e.clone()).or_default() += 1;
+        }
+    }
+    let mut latencies: Vec<Duration> = reports.iter().map(|r| r.latency).collect();
+    latencies.sort_unstable();
+    drop(reports);
+
+    println!();
+    println!("issues created: {}", issues.len());
+    println!(
+        "tests with an issue: {} of {} (issues beyond one per test: {})",
+        labels.len(),
+        o.tests,
+        issues.len().saturating_sub(labels.len())
+    );
+    let k = |kind| kinds.get(&kind).copied().unwrap_or(0);
+    println!(
+        "outcomes: created {}, duplicate {}, other {}, errors {}; host re-reports {}",
+        k(Kind::Created),
+        k(Kind::Duplicate),
+        k(Kind::Other),
+        k(Kind::Error),
+        host_retries
+    );
+    for (e, n) in errors.iter().take(5) {
+        println!("  {n} x {e}");
+    }
+    println!("total requests: {total_requests}");
+    println!(
+        "requests by kind: token {}, search {}, create {}, other {}; 429 answers {}; peak in flight at the transport {}",
+        counters.token.load(Relaxed),
+        counters.search.load(Relaxed),
+        counters.create.load(Relaxed),
+        counters.other.load(Relaxed),
+        counters.throttled.load(Relaxed),
+        counters.peak_in_flight.load(Relaxed),
+    );
+    println!(
+        "requests per report: {:.4} ({:.4} per test)",
+        total_requests as f64 / o.reports as f64,
+        total_requests as f64 / o.tests as f64
+    );
+    println!(
+        "latency (arrival to outcome): p50 {}, p99 {}, max {}",
+        in_rtts(percentile(&latencies, 50.0), o.rtt),
+        in_rtts(percentile(&latencies, 99.0), o.rtt),
+        in_rtts(latencies.last().copied().unwrap_or_default(), o.rtt),
+    );
+    let floor = if o.rtt.is_zero() || o.rate_limit.is_some() {
+        String::new()
+    } else {
+        let min_requests = 2 * o.tests + 1;
+        let ideal = o.rtt.as_secs_f64() * (min_requests as f64 / o.max_in_flight as f64).ceil();
+        format!(
+            " (floor for {min_requests} requests, {} at a time: {ideal:.2} s)",
+            o.max_in_flight
+        )
+    };
+    println!("wall time: {:.3} s{floor}", wall.as_secs_f64());
+    println!(
+        "spawning the reports took {:.1} ms",
+        spawned_in.as_secs_f64() * 1e3
+    );
+    println!(
+        "cpu time (process, user+sys, simulator included): {:.2} s, {:.1} us per report, {:.1} us per request",
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / o.reports as f64,
+        cpu.as_secs_f64() * 1e6 / total_requests.max(1) as f64
+    );
+    println!(
+        "peak memory: VmHWM {}; VmRSS at start {}, before the storm {}, after {}",
+        kib_to_mib(hwm),
+        kib_to_mib(rss_start),
+        kib_to_mib(rss_before),
+        kib_to_mib(rss_after)
+    );
+    println!(
+        "heap (counting allocator): before the storm {}, peak {}, after {} ({} blocks; {} at start)",
+        mib(heap_before.bytes as f64),
+        mib(heap_peak as f64),
+        mib(heap_after.bytes as f64),
+        heap_after.blocks,
+        mib(heap_start.bytes as f64),
+    );
+
+    let mut ok = issues.len() == o.tests && labels.len() == o.tests && k(Kind::Error) == 0;
+
+    // Every test once more: one search each, unless an entry of the in-flight map stayed.
+    drop(latencies);
+    drop(issues);
+    if o.verify {
+        sim.set_latency(Duration::ZERO);
+        sim.set_rate_limit(None);
+        sim.clear_requests();
+        let t0 = Instant::now();
+        let mut handles = Vec::with_capacity(o.tests);
+        for i in 0..o.tests {
+            handles.push(tokio::spawn(report(
+                notifier.clone(),
+                tests[i].clone(),
+                statuses[i].clone(),
+                Instant::now(),
+                o.host_retry,
+            )));
+        }
+        let mut dup = 0;
+        for h in handles {
+            if h.await.expect("a report task panicked").kind == Kind::Duplicate {
+                dup += 1;
+            }
+        }
+        let requests = sim.request_count();
+        let verdict = if requests == o.tests && dup == o.tests {
+            "no report left in the in-flight map"
+        } else {
+            ok = false;
+            "MISMATCH: some test was answered without a search (a stale in-flight entry) or not as a duplicate"
+        };
+        println!(
+            "after the storm, every test reported once more: {requests} requests for {} tests, {dup} duplicates ({:.2} s): {verdict}",
+            o.tests,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+
+    // What each part retains: drop them one by one.
+    let h0 = heap();
+    drop(notifier);
+    let h1 = heap();
+    drop(store);
+    let h2 = heap();
+    drop(sim);
+    let h3 = heap();
+    let (n_bytes, n_blocks) = freed(h0, h1);
+    let (s_bytes, s_blocks) = freed(h1, h2);
+    let (j_bytes, j_blocks) = freed(h2, h3);
+    println!(
+        "retained by the notifier: {n_bytes} B in {n_blocks} blocks (fresh: {} B in {} blocks; growth {} B = {})",
+        notifier_fresh.0,
+        notifier_fresh.1,
+        n_bytes - notifier_fresh.0,
+        per_test(n_bytes - notifier_fresh.0, o.tests),
+    );
+    println!(
+        "retained by the store (MemoryStore: a record per test): {} in {s_blocks} blocks = {}",
+        mib(s_bytes as f64),
+        per_test(s_bytes, o.tests)
+    );
+    println!(
+        "retained by the simulated Jira (its issues): {} in {j_blocks} blocks = {}",
+        mib(j_bytes as f64),
+        per_test(j_bytes, o.tests)
+    );
+    println!(
+        "RSS after dropping all three: {}, VmHWM over the whole run (check included): {} (the allocator keeps freed pages)",
+        kib_to_mib(proc_kib("VmRSS")),
+        kib_to_mib(proc_kib("VmHWM"))
+    );
+    drop(tests);
+    drop(statuses);
+    if !ok {
+        println!("FAILED: expected exactly one issue per test and no errors");
+    }
+    ok
+}

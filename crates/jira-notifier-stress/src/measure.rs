@@ -1,0 +1,133 @@
+//! What the storm and its raw baseline both measure with: a counting allocator, the
+//! process's memory and latency figures. Included by both with `#[path]`; not an example.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+pub struct Counting;
+
+pub static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+pub static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+pub static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = LIVE_BYTES.fetch_add(bytes, Relaxed) + bytes;
+    PEAK_BYTES.fetch_max(now, Relaxed);
+}
+
+// SAFETY: every call is passed straight to the system allocator; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE_BLOCKS.fetch_add(1, Relaxed);
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE_BLOCKS.fetch_add(1, Relaxed);
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE_BLOCKS.fetch_sub(1, Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                LIVE_BYTES.fetch_sub(layout.size() - new_size, Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+pub static ALLOC: Counting = Counting;
+
+/// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`).
+pub fn proc_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
+pub fn kib_to_mib(kib: u64) -> String {
+    mib(kib as f64 * 1024.0)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn in_rtts(d: Duration, rtt: Duration) -> String {
+    if rtt.is_zero() {
+        format!("n/a RTT ({:.3} s)", d.as_secs_f64())
+    } else {
+        format!(
+            "{:.1} RTT ({:.3} s)",
+            d.as_secs_f64() / rtt.as_secs_f64(),
+            d.as_secs_f64()
+        )
+    }
+}
+
+pub fn message(i: usize, pad_to: usize) -> String {
+    let mut m = format!(
+        "assertion failed: expected 200, got 500\n  at storm.spec.ts:{}:7",
+        i % 997
+    );
+    while m.len() < pad_to {
+        m.push_str("\n  at a frame of a long stack trace (padding)");
+    }
+    m
+}
+
+/// `--rate-limit N/SECS` (or `none`, `0`): the simulated Jira's limit.
+pub fn rate_limit(v: &str) -> Result<Option<jira_notifier_sim::RateLimit>, String> {
+    if v == "none" || v == "0" {
+        return Ok(None);
+    }
+    let (n, secs) = v
+        .split_once('/')
+        .ok_or(format!("--rate-limit: expected N/SECS, got {v:?}"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("--rate-limit: {v:?}"))?;
+    let secs: f64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| format!("--rate-limit: {v:?}"))?;
+    if n == 0 || secs <= 0.0 {
+        return Err(format!("--rate-limit: {v:?} allows nothing"));
+    }
+    Ok(Some(jira_notifier_sim::RateLimit::new(
+        n,
+        Duration::from_secs_f64(secs),
+    )))
+}
