@@ -109,7 +109,7 @@ fn notifier_with(
         if open_issue {
             store
                 .save_record(
-                    "checkout",
+                    &tid("checkout"),
                     &IssueRecord {
                         issue_id: "10001".into(),
                         issue_key: "QA-1".into(),
@@ -122,7 +122,7 @@ fn notifier_with(
         if disabled {
             store
                 .save_override(
-                    "checkout",
+                    &tid("checkout"),
                     &SavedOverride {
                         test_override: TestOverride::disabled(),
                         target: None,
@@ -236,3 +236,8 @@ criterion_group! {
     targets = on_test_error
 }
 criterion_main!(benches);
+
+/// A test id, as the notifier hands it to a store.
+fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
+}

@@ -18,6 +18,7 @@
 //! Also here: the `MemoryStore` calls a report makes, and `claim_create` with many claims
 //! live, which a storm of new failures produces.
 
+use jira_notifier::ClaimOwner;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -258,7 +259,7 @@ fn store(c: &mut Criterion) {
     });
     c.bench_function("store/MemoryStore::load_test_context", |b| {
         b.to_async(&rt)
-            .iter(|| async { s.load_test_context("checkout").await.unwrap() })
+            .iter(|| async { s.load_test_context(&tid("checkout")).await.unwrap() })
     });
 
     let lease = Duration::from_secs(120);
@@ -268,9 +269,13 @@ fn store(c: &mut Criterion) {
         let filling = std::time::Instant::now();
         rt.block_on(async {
             for i in 0..live {
-                s.claim_create(&format!("storm-{i:06}"), "another-notifier", lease)
-                    .await
-                    .unwrap();
+                s.claim_create(
+                    &tid(&format!("storm-{i:06}")),
+                    &ClaimOwner::new("another-notifier"),
+                    lease,
+                )
+                .await
+                .unwrap();
             }
         });
         // What a storm pays to get there: each claim scans every live one.
@@ -283,9 +288,14 @@ fn store(c: &mut Criterion) {
             &live,
             |b, _| {
                 b.to_async(&rt).iter(|| async {
-                    let claim = s.claim_create("checkout", "me", lease).await.unwrap();
+                    let claim = s
+                        .claim_create(&tid("checkout"), &ClaimOwner::new("me"), lease)
+                        .await
+                        .unwrap();
                     assert!(matches!(claim, Claim::Granted { .. }));
-                    s.release_create("checkout", "me", None).await.unwrap();
+                    s.release_create(&tid("checkout"), &ClaimOwner::new("me"), None)
+                        .await
+                        .unwrap();
                 })
             },
         );
@@ -299,3 +309,8 @@ criterion_group! {
     targets = requests, store
 }
 criterion_main!(benches);
+
+/// A test id, as the notifier hands it to a store.
+fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
+}

@@ -42,8 +42,8 @@ pub use settings::{
     DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
 };
 pub use store::{
-    Claim, ConfigStore, FileStore, IssueRecord, MemoryStore, StoreError, StoreErrorKind,
-    TestContext,
+    Claim, ClaimOwner, ConfigStore, FileStore, IssueRecord, LocalClaims, MemoryStore, StoreError,
+    StoreErrorKind, TestContext, TestId,
 };
 pub use throttle::DEFAULT_MAX_IN_FLIGHT;
 pub use transport::{

@@ -59,7 +59,10 @@ fn run_writer(path: PathBuf) {
         let store = FileStore::open(&path).unwrap();
         for n in 0..count {
             let id = format!("{name}-{n}");
-            store.save_record(&id, &record(&name, n)).await.unwrap();
+            store
+                .save_record(&tid(&id), &record(&name, n))
+                .await
+                .unwrap();
         }
     });
 }
@@ -113,7 +116,10 @@ fn two_processes_on_one_file_lose_no_update() {
         let store = FileStore::open(&path).unwrap();
         for name in WRITERS {
             for n in 0..RECORDS_PER_WRITER {
-                let got = store.load_record(&format!("{name}-{n}")).await.unwrap();
+                let got = store
+                    .load_record(&tid(&format!("{name}-{n}")))
+                    .await
+                    .unwrap();
                 assert_eq!(got, Some(record(name, n)), "{name}-{n} was lost");
             }
         }
@@ -123,4 +129,9 @@ fn two_processes_on_one_file_lose_no_update() {
         json["records"].as_object().unwrap().len(),
         WRITERS.len() * RECORDS_PER_WRITER
     );
+}
+
+/// A test id, as the notifier hands it to a store.
+fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
 }

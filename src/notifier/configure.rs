@@ -10,6 +10,7 @@ use crate::jira::Lookup;
 use crate::settings::{
     Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
 };
+use crate::store::TestId;
 
 impl JiraNotifier {
     /// Every project the service account can see. An empty list is
@@ -89,7 +90,7 @@ impl JiraNotifier {
         test_id: &str,
         test_override: TestOverride,
     ) -> Result<SavedOverride> {
-        check_test_id(test_id)?;
+        let test = check_test_id(test_id)?;
         let conn = self.inner.require_connection().await?;
         let mut o = test_override;
         o.labels = checked_labels(&o.labels)?;
@@ -120,25 +121,25 @@ impl JiraNotifier {
             target,
             cloud_id: conn.site.cloud_id.clone(),
         };
-        self.inner.store.save_override(test_id, &saved).await?;
+        self.inner.store.save_override(&test, &saved).await?;
         Ok(saved)
     }
 
     /// A test's override, if any.
     pub async fn test_override(&self, test_id: &str) -> Result<Option<TestOverride>> {
-        check_test_id(test_id)?;
+        let test = check_test_id(test_id)?;
         Ok(self
             .inner
             .store
-            .load_override(test_id)
+            .load_override(&test)
             .await?
             .map(|o| o.test_override))
     }
 
     /// Removes a test's override: the global settings apply again.
     pub async fn clear_override(&self, test_id: &str) -> Result<()> {
-        check_test_id(test_id)?;
-        Ok(self.inner.store.delete_override(test_id).await?)
+        let test = check_test_id(test_id)?;
+        Ok(self.inner.store.delete_override(&test).await?)
     }
 }
 
@@ -229,11 +230,11 @@ impl Inner {
     }
 }
 
-pub(super) fn check_test_id(test_id: &str) -> Result<()> {
+pub(super) fn check_test_id(test_id: &str) -> Result<TestId> {
     if test_id.is_empty() {
         return Err(Error::invalid("test.id", "the test id is empty"));
     }
-    Ok(())
+    Ok(TestId::new(test_id))
 }
 
 fn check_project_key(key: &str) -> Result<()> {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
 use crate::retry::RetryPolicy;
-use crate::store::{ConfigStore, IssueRecord};
+use crate::store::{ClaimOwner, ConfigStore, IssueRecord, TestId};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
 use crate::transport::HttpTransport;
 
@@ -34,11 +34,11 @@ struct Inner {
     flights: Flights,
     /// This notifier's name in create claims: unique per notifier, so that two replicas
     /// (or two notifiers in one process) never mistake each other's claims for their own.
-    owner: String,
+    owner: ClaimOwner,
     lease: Duration,
     /// Issues this notifier created but could not record (`Error::RecordNotSaved`), by
     /// test id, until the test's next duplicate check has settled them.
-    unrecorded: Mutex<HashMap<String, IssueRecord>>,
+    unrecorded: Mutex<HashMap<TestId, IssueRecord>>,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -166,11 +166,7 @@ impl JiraNotifierBuilder {
                 store: self.store,
                 client: JiraClient::new(transport, endpoints, self.retry, self.max_in_flight),
                 flights: Flights::default(),
-                owner: format!(
-                    "jira-notifier-{}-{:016x}",
-                    std::process::id(),
-                    fastrand::u64(..)
-                ),
+                owner: ClaimOwner::unique(),
                 lease: self.lease,
                 unrecorded: Mutex::default(),
             }),

@@ -12,7 +12,7 @@ use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::Found;
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
-use crate::store::{Claim, IssueRecord, StoreErrorKind};
+use crate::store::{Claim, IssueRecord, StoreErrorKind, TestId};
 
 impl JiraNotifier {
     /// Acts on a test's status change: on [`TestStatus::Error`], creates one issue for the
@@ -26,12 +26,12 @@ impl JiraNotifier {
         let TestStatus::Error { message } = status else {
             return Ok(Outcome::Ignored);
         };
-        check_test_id(&test.id)?;
+        let test_id = check_test_id(&test.id)?;
         let mut boarding = self.inner.flights.board(&test.id).await;
         if let Some(issue) = boarding.landed() {
             return Ok(Outcome::Duplicate(issue.clone()));
         }
-        let ctx = self.inner.store.load_test_context(&test.id).await?;
+        let ctx = self.inner.store.load_test_context(&test_id).await?;
         let Some(conn) = ctx.connection else {
             return Ok(Outcome::NotConnected);
         };
@@ -50,27 +50,27 @@ impl JiraNotifier {
 
         // An issue this notifier made but could not record is the test's latest: check it
         // on current data, since search may not show it yet.
-        let unrecorded = self.inner.unrecorded(&test.id);
+        let unrecorded = self.inner.unrecorded(&test_id);
         let latest = unrecorded.as_ref().or(ctx.record.as_ref());
         if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, latest).await? {
             let issue = issue_ref(&conn, &found);
             // Remember an issue found by label alone, so later checks reconcile it.
             let recorded = ctx.record.as_ref().is_some_and(|r| r.issue_id == found.id)
-                || self.inner.remember(&test.id, &found, &label).await.is_ok();
+                || self.inner.remember(&test_id, &found, &label).await.is_ok();
             if recorded {
-                self.inner.settle_unrecorded(&test.id);
+                self.inner.settle_unrecorded(&test_id);
             }
             boarding.land(&issue);
             return Ok(Outcome::Duplicate(issue));
         }
         // Nothing open, the unrecorded issue included: the store's record counts again.
-        self.inner.settle_unrecorded(&test.id);
+        self.inner.settle_unrecorded(&test_id);
 
         // Nothing open: claim the create step, so that of all the notifiers sharing the
         // store, one creates and the others report its issue.
         if let Claimed::Existing(issue) = self
             .inner
-            .claim(&conn, &test.id, &label, ctx.record)
+            .claim(&conn, &test_id, &label, ctx.record)
             .await?
         {
             boarding.land(&issue);
@@ -80,6 +80,7 @@ impl JiraNotifier {
             .inner
             .create_claimed(
                 &conn,
+                &test_id,
                 test,
                 message,
                 &settings,
@@ -136,7 +137,7 @@ impl Inner {
     async fn claim(
         &self,
         conn: &Connection,
-        test_id: &str,
+        test_id: &TestId,
         label: &str,
         seen: Option<IssueRecord>,
     ) -> Result<Claimed> {
@@ -199,6 +200,7 @@ impl Inner {
     async fn create_claimed(
         &self,
         conn: &Connection,
+        test_id: &TestId,
         test: &TestInfo,
         message: &str,
         settings: &SavedSettings,
@@ -206,7 +208,7 @@ impl Inner {
         label: String,
     ) -> Result<IssueRef> {
         let attempt = async {
-            let target = self.target(conn, settings, test_override, &test.id).await?;
+            let target = self.target(conn, settings, test_override, test_id).await?;
             let draft = draft_for(test, message, settings, test_override, target, label);
             let found = dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await?;
             Ok::<_, Error>((found, draft.test_label))
@@ -215,7 +217,7 @@ impl Inner {
             Ok(v) => v,
             Err(e) => {
                 self.store
-                    .release_create(&test.id, &self.owner, None)
+                    .release_create(test_id, &self.owner, None)
                     .await
                     .ok();
                 return Err(e);
@@ -225,12 +227,12 @@ impl Inner {
         let record = record_of(&found, &label);
         let mut saved = self
             .store
-            .release_create(&test.id, &self.owner, Some(&record))
+            .release_create(test_id, &self.owner, Some(&record))
             .await;
         if matches!(&saved, Err(e) if e.kind() == StoreErrorKind::Unavailable) {
             saved = self
                 .store
-                .release_create(&test.id, &self.owner, Some(&record))
+                .release_create(test_id, &self.owner, Some(&record))
                 .await;
         }
         // Without its record the issue could be made again while search lags: the claim
@@ -241,14 +243,14 @@ impl Inner {
             self.unrecorded
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(test.id.clone(), record);
+                .insert(test_id.clone(), record);
             return Err(Error::RecordNotSaved { issue, error });
         }
         Ok(issue)
     }
 
     /// The issue this notifier made for a test but could not record, if any.
-    fn unrecorded(&self, test_id: &str) -> Option<IssueRecord> {
+    fn unrecorded(&self, test_id: &TestId) -> Option<IssueRecord> {
         self.unrecorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -257,7 +259,7 @@ impl Inner {
     }
 
     /// Forgets the test's unrecorded issue: it is recorded now, or no longer open.
-    fn settle_unrecorded(&self, test_id: &str) {
+    fn settle_unrecorded(&self, test_id: &TestId) {
         self.unrecorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -271,7 +273,7 @@ impl Inner {
         conn: &Connection,
         settings: &SavedSettings,
         test_override: Option<&SavedOverride>,
-        test_id: &str,
+        test_id: &TestId,
     ) -> Result<ResolvedTarget> {
         let Some(o) = test_override else {
             return Ok(settings.target.clone());
@@ -297,7 +299,7 @@ impl Inner {
     /// an issue without its record could be duplicated while search lags.
     async fn remember(
         &self,
-        test_id: &str,
+        test_id: &TestId,
         found: &Found,
         label: &str,
     ) -> Result<(), crate::store::StoreError> {

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Claim, ConfigStore, IssueRecord, StoreError, TestContext};
+use super::{Claim, ClaimOwner, ConfigStore, IssueRecord, StoreError, TestContext, TestId};
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
@@ -202,30 +202,34 @@ impl ConfigStore for FileStore {
     async fn delete_settings(&self) -> Result<(), StoreError> {
         self.update(|d| d.settings = None).await
     }
-    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError> {
-        let test_id = test_id.to_owned();
+    async fn load_override(&self, test_id: &TestId) -> Result<Option<SavedOverride>, StoreError> {
+        let test_id = test_id.as_str().to_owned();
         self.read(move |mut d| d.overrides.remove(&test_id)).await
     }
-    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError> {
-        let (test_id, value) = (test_id.to_owned(), value.clone());
+    async fn save_override(
+        &self,
+        test_id: &TestId,
+        value: &SavedOverride,
+    ) -> Result<(), StoreError> {
+        let (test_id, value) = (test_id.as_str().to_owned(), value.clone());
         self.update(move |d| {
             d.overrides.insert(test_id, value);
         })
         .await
     }
-    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError> {
-        let test_id = test_id.to_owned();
+    async fn delete_override(&self, test_id: &TestId) -> Result<(), StoreError> {
+        let test_id = test_id.as_str().to_owned();
         self.update(move |d| {
             d.overrides.remove(&test_id);
         })
         .await
     }
-    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError> {
-        let test_id = test_id.to_owned();
+    async fn load_record(&self, test_id: &TestId) -> Result<Option<IssueRecord>, StoreError> {
+        let test_id = test_id.as_str().to_owned();
         self.read(move |mut d| d.records.remove(&test_id)).await
     }
-    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError> {
-        let (test_id, record) = (test_id.to_owned(), record.clone());
+    async fn save_record(&self, test_id: &TestId, record: &IssueRecord) -> Result<(), StoreError> {
+        let (test_id, record) = (test_id.as_str().to_owned(), record.clone());
         self.update(move |d| {
             d.records.insert(test_id, record);
         })
@@ -233,12 +237,12 @@ impl ConfigStore for FileStore {
     }
     async fn claim_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
-        let test_id = test_id.to_owned();
-        let owner = owner.to_owned();
+        let test_id = test_id.as_str().to_owned();
+        let owner = owner.as_str().to_owned();
         self.update(move |d| {
             let now = unix_ms();
             // Expired claims are dropped as they are met, so the file holds only live ones.
@@ -267,12 +271,12 @@ impl ConfigStore for FileStore {
 
     async fn release_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         record: Option<&IssueRecord>,
     ) -> Result<(), StoreError> {
-        let test_id = test_id.to_owned();
-        let owner = owner.to_owned();
+        let test_id = test_id.as_str().to_owned();
+        let owner = owner.as_str().to_owned();
         let record = record.cloned();
         self.update(move |d| {
             if let Some(r) = record {
@@ -285,8 +289,8 @@ impl ConfigStore for FileStore {
         .await
     }
 
-    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
-        let test_id = test_id.to_owned();
+    async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
+        let test_id = test_id.as_str().to_owned();
         self.read(move |mut d| TestContext {
             connection: d.connection,
             settings: d.settings,
@@ -597,6 +601,10 @@ fn sync_dir(dir: &Path) {
 
 #[cfg(test)]
 mod tests {
+    fn tid(id: impl AsRef<str>) -> TestId {
+        TestId::new(id.as_ref())
+    }
+
     use std::error::Error as _;
     use std::time::Duration;
 
@@ -698,16 +706,19 @@ mod tests {
         let (store, path) = store_in(&dir);
         store.save_connection(&connection()).await.unwrap();
         store.save_settings(&settings()).await.unwrap();
-        store.save_override("t1", &test_override()).await.unwrap();
+        store
+            .save_override(&tid("t1"), &test_override())
+            .await
+            .unwrap();
         let disabled = SavedOverride {
             test_override: TestOverride::disabled(),
             target: None,
             cloud_id: "cloud-1".into(),
         };
-        store.save_override("t2", &disabled).await.unwrap();
-        store.save_record("t1", &record(1)).await.unwrap();
-        store.save_record("t2", &record(2)).await.unwrap();
-        store.save_record("t2", &record(3)).await.unwrap();
+        store.save_override(&tid("t2"), &disabled).await.unwrap();
+        store.save_record(&tid("t1"), &record(1)).await.unwrap();
+        store.save_record(&tid("t2"), &record(2)).await.unwrap();
+        store.save_record(&tid("t2"), &record(3)).await.unwrap();
 
         // A fresh store on the same file sees everything.
         let reopened = FileStore::open(&path).unwrap();
@@ -715,21 +726,30 @@ mod tests {
         assert_same_connection(&got, &connection());
         assert_eq!(reopened.load_settings().await.unwrap(), Some(settings()));
         assert_eq!(
-            reopened.load_override("t1").await.unwrap(),
+            reopened.load_override(&tid("t1")).await.unwrap(),
             Some(test_override())
         );
-        assert_eq!(reopened.load_override("t2").await.unwrap(), Some(disabled));
-        assert_eq!(reopened.load_override("t3").await.unwrap(), None);
-        assert_eq!(reopened.load_record("t1").await.unwrap(), Some(record(1)));
-        assert_eq!(reopened.load_record("t2").await.unwrap(), Some(record(3)));
-        assert_eq!(reopened.load_record("t3").await.unwrap(), None);
+        assert_eq!(
+            reopened.load_override(&tid("t2")).await.unwrap(),
+            Some(disabled)
+        );
+        assert_eq!(reopened.load_override(&tid("t3")).await.unwrap(), None);
+        assert_eq!(
+            reopened.load_record(&tid("t1")).await.unwrap(),
+            Some(record(1))
+        );
+        assert_eq!(
+            reopened.load_record(&tid("t2")).await.unwrap(),
+            Some(record(3))
+        );
+        assert_eq!(reopened.load_record(&tid("t3")).await.unwrap(), None);
 
-        let context = reopened.load_test_context("t1").await.unwrap();
+        let context = reopened.load_test_context(&tid("t1")).await.unwrap();
         assert_same_connection(&context.connection.unwrap(), &connection());
         assert_eq!(context.settings, Some(settings()));
         assert_eq!(context.test_override, Some(test_override()));
         assert_eq!(context.record, Some(record(1)));
-        let context = reopened.load_test_context("t3").await.unwrap();
+        let context = reopened.load_test_context(&tid("t3")).await.unwrap();
         assert!(context.connection.is_some());
         assert_eq!((context.test_override, context.record), (None, None));
 
@@ -747,14 +767,17 @@ mod tests {
         assert_eq!(json["records"]["t2"]["issue_key"], "QA-3");
 
         // Deletes remove one value and keep the rest.
-        reopened.delete_override("t1").await.unwrap();
+        reopened.delete_override(&tid("t1")).await.unwrap();
         reopened.delete_settings().await.unwrap();
         reopened.delete_connection().await.unwrap();
         assert!(store.load_connection().await.unwrap().is_none());
         assert_eq!(store.load_settings().await.unwrap(), None);
-        assert_eq!(store.load_override("t1").await.unwrap(), None);
-        assert!(store.load_override("t2").await.unwrap().is_some());
-        assert_eq!(store.load_record("t1").await.unwrap(), Some(record(1)));
+        assert_eq!(store.load_override(&tid("t1")).await.unwrap(), None);
+        assert!(store.load_override(&tid("t2")).await.unwrap().is_some());
+        assert_eq!(
+            store.load_record(&tid("t1")).await.unwrap(),
+            Some(record(1))
+        );
         let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         assert!(json["connection"].is_null());
         assert!(json["settings"].is_null());
@@ -767,14 +790,14 @@ mod tests {
         assert_eq!(store.path(), path);
         assert!(store.load_connection().await.unwrap().is_none());
         assert_eq!(store.load_settings().await.unwrap(), None);
-        assert_eq!(store.load_override("t").await.unwrap(), None);
-        assert_eq!(store.load_record("t").await.unwrap(), None);
-        let context = store.load_test_context("t").await.unwrap();
+        assert_eq!(store.load_override(&tid("t")).await.unwrap(), None);
+        assert_eq!(store.load_record(&tid("t")).await.unwrap(), None);
+        let context = store.load_test_context(&tid("t")).await.unwrap();
         assert!(context.connection.is_none() && context.settings.is_none());
         assert!(context.test_override.is_none() && context.record.is_none());
         // Deleting from a store never written keeps it unwritten.
         store.delete_connection().await.unwrap();
-        store.delete_override("t").await.unwrap();
+        store.delete_override(&tid("t")).await.unwrap();
         assert!(!path.exists());
         assert!(fs::read_dir(dir.path())
             .unwrap()
@@ -807,7 +830,7 @@ mod tests {
         assert!(!format!("{store:?}").contains(SECRET));
         let loaded = store.load_connection().await.unwrap().unwrap();
         assert!(!format!("{loaded:?}").contains(SECRET));
-        let context = store.load_test_context("t").await.unwrap();
+        let context = store.load_test_context(&tid("t")).await.unwrap();
         assert!(!format!("{context:?}").contains(SECRET));
     }
 
@@ -860,12 +883,12 @@ mod tests {
 
             let mut errors = vec![
                 store.load_connection().await.unwrap_err(),
-                store.load_record("t").await.unwrap_err(),
-                store.load_test_context("t").await.unwrap_err(),
-                store.save_record("t", &record(1)).await.unwrap_err(),
+                store.load_record(&tid("t")).await.unwrap_err(),
+                store.load_test_context(&tid("t")).await.unwrap_err(),
+                store.save_record(&tid("t"), &record(1)).await.unwrap_err(),
                 store.save_connection(&connection()).await.unwrap_err(),
                 store.delete_settings().await.unwrap_err(),
-                store.delete_override("t").await.unwrap_err(),
+                store.delete_override(&tid("t")).await.unwrap_err(),
             ];
             errors.push(store.save_settings(&settings()).await.unwrap_err());
             for error in &errors {
@@ -909,8 +932,8 @@ mod tests {
         let (store, path) = store_in(&dir);
         fs::write(&path, r#"{"version":1}"#).unwrap();
         assert!(store.load_connection().await.unwrap().is_none());
-        store.save_record("t", &record(1)).await.unwrap();
-        assert_eq!(store.load_record("t").await.unwrap(), Some(record(1)));
+        store.save_record(&tid("t"), &record(1)).await.unwrap();
+        assert_eq!(store.load_record(&tid("t")).await.unwrap(), Some(record(1)));
     }
 
     #[tokio::test]
@@ -955,7 +978,7 @@ mod tests {
         // An older, world-readable file (a hand copy, an older tool) is tightened on write.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(mode(&path), 0o644);
-        store.save_record("t", &record(1)).await.unwrap();
+        store.save_record(&tid("t"), &record(1)).await.unwrap();
         assert_eq!(mode(&path), 0o600);
         // ...and its content was kept, not replaced.
         assert!(store.load_connection().await.unwrap().is_some());
@@ -975,7 +998,7 @@ mod tests {
         let (store, _path) = store_in(&dir);
         for n in 0..5 {
             store
-                .save_record(&format!("t{n}"), &record(n))
+                .save_record(&tid(&format!("t{n}")), &record(n))
                 .await
                 .unwrap();
         }
@@ -994,35 +1017,51 @@ mod tests {
         let b = FileStore::open(&path).unwrap();
         let lease = Duration::from_millis(300);
         assert_eq!(
-            a.claim_create("t", "a", lease).await.unwrap(),
+            a.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { record: None }
         );
         assert!(matches!(
-            b.claim_create("t", "b", lease).await.unwrap(),
+            b.claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
             Claim::Busy { record: None, .. }
         ));
         // Releasing with a record writes it before freeing the claim.
-        a.release_create("t", "a", Some(&record(1))).await.unwrap();
+        a.release_create(&tid("t"), &ClaimOwner::new("a"), Some(&record(1)))
+            .await
+            .unwrap();
         assert_eq!(
-            b.claim_create("t", "b", lease).await.unwrap(),
+            b.claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
             Claim::Granted {
                 record: Some(record(1))
             }
         );
         // b never releases (it "died"): a waits out the lease, then gets the claim.
         assert!(matches!(
-            a.claim_create("t", "a", lease).await.unwrap(),
+            a.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+                .await
+                .unwrap(),
             Claim::Busy { .. }
         ));
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert!(matches!(
-            a.claim_create("t", "a", lease).await.unwrap(),
+            a.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { .. }
         ));
         // A release by someone who no longer holds the claim leaves it alone.
-        b.release_create("t", "b", None).await.unwrap();
+        b.release_create(&tid("t"), &ClaimOwner::new("b"), None)
+            .await
+            .unwrap();
         assert!(matches!(
-            b.claim_create("t", "b", lease).await.unwrap(),
+            b.claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
             Claim::Busy { .. }
         ));
     }
@@ -1041,7 +1080,7 @@ mod tests {
                 let store = Arc::clone(store);
                 tasks.spawn(async move {
                     store
-                        .save_record(&format!("{name}-{n}"), &record(n))
+                        .save_record(&tid(&format!("{name}-{n}")), &record(n))
                         .await
                         .unwrap();
                 });
@@ -1054,7 +1093,10 @@ mod tests {
         let check = FileStore::open(&path).unwrap();
         for n in 0..50 {
             for name in ["a", "b"] {
-                let got = check.load_record(&format!("{name}-{n}")).await.unwrap();
+                let got = check
+                    .load_record(&tid(&format!("{name}-{n}")))
+                    .await
+                    .unwrap();
                 assert_eq!(got, Some(record(n)), "{name}-{n}");
             }
         }
@@ -1090,7 +1132,7 @@ mod tests {
         let reader = hold_lock(&path, false);
         let writing = tokio::spawn({
             let store = Arc::clone(&store);
-            async move { store.save_record("t", &record(1)).await }
+            async move { store.save_record(&tid("t"), &record(1)).await }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!writing.is_finished());
@@ -1103,7 +1145,7 @@ mod tests {
         let writer = hold_lock(&path, true);
         let reading = tokio::spawn({
             let store = Arc::clone(&store);
-            async move { store.load_record("t").await }
+            async move { store.load_record(&tid("t")).await }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!reading.is_finished());
@@ -1112,7 +1154,8 @@ mod tests {
 
         // ...but not while another reads.
         let _reader = hold_lock(&path, false);
-        let read = tokio::time::timeout(Duration::from_secs(10), store.load_record("t")).await;
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), store.load_record(&tid("t"))).await;
         assert_eq!(
             read.expect("reads share the lock").unwrap(),
             Some(record(1))
@@ -1124,8 +1167,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _path) = store_in(&dir);
         // A minimal executor with no Tokio context: spawning a blocking task would panic.
-        poll_to_end(store.save_record("t", &record(1))).unwrap();
-        let got = poll_to_end(store.load_record("t")).unwrap();
+        poll_to_end(store.save_record(&tid("t"), &record(1))).unwrap();
+        let got = poll_to_end(store.load_record(&tid("t"))).unwrap();
         assert_eq!(got, Some(record(1)));
     }
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use async_trait::async_trait;
 
-use super::{Claim, ConfigStore, IssueRecord, StoreError, TestContext};
+use super::{
+    Claim, ClaimOwner, ConfigStore, IssueRecord, LocalClaims, StoreError, TestContext, TestId,
+};
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
@@ -18,19 +18,15 @@ use crate::settings::{SavedOverride, SavedSettings};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    claims: LocalClaims,
 }
 
 #[derive(Debug, Default)]
 struct State {
     connection: Option<Connection>,
     settings: Option<SavedSettings>,
-    overrides: HashMap<String, SavedOverride>,
-    records: HashMap<String, IssueRecord>,
-    /// Create claims by test id: owner and when the lease runs out.
-    claims: HashMap<String, (String, Instant)>,
-    /// When the claims map grows past this, expired claims (of holders that died) are
-    /// swept out. Doubling it keeps sweeping rare: a claim costs O(1), not O(claims).
-    sweep_at: usize,
+    overrides: HashMap<TestId, SavedOverride>,
+    records: HashMap<TestId, IssueRecord>,
 }
 
 impl MemoryStore {
@@ -66,76 +62,59 @@ impl ConfigStore for MemoryStore {
     async fn delete_settings(&self) -> Result<(), StoreError> {
         self.with(|s| s.settings = None)
     }
-    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError> {
+    async fn load_override(&self, test_id: &TestId) -> Result<Option<SavedOverride>, StoreError> {
         self.with(|s| s.overrides.get(test_id).cloned())
     }
-    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError> {
+    async fn save_override(
+        &self,
+        test_id: &TestId,
+        value: &SavedOverride,
+    ) -> Result<(), StoreError> {
         self.with(|s| {
-            s.overrides.insert(test_id.to_owned(), value.clone());
+            s.overrides.insert(test_id.clone(), value.clone());
         })
     }
-    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError> {
+    async fn delete_override(&self, test_id: &TestId) -> Result<(), StoreError> {
         self.with(|s| {
             s.overrides.remove(test_id);
         })
     }
-    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError> {
+    async fn load_record(&self, test_id: &TestId) -> Result<Option<IssueRecord>, StoreError> {
         self.with(|s| s.records.get(test_id).cloned())
     }
-    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError> {
+    async fn save_record(&self, test_id: &TestId, record: &IssueRecord) -> Result<(), StoreError> {
         self.with(|s| {
-            s.records.insert(test_id.to_owned(), record.clone());
+            s.records.insert(test_id.clone(), record.clone());
         })
     }
     async fn claim_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
-        self.with(|s| {
-            let now = Instant::now();
-            let record = s.records.get(test_id).cloned();
-            if s.claims.len() >= s.sweep_at.max(1024) {
-                s.claims.retain(|_, (_, until)| *until > now);
-                s.sweep_at = s.claims.len() * 2;
-            }
-            match s.claims.get(test_id) {
-                Some((holder, until)) if holder != owner && *until > now => Claim::Busy {
-                    record,
-                    expires_in: *until - now,
-                },
-                _ => {
-                    // A lease too long for the clock is as good as for ever.
-                    let until = now
-                        .checked_add(lease)
-                        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
-                    s.claims
-                        .insert(test_id.to_owned(), (owner.to_owned(), until));
-                    Claim::Granted { record }
-                }
-            }
+        // Claim first, then read the record: a release writes the record before it frees
+        // the claim, so whoever is granted the claim next reads the holder's record.
+        let busy = self.claims.claim(test_id, owner, lease);
+        let record = self.with(|s| s.records.get(test_id).cloned())?;
+        Ok(match busy {
+            None => Claim::Granted { record },
+            Some(expires_in) => Claim::Busy { record, expires_in },
         })
     }
     async fn release_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         record: Option<&IssueRecord>,
     ) -> Result<(), StoreError> {
-        self.with(|s| {
-            if let Some(r) = record {
-                s.records.insert(test_id.to_owned(), r.clone());
-            }
-            if s.claims
-                .get(test_id)
-                .is_some_and(|(holder, _)| holder == owner)
-            {
-                s.claims.remove(test_id);
-            }
-        })
+        if let Some(r) = record {
+            self.with(|s| s.records.insert(test_id.clone(), r.clone()))?;
+        }
+        self.claims.release(test_id, owner);
+        Ok(())
     }
-    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
+    async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
         self.with(|s| TestContext {
             connection: s.connection.clone(),
             settings: s.settings.clone(),
@@ -147,6 +126,10 @@ impl ConfigStore for MemoryStore {
 
 #[cfg(test)]
 mod tests {
+    fn tid(id: impl AsRef<str>) -> TestId {
+        TestId::new(id.as_ref())
+    }
+
     use super::*;
 
     fn record(key: &str) -> IssueRecord {
@@ -162,10 +145,16 @@ mod tests {
         let s = MemoryStore::new();
         let lease = Duration::from_secs(30);
         assert_eq!(
-            s.claim_create("t", "a", lease).await.unwrap(),
+            s.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { record: None }
         );
-        match s.claim_create("t", "b", lease).await.unwrap() {
+        match s
+            .claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+            .await
+            .unwrap()
+        {
             Claim::Busy {
                 record: None,
                 expires_in,
@@ -174,16 +163,22 @@ mod tests {
         }
         // The holder renews; another test is free.
         assert!(matches!(
-            s.claim_create("t", "a", lease).await.unwrap(),
+            s.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { .. }
         ));
         assert!(matches!(
-            s.claim_create("u", "b", lease).await.unwrap(),
+            s.claim_create(&tid("u"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { .. }
         ));
         tokio::time::advance(Duration::from_secs(31)).await;
         assert!(matches!(
-            s.claim_create("t", "b", lease).await.unwrap(),
+            s.claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
             Claim::Granted { .. }
         ));
     }
@@ -192,18 +187,26 @@ mod tests {
     async fn claims_of_holders_that_died_are_swept_out() {
         let s = MemoryStore::new();
         for i in 0..5_000 {
-            s.claim_create(&format!("t{i}"), "dead", Duration::from_secs(1))
-                .await
-                .unwrap();
+            s.claim_create(
+                &tid(&format!("t{i}")),
+                &ClaimOwner::new("dead"),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
         }
         tokio::time::advance(Duration::from_secs(2)).await;
         // The map may grow to twice its size at the last sweep; then the dead go.
         for i in 0..4_000 {
-            s.claim_create(&format!("u{i}"), "alive", Duration::MAX)
-                .await
-                .unwrap();
+            s.claim_create(
+                &tid(&format!("u{i}")),
+                &ClaimOwner::new("alive"),
+                Duration::MAX,
+            )
+            .await
+            .unwrap();
         }
-        let kept = s.state.lock().unwrap().claims.len();
+        let kept = s.claims.len();
         assert_eq!(kept, 4_000, "only the live claims are kept");
     }
 
@@ -211,18 +214,28 @@ mod tests {
     async fn release_records_first_and_only_frees_the_own_claim() {
         let s = MemoryStore::new();
         let lease = Duration::from_secs(30);
-        s.claim_create("t", "a", lease).await.unwrap();
-        s.release_create("t", "b", Some(&record("QA-1")))
+        s.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
+            .await
+            .unwrap();
+        s.release_create(&tid("t"), &ClaimOwner::new("b"), Some(&record("QA-1")))
             .await
             .unwrap();
         // b's release saved its record but did not free a's claim.
-        match s.claim_create("t", "c", lease).await.unwrap() {
+        match s
+            .claim_create(&tid("t"), &ClaimOwner::new("c"), lease)
+            .await
+            .unwrap()
+        {
             Claim::Busy { record: r, .. } => assert_eq!(r, Some(record("QA-1"))),
             other => panic!("c got {other:?}"),
         }
-        s.release_create("t", "a", None).await.unwrap();
+        s.release_create(&tid("t"), &ClaimOwner::new("a"), None)
+            .await
+            .unwrap();
         assert_eq!(
-            s.claim_create("t", "c", lease).await.unwrap(),
+            s.claim_create(&tid("t"), &ClaimOwner::new("c"), lease)
+                .await
+                .unwrap(),
             Claim::Granted {
                 record: Some(record("QA-1"))
             }

@@ -1,9 +1,13 @@
 //! The host's persistence: [`ConfigStore`], and the two stores the crate ships.
 
+mod claims;
 mod file;
+mod ids;
 mod memory;
 
+pub use self::claims::LocalClaims;
 pub use self::file::FileStore;
+pub use self::ids::{ClaimOwner, TestId};
 pub use self::memory::MemoryStore;
 
 use std::fmt;
@@ -135,65 +139,56 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
     async fn delete_settings(&self) -> Result<(), StoreError>;
 
     /// A test's override, if any.
-    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError>;
+    async fn load_override(&self, test: &TestId) -> Result<Option<SavedOverride>, StoreError>;
     /// Saves a test's override.
-    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError>;
+    async fn save_override(&self, test: &TestId, value: &SavedOverride) -> Result<(), StoreError>;
     /// Removes a test's override.
-    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError>;
+    async fn delete_override(&self, test: &TestId) -> Result<(), StoreError>;
 
     /// The last issue made for a test, if any.
-    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError>;
+    async fn load_record(&self, test: &TestId) -> Result<Option<IssueRecord>, StoreError>;
     /// Remembers the last issue made for a test.
-    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError>;
+    async fn save_record(&self, test: &TestId, record: &IssueRecord) -> Result<(), StoreError>;
 
-    /// Claims the right to create the test's issue, for `lease` at most, as `owner` (an
-    /// id unique to one notifier). Must be atomic across every process sharing the store:
-    /// granted to one caller while its lease runs, whatever others ask. Measure the lease
-    /// with the store's own clock (the database's `now()`), so clocks that differ between
-    /// replicas cannot shorten it. Granting to the holder again renews its lease.
+    /// Claims the right to create the test's issue, for `lease` at most, as `owner`.
     ///
-    /// The default grants every claim: right for a store used by one process, where the
-    /// notifier already lets one report per test through at a time. A store shared by
-    /// several processes must implement it (see the README's "Running several replicas").
+    /// Must be atomic across every process sharing the store: granted to one caller while
+    /// its lease runs, whatever others ask. Measure the lease with the store's own clock
+    /// (the database's `now()`), so clocks that differ between replicas cannot shorten
+    /// it. Granting to the holder again renews its lease. Read the test's record *after*
+    /// taking the claim (in a later statement), and return it in the answer.
+    ///
+    /// There is no default body: a store used by one process only can delegate to
+    /// [`LocalClaims`]; a store shared by several processes must take the claim in the
+    /// shared database (see the README's "Running several replicas" for the SQL).
     async fn claim_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test: &TestId,
+        owner: &ClaimOwner,
         lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        let _ = (owner, lease);
-        Ok(Claim::Granted {
-            record: self.load_record(test_id).await?,
-        })
-    }
+    ) -> Result<Claim, StoreError>;
 
     /// Saves the record of the issue just made (if any) and then releases `owner`'s claim,
     /// ideally in one transaction: the record must be in place before another notifier
     /// can claim. Releasing a claim that `owner` no longer holds must leave it alone.
     async fn release_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test: &TestId,
+        owner: &ClaimOwner,
         record: Option<&IssueRecord>,
-    ) -> Result<(), StoreError> {
-        let _ = owner;
-        match record {
-            Some(r) => self.save_record(test_id, r).await,
-            None => Ok(()),
-        }
-    }
+    ) -> Result<(), StoreError>;
 
     /// Everything a failure report needs, in one call. The default makes four reads; a
     /// store that can answer in one round trip should override it.
-    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
+    async fn load_test_context(&self, test: &TestId) -> Result<TestContext, StoreError> {
         let Some(connection) = self.load_connection().await? else {
             return Ok(TestContext::default());
         };
         Ok(TestContext {
             connection: Some(connection),
             settings: self.load_settings().await?,
-            test_override: self.load_override(test_id).await?,
-            record: self.load_record(test_id).await?,
+            test_override: self.load_override(test).await?,
+            record: self.load_record(test).await?,
         })
     }
 }

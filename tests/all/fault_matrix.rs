@@ -586,7 +586,7 @@ async fn check_done(
             if landed.first().map(|(_, k)| k.as_str()) != Some(issue.key.as_str()) {
                 problems.push(format!("reported {}, Jira made {landed:?}", issue.key));
             }
-            let record = h.store.load_record(TEST_ID).await.ok().flatten();
+            let record = h.store.load_record(&tid(TEST_ID)).await.ok().flatten();
             if record.map(|r| r.issue_id) != Some(issue.id.clone()) {
                 problems.push(format!("{} was not recorded", issue.key));
             }
@@ -613,7 +613,7 @@ async fn check_nothing_kept(row: Row, h: &Harness, problems: &mut Vec<String>) {
             .map(|_| "settings"),
         Search | Create => h
             .store
-            .load_record(TEST_ID)
+            .load_record(&tid(TEST_ID))
             .await
             .ok()
             .flatten()

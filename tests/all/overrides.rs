@@ -34,7 +34,12 @@ async fn an_override_without_project_or_assignee_is_saved_read_and_cleared_witho
 
     h.notifier.clear_override(TEST_ID).await.unwrap();
     assert_eq!(h.notifier.test_override(TEST_ID).await.unwrap(), None);
-    assert!(h.store.load_override(TEST_ID).await.unwrap().is_none());
+    assert!(h
+        .store
+        .load_override(&tid(TEST_ID))
+        .await
+        .unwrap()
+        .is_none());
     h.assert_no_strays();
 }
 
@@ -75,7 +80,7 @@ async fn a_disabled_test_is_disabled_without_any_request() {
     let outcome = h.report_checkout().await.unwrap();
 
     assert_eq!(outcome, Outcome::Disabled);
-    assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
+    assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
     h.assert_no_strays();
 }
 

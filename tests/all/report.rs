@@ -56,7 +56,7 @@ async fn a_first_failure_is_one_search_and_one_create_and_links_to_the_site() {
     search.assert_calls_async(1).await;
     create.assert_calls_async(1).await;
     assert_eq!(
-        h.store.load_record(TEST_ID).await.unwrap(),
+        h.store.load_record(&tid(TEST_ID)).await.unwrap(),
         Some(IssueRecord {
             issue_id: "10042".into(),
             issue_key: "QA-42".into(),
@@ -104,7 +104,7 @@ async fn an_issue_closed_since_lets_the_next_failure_create_a_new_one() {
     // The next check reconciles the new issue.
     assert_eq!(
         h.store
-            .load_record(TEST_ID)
+            .load_record(&tid(TEST_ID))
             .await
             .unwrap()
             .unwrap()
@@ -166,7 +166,7 @@ async fn an_open_issue_found_by_label_alone_is_a_duplicate_and_is_remembered() {
     search.assert_calls_async(1).await;
     let record = h
         .store
-        .load_record(TEST_ID)
+        .load_record(&tid(TEST_ID))
         .await
         .unwrap()
         .expect("remembered");
@@ -195,7 +195,7 @@ async fn statuses_other_than_error_are_ignored_without_any_request() {
             .unwrap();
         assert_eq!(outcome, Outcome::Ignored, "{status:?}");
     }
-    assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
+    assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
     h.assert_no_strays();
 }
 

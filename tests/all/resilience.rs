@@ -182,7 +182,7 @@ async fn a_500_on_create_is_looked_for_and_not_created_twice_when_found() {
     after.assert_calls_async(1).await;
     assert_eq!(
         h.store
-            .load_record(TEST_ID)
+            .load_record(&tid(TEST_ID))
             .await
             .unwrap()
             .unwrap()
@@ -256,7 +256,7 @@ async fn a_400_on_create_is_a_final_api_error_carrying_jiras_field_message() {
     // Final: not sent again, not looked for.
     create.assert_calls_async(1).await;
     search.assert_calls_async(1).await;
-    assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
+    assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
     h.assert_no_strays();
 }
 
@@ -330,7 +330,7 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
     assert!(err.to_string().contains(&source.message), "{err}");
     assert!(std::error::Error::source(&err).is_none());
     token.assert_calls_async(1).await;
-    assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
+    assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
     h.assert_no_strays();
 }
 

@@ -2,6 +2,7 @@
 //! or claim sends nothing, and an issue created while the store cannot record it is
 //! reported with its key and not created again.
 
+use jira_notifier::{ClaimOwner, TestId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -105,30 +106,34 @@ impl ConfigStore for FlakyStore {
         self.check(Op::Delete)?;
         self.inner.delete_settings().await
     }
-    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError> {
+    async fn load_override(&self, test_id: &TestId) -> Result<Option<SavedOverride>, StoreError> {
         self.check(Op::Load)?;
         self.inner.load_override(test_id).await
     }
-    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError> {
+    async fn save_override(
+        &self,
+        test_id: &TestId,
+        value: &SavedOverride,
+    ) -> Result<(), StoreError> {
         self.check(Op::Save)?;
         self.inner.save_override(test_id, value).await
     }
-    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError> {
+    async fn delete_override(&self, test_id: &TestId) -> Result<(), StoreError> {
         self.check(Op::Delete)?;
         self.inner.delete_override(test_id).await
     }
-    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError> {
+    async fn load_record(&self, test_id: &TestId) -> Result<Option<IssueRecord>, StoreError> {
         self.check(Op::Load)?;
         self.inner.load_record(test_id).await
     }
-    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError> {
+    async fn save_record(&self, test_id: &TestId, record: &IssueRecord) -> Result<(), StoreError> {
         self.check(Op::Save)?;
         self.inner.save_record(test_id, record).await
     }
     async fn claim_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         lease: std::time::Duration,
     ) -> Result<Claim, StoreError> {
         self.check(Op::Claim)?;
@@ -136,14 +141,14 @@ impl ConfigStore for FlakyStore {
     }
     async fn release_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         record: Option<&IssueRecord>,
     ) -> Result<(), StoreError> {
         self.check(Op::Release)?;
         self.inner.release_create(test_id, owner, record).await
     }
-    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
+    async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
         self.check(Op::Load)?;
         self.inner.load_test_context(test_id).await
     }
@@ -355,7 +360,7 @@ async fn a_failing_release_after_a_create_is_record_not_saved_and_the_next_repor
     assert!(err.is_retryable());
     assert!(err.to_string().contains("QA-42"), "{err}");
     create.assert_calls_async(1).await;
-    assert!(h.store.load_record(TEST_ID).await.unwrap().is_none());
+    assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
 
     // The host reports the failure again once the store is back, while Jira's search
     // still lags: the issue is found, not made again, and recorded this time.
@@ -371,7 +376,7 @@ async fn a_failing_release_after_a_create_is_record_not_saved_and_the_next_repor
     create.assert_calls_async(1).await;
     assert_eq!(
         h.store
-            .load_record(TEST_ID)
+            .load_record(&tid(TEST_ID))
             .await
             .unwrap()
             .map(|r| r.issue_key),

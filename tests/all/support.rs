@@ -1744,3 +1744,8 @@ pub fn http_date(at: SystemTime) -> String {
         rest % 60,
     )
 }
+
+/// A test id, as the notifier hands it to a store.
+pub fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
+}

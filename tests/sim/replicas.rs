@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jira_notifier::{
-    Claim, ConfigStore, Connection, Error, FileStore, IssueRecord, MemoryStore, Outcome,
-    SavedOverride, SavedSettings, StoreError, TestContext,
+    Claim, ClaimOwner, ConfigStore, Connection, Error, FileStore, IssueRecord, MemoryStore,
+    Outcome, SavedOverride, SavedSettings, StoreError, TestContext, TestId,
 };
 use jira_notifier_sim::{SimJira, StatusCategory};
 
@@ -150,36 +150,36 @@ impl ConfigStore for DiesAfterCreate {
     async fn delete_settings(&self) -> Result<(), StoreError> {
         self.inner.delete_settings().await
     }
-    async fn load_override(&self, id: &str) -> Result<Option<SavedOverride>, StoreError> {
+    async fn load_override(&self, id: &TestId) -> Result<Option<SavedOverride>, StoreError> {
         self.inner.load_override(id).await
     }
-    async fn save_override(&self, id: &str, o: &SavedOverride) -> Result<(), StoreError> {
+    async fn save_override(&self, id: &TestId, o: &SavedOverride) -> Result<(), StoreError> {
         self.inner.save_override(id, o).await
     }
-    async fn delete_override(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_override(&self, id: &TestId) -> Result<(), StoreError> {
         self.inner.delete_override(id).await
     }
-    async fn load_record(&self, id: &str) -> Result<Option<IssueRecord>, StoreError> {
+    async fn load_record(&self, id: &TestId) -> Result<Option<IssueRecord>, StoreError> {
         self.inner.load_record(id).await
     }
-    async fn save_record(&self, id: &str, r: &IssueRecord) -> Result<(), StoreError> {
+    async fn save_record(&self, id: &TestId, r: &IssueRecord) -> Result<(), StoreError> {
         self.inner.save_record(id, r).await
     }
-    async fn load_test_context(&self, id: &str) -> Result<TestContext, StoreError> {
+    async fn load_test_context(&self, id: &TestId) -> Result<TestContext, StoreError> {
         self.inner.load_test_context(id).await
     }
     async fn claim_create(
         &self,
-        id: &str,
-        owner: &str,
+        id: &TestId,
+        owner: &ClaimOwner,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
         self.inner.claim_create(id, owner, lease).await
     }
     async fn release_create(
         &self,
-        id: &str,
-        owner: &str,
+        id: &TestId,
+        owner: &ClaimOwner,
         r: Option<&IssueRecord>,
     ) -> Result<(), StoreError> {
         if r.is_some() && self.armed.swap(false, Ordering::SeqCst) {
@@ -235,7 +235,7 @@ async fn a_replica_that_dies_mid_create_loses_no_test_and_causes_no_duplicate() 
     // The survivor recorded it: the next report is one reconciled search.
     assert_eq!(
         shared
-            .load_record("login")
+            .load_record(&tid("login"))
             .await
             .unwrap()
             .unwrap()

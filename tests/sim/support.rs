@@ -73,3 +73,8 @@ pub fn open_keys(jira: &SimJira, id: &str) -> Vec<String> {
 pub fn key_of(o: &Outcome) -> &str {
     &o.issue().expect("an issue").key
 }
+
+/// A test id, as the notifier hands it to a store.
+pub fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
+}

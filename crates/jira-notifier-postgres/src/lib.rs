@@ -33,8 +33,8 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
-    Claim, ConfigStore, Connection, Credentials, IssueRecord, SavedOverride, SavedSettings, Site,
-    StoreError, TestContext,
+    Claim, ClaimOwner, ConfigStore, Connection, Credentials, IssueRecord, SavedOverride,
+    SavedSettings, Site, StoreError, TestContext, TestId,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -548,7 +548,8 @@ impl ConfigStore for PostgresStore {
             .await
     }
 
-    async fn load_override(&self, test_id: &str) -> Result<Option<SavedOverride>, StoreError> {
+    async fn load_override(&self, test_id: &TestId) -> Result<Option<SavedOverride>, StoreError> {
+        let test_id = test_id.as_str();
         let table = self.table("overrides");
         let rows = self
             .query(
@@ -563,7 +564,12 @@ impl ConfigStore for PostgresStore {
         }
     }
 
-    async fn save_override(&self, test_id: &str, value: &SavedOverride) -> Result<(), StoreError> {
+    async fn save_override(
+        &self,
+        test_id: &TestId,
+        value: &SavedOverride,
+    ) -> Result<(), StoreError> {
+        let test_id = test_id.as_str();
         let value = to_json(value, "override")?;
         self.execute(
             "save a test's override",
@@ -573,7 +579,8 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
-    async fn delete_override(&self, test_id: &str) -> Result<(), StoreError> {
+    async fn delete_override(&self, test_id: &TestId) -> Result<(), StoreError> {
+        let test_id = test_id.as_str();
         self.execute(
             "delete a test's override",
             &self.sql.delete_override,
@@ -582,7 +589,8 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
-    async fn load_record(&self, test_id: &str) -> Result<Option<IssueRecord>, StoreError> {
+    async fn load_record(&self, test_id: &TestId) -> Result<Option<IssueRecord>, StoreError> {
+        let test_id = test_id.as_str();
         let rows = self
             .query(
                 "read a test's issue record",
@@ -596,7 +604,8 @@ impl ConfigStore for PostgresStore {
         }
     }
 
-    async fn save_record(&self, test_id: &str, record: &IssueRecord) -> Result<(), StoreError> {
+    async fn save_record(&self, test_id: &TestId, record: &IssueRecord) -> Result<(), StoreError> {
+        let test_id = test_id.as_str();
         self.execute(
             "save a test's issue record",
             &self.sql.save_record,
@@ -612,10 +621,12 @@ impl ConfigStore for PostgresStore {
 
     async fn claim_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
+        let test_id = test_id.as_str();
+        let owner = owner.as_str();
         const WHAT: &str = "claim a test's issue creation";
         let lease = lease_micros(lease);
         let claims = self.table("claims");
@@ -668,10 +679,12 @@ impl ConfigStore for PostgresStore {
 
     async fn release_create(
         &self,
-        test_id: &str,
-        owner: &str,
+        test_id: &TestId,
+        owner: &ClaimOwner,
         record: Option<&IssueRecord>,
     ) -> Result<(), StoreError> {
+        let test_id = test_id.as_str();
+        let owner = owner.as_str();
         let issue_id = record.map(|r| r.issue_id.as_str());
         let issue_key = record.map(|r| r.issue_key.as_str());
         let label = record.map(|r| r.label.as_str());
@@ -689,7 +702,8 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
-    async fn load_test_context(&self, test_id: &str) -> Result<TestContext, StoreError> {
+    async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
+        let test_id = test_id.as_str();
         let rows = self
             .query(
                 "read a test's context",

@@ -7,6 +7,7 @@
 //! makes them fail instead. Each test uses tables of its own (a random table prefix) and
 //! drops them at the end, so the tests run in parallel on one database.
 
+use jira_notifier::ClaimOwner;
 use std::collections::HashSet;
 use std::env;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -216,36 +217,45 @@ async fn every_value_round_trips() {
     let store = db.store().await;
     assert!(store.load_connection().await.unwrap().is_none());
     assert!(store.load_settings().await.unwrap().is_none());
-    assert!(store.load_override("t").await.unwrap().is_none());
-    assert!(store.load_record("t").await.unwrap().is_none());
-    let empty = store.load_test_context("t").await.unwrap();
+    assert!(store.load_override(&tid("t")).await.unwrap().is_none());
+    assert!(store.load_record(&tid("t")).await.unwrap().is_none());
+    let empty = store.load_test_context(&tid("t")).await.unwrap();
     assert!(empty.connection.is_none() && empty.settings.is_none());
     assert!(empty.test_override.is_none() && empty.record.is_none());
 
     let conn = connection("s3cret 'with' \"quotes\" ünï");
     store.save_connection(&conn).await.unwrap();
     store.save_settings(&settings()).await.unwrap();
-    store.save_override("t", &test_override()).await.unwrap();
-    store.save_record("t", &record("QA-1")).await.unwrap();
+    store
+        .save_override(&tid("t"), &test_override())
+        .await
+        .unwrap();
+    store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
     // Saving again replaces.
-    store.save_record("t", &record("QA-2")).await.unwrap();
-    store.save_record("other", &record("QA-9")).await.unwrap();
+    store.save_record(&tid("t"), &record("QA-2")).await.unwrap();
+    store
+        .save_record(&tid("other"), &record("QA-9"))
+        .await
+        .unwrap();
 
     // A new store (another connection) reads what the first wrote.
     let other = db.store().await;
     assert_same_connection(&other.load_connection().await.unwrap().unwrap(), &conn);
     assert_eq!(other.load_settings().await.unwrap(), Some(settings()));
     assert_eq!(
-        other.load_override("t").await.unwrap(),
+        other.load_override(&tid("t")).await.unwrap(),
         Some(test_override())
     );
-    assert_eq!(other.load_record("t").await.unwrap(), Some(record("QA-2")));
-    let ctx = other.load_test_context("t").await.unwrap();
+    assert_eq!(
+        other.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-2"))
+    );
+    let ctx = other.load_test_context(&tid("t")).await.unwrap();
     assert_same_connection(ctx.connection.as_ref().unwrap(), &conn);
     assert_eq!(ctx.settings, Some(settings()));
     assert_eq!(ctx.test_override, Some(test_override()));
     assert_eq!(ctx.record, Some(record("QA-2")));
-    let ctx = other.load_test_context("unknown").await.unwrap();
+    let ctx = other.load_test_context(&tid("unknown")).await.unwrap();
     assert!(ctx.connection.is_some() && ctx.settings.is_some());
     assert!(ctx.test_override.is_none() && ctx.record.is_none());
 
@@ -269,18 +279,18 @@ async fn every_value_round_trips() {
     store.save_connection(&newer).await.unwrap();
     assert_same_connection(&other.load_connection().await.unwrap().unwrap(), &newer);
 
-    store.delete_override("t").await.unwrap();
+    store.delete_override(&tid("t")).await.unwrap();
     store.delete_settings().await.unwrap();
     store.delete_connection().await.unwrap();
     assert!(other.load_connection().await.unwrap().is_none());
     assert!(other.load_settings().await.unwrap().is_none());
-    assert!(other.load_override("t").await.unwrap().is_none());
-    let ctx = other.load_test_context("t").await.unwrap();
+    assert!(other.load_override(&tid("t")).await.unwrap().is_none());
+    let ctx = other.load_test_context(&tid("t")).await.unwrap();
     assert!(ctx.connection.is_none() && ctx.settings.is_none() && ctx.test_override.is_none());
     assert_eq!(ctx.record, Some(record("QA-2")));
     // Deleting what is not there is fine.
     store.delete_connection().await.unwrap();
-    store.delete_override("never").await.unwrap();
+    store.delete_override(&tid("never")).await.unwrap();
     assert!(!format!("{store:?}").contains("rotated"));
     db.drop_tables().await;
 }
@@ -303,9 +313,11 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
                 barrier.wait().await;
                 // Half start with a read, half with a write.
                 if i % 2 == 0 {
-                    store.load_test_context("t").await.map(drop)
+                    store.load_test_context(&tid("t")).await.map(drop)
                 } else {
-                    store.save_record(&format!("t{i}"), &record("QA-1")).await
+                    store
+                        .save_record(&tid(&format!("t{i}")), &record("QA-1"))
+                        .await
                 }
             })
         })
@@ -331,7 +343,10 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
     let again = db.store().await;
     again.ensure_schema().await.unwrap();
     again.ensure_schema().await.unwrap();
-    assert_eq!(again.load_record("t1").await.unwrap(), Some(record("QA-1")));
+    assert_eq!(
+        again.load_record(&tid("t1")).await.unwrap(),
+        Some(record("QA-1"))
+    );
     assert_eq!(db.tables().await, want);
 
     // Tables made by a newer version are left alone.
@@ -342,7 +357,7 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
         ))
         .await
         .unwrap();
-    let error = db.store().await.load_record("t1").await.unwrap_err();
+    let error = db.store().await.load_record(&tid("t1")).await.unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Corrupt);
     assert!(error.to_string().contains("version 2"), "{error}");
     db.drop_tables().await;
@@ -366,8 +381,14 @@ async fn claims_are_exclusive_among_eight_connections() {
                 let (store, barrier) = (Arc::clone(store), Arc::clone(&barrier));
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    let owner = format!("owner-{i}");
-                    (i, store.claim_create(test_id, &owner, LONG).await.unwrap())
+                    let owner = ClaimOwner::new(format!("owner-{i}"));
+                    (
+                        i,
+                        store
+                            .claim_create(&tid(test_id), &owner, LONG)
+                            .await
+                            .unwrap(),
+                    )
                 })
             })
             .collect();
@@ -392,7 +413,11 @@ async fn claims_are_exclusive_among_eight_connections() {
         assert_eq!(winners.len(), 1, "round {round}: granted to {winners:?}");
         let rec = record(&format!("QA-{round}"));
         stores[winners[0]]
-            .release_create(test_id, &format!("owner-{}", winners[0]), Some(&rec))
+            .release_create(
+                &tid(test_id),
+                &ClaimOwner::new(format!("owner-{}", winners[0])),
+                Some(&rec),
+            )
             .await
             .unwrap();
         last[slot] = Some(rec);
@@ -426,12 +451,12 @@ async fn a_claim_granted_after_a_release_sees_the_released_record() {
         .map(|(i, store)| {
             let (store, shared) = (Arc::clone(store), Arc::clone(&shared));
             tokio::spawn(async move {
-                let owner = format!("owner-{i}");
+                let owner = ClaimOwner::new(format!("owner-{i}"));
                 loop {
                     if shared.lock().unwrap().grants >= HANDOVERS {
                         return;
                     }
-                    match store.claim_create("t", &owner, LONG).await.unwrap() {
+                    match store.claim_create(&tid("t"), &owner, LONG).await.unwrap() {
                         Claim::Granted { record } => {
                             let n = {
                                 let mut s = shared.lock().unwrap();
@@ -449,7 +474,10 @@ async fn a_claim_granted_after_a_release_sees_the_released_record() {
                                 s.held = false;
                                 s.released = Some(rec.clone());
                             }
-                            store.release_create("t", &owner, Some(&rec)).await.unwrap();
+                            store
+                                .release_create(&tid("t"), &owner, Some(&rec))
+                                .await
+                                .unwrap();
                         }
                         Claim::Busy { .. } => {
                             tokio::time::sleep(Duration::from_micros(fastrand::u64(0..1000))).await;
@@ -485,18 +513,30 @@ async fn the_holder_renews_and_leases_run_on_the_database_clock() {
     with_db!(db);
     let (a, b) = (db.store().await, db.store().await);
     assert!(granted(
-        &a.claim_create("t", "a", Duration::from_secs(2))
+        &a.claim_create(&tid("t"), &ClaimOwner::new("a"), Duration::from_secs(2))
             .await
             .unwrap()
     ));
-    let left = busy_for(b.claim_create("t", "b", LONG).await.unwrap());
+    let left = busy_for(
+        b.claim_create(&tid("t"), &ClaimOwner::new("b"), LONG)
+            .await
+            .unwrap(),
+    );
     assert!(
         left <= Duration::from_secs(2) && left > Duration::from_secs(1),
         "{left:?}"
     );
     // The holder claims again: granted, with the new lease.
-    assert!(granted(&a.claim_create("t", "a", LONG).await.unwrap()));
-    let left = busy_for(b.claim_create("t", "b", LONG).await.unwrap());
+    assert!(granted(
+        &a.claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
+            .await
+            .unwrap()
+    ));
+    let left = busy_for(
+        b.claim_create(&tid("t"), &ClaimOwner::new("b"), LONG)
+            .await
+            .unwrap(),
+    );
     assert!(
         left <= LONG && left > LONG - Duration::from_secs(5),
         "{left:?}"
@@ -517,7 +557,11 @@ async fn the_holder_renews_and_leases_run_on_the_database_clock() {
         .get(0);
     assert!(seconds > 55.0 && seconds <= 60.0, "{seconds}");
     // Other tests are free.
-    assert!(granted(&b.claim_create("u", "b", LONG).await.unwrap()));
+    assert!(granted(
+        &b.claim_create(&tid("u"), &ClaimOwner::new("b"), LONG)
+            .await
+            .unwrap()
+    ));
     db.drop_tables().await;
 }
 
@@ -526,34 +570,58 @@ async fn an_expired_claim_is_taken_over_and_its_late_release_leaves_the_new_one(
     with_db!(db);
     let (a, b, c) = (db.store().await, db.store().await, db.store().await);
     let short = Duration::from_millis(300);
-    assert!(granted(&a.claim_create("t", "a", short).await.unwrap()));
-    let left = busy_for(b.claim_create("t", "b", short).await.unwrap());
+    assert!(granted(
+        &a.claim_create(&tid("t"), &ClaimOwner::new("a"), short)
+            .await
+            .unwrap()
+    ));
+    let left = busy_for(
+        b.claim_create(&tid("t"), &ClaimOwner::new("b"), short)
+            .await
+            .unwrap(),
+    );
     assert!(left <= short, "{left:?}");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        b.claim_create("t", "b", LONG).await.unwrap(),
+        b.claim_create(&tid("t"), &ClaimOwner::new("b"), LONG)
+            .await
+            .unwrap(),
         Claim::Granted { record: None }
     );
     // a comes back late: its claim is gone, b holds the test.
-    busy_for(a.claim_create("t", "a", short).await.unwrap());
+    busy_for(
+        a.claim_create(&tid("t"), &ClaimOwner::new("a"), short)
+            .await
+            .unwrap(),
+    );
     // a's release saves its record but leaves b's claim.
-    a.release_create("t", "a", Some(&record("QA-1")))
+    a.release_create(&tid("t"), &ClaimOwner::new("a"), Some(&record("QA-1")))
         .await
         .unwrap();
-    match c.claim_create("t", "c", LONG).await.unwrap() {
+    match c
+        .claim_create(&tid("t"), &ClaimOwner::new("c"), LONG)
+        .await
+        .unwrap()
+    {
         Claim::Busy { record: r, .. } => assert_eq!(r, Some(record("QA-1"))),
         other => panic!("c got {other:?}"),
     }
     // b releases without a record: the record stays, and c gets the claim with it.
-    b.release_create("t", "b", None).await.unwrap();
+    b.release_create(&tid("t"), &ClaimOwner::new("b"), None)
+        .await
+        .unwrap();
     assert_eq!(
-        c.claim_create("t", "c", LONG).await.unwrap(),
+        c.claim_create(&tid("t"), &ClaimOwner::new("c"), LONG)
+            .await
+            .unwrap(),
         Claim::Granted {
             record: Some(record("QA-1"))
         }
     );
     // Releasing a claim nobody holds is fine.
-    a.release_create("free", "a", None).await.unwrap();
+    a.release_create(&tid("free"), &ClaimOwner::new("a"), None)
+        .await
+        .unwrap();
     db.drop_tables().await;
 }
 
@@ -561,26 +629,39 @@ async fn an_expired_claim_is_taken_over_and_its_late_release_leaves_the_new_one(
 async fn release_writes_the_record_before_freeing_and_only_frees_the_own_claim() {
     with_db!(db);
     let (a, b) = (db.store().await, db.store().await);
-    assert!(granted(&a.claim_create("t", "a", LONG).await.unwrap()));
+    assert!(granted(
+        &a.claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
+            .await
+            .unwrap()
+    ));
     // b does not hold the claim: its release writes its record and frees nothing.
-    b.release_create("t", "b", Some(&record("QA-1")))
+    b.release_create(&tid("t"), &ClaimOwner::new("b"), Some(&record("QA-1")))
         .await
         .unwrap();
-    match b.claim_create("t", "b", LONG).await.unwrap() {
+    match b
+        .claim_create(&tid("t"), &ClaimOwner::new("b"), LONG)
+        .await
+        .unwrap()
+    {
         Claim::Busy { record: r, .. } => assert_eq!(r, Some(record("QA-1"))),
         other => panic!("b got {other:?}"),
     }
     // a's release writes and frees in one statement: whoever claims next sees the record.
-    a.release_create("t", "a", Some(&record("QA-2")))
+    a.release_create(&tid("t"), &ClaimOwner::new("a"), Some(&record("QA-2")))
         .await
         .unwrap();
     assert_eq!(
-        b.claim_create("t", "b", LONG).await.unwrap(),
+        b.claim_create(&tid("t"), &ClaimOwner::new("b"), LONG)
+            .await
+            .unwrap(),
         Claim::Granted {
             record: Some(record("QA-2"))
         }
     );
-    assert_eq!(a.load_record("t").await.unwrap(), Some(record("QA-2")));
+    assert_eq!(
+        a.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-2"))
+    );
     db.drop_tables().await;
 }
 
@@ -613,7 +694,7 @@ async fn the_secret_codec_encodes_the_secret_column() {
         .get(0);
     assert_eq!(stored, "rev:terces-nialp");
     assert_same_connection(&store.load_connection().await.unwrap().unwrap(), &conn);
-    let ctx = store.load_test_context("t").await.unwrap();
+    let ctx = store.load_test_context(&tid("t")).await.unwrap();
     assert_same_connection(&ctx.connection.unwrap(), &conn);
     // A value the decoder refuses is its error.
     db.admin
@@ -634,7 +715,10 @@ async fn undecodable_rows_are_corrupt_and_not_quoted() {
     with_db!(db);
     let store = db.store().await;
     store.save_settings(&settings()).await.unwrap();
-    store.save_override("t", &test_override()).await.unwrap();
+    store
+        .save_override(&tid("t"), &test_override())
+        .await
+        .unwrap();
     db.admin
         .batch_execute(&format!(
             "UPDATE {} SET value = '{{\"private\": \"do-not-quote\"}}'; \
@@ -646,8 +730,8 @@ async fn undecodable_rows_are_corrupt_and_not_quoted() {
         .unwrap();
     let errors = [
         store.load_settings().await.unwrap_err(),
-        store.load_override("t").await.unwrap_err(),
-        store.load_test_context("t").await.unwrap_err(),
+        store.load_override(&tid("t")).await.unwrap_err(),
+        store.load_test_context(&tid("t")).await.unwrap_err(),
     ];
     for error in &errors {
         assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
@@ -662,7 +746,7 @@ async fn undecodable_rows_are_corrupt_and_not_quoted() {
         ))
         .await
         .unwrap();
-    let error = store.load_record("t").await.unwrap_err();
+    let error = store.load_record(&tid("t")).await.unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
     db.drop_tables().await;
 }
@@ -784,21 +868,37 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
         .await
         .unwrap()
         .with_table_prefix(&db.prefix);
-    store.save_record("t", &record("QA-1")).await.unwrap();
+    store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
 
     proxy.go_down();
     // Every kind of call fails as retryable while the server is away.
-    assert_unavailable(store.load_record("t").await);
-    assert_unavailable(store.claim_create("t", "a", LONG).await);
-    assert_unavailable(store.release_create("t", "a", None).await);
-    assert_unavailable(store.load_test_context("t").await);
-    let error = assert_unavailable(store.save_record("t", &record("QA-2")).await);
+    assert_unavailable(store.load_record(&tid("t")).await);
+    assert_unavailable(
+        store
+            .claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
+            .await,
+    );
+    assert_unavailable(
+        store
+            .release_create(&tid("t"), &ClaimOwner::new("a"), None)
+            .await,
+    );
+    assert_unavailable(store.load_test_context(&tid("t")).await);
+    let error = assert_unavailable(store.save_record(&tid("t"), &record("QA-2")).await);
     assert!(error.to_string().contains("PostgreSQL"), "{error}");
 
     // Back again: the next call reconnects.
     proxy.come_back();
-    assert_eq!(store.load_record("t").await.unwrap(), Some(record("QA-1")));
-    assert!(granted(&store.claim_create("t", "a", LONG).await.unwrap()));
+    assert_eq!(
+        store.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
+    assert!(granted(
+        &store
+            .claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
+            .await
+            .unwrap()
+    ));
     db.drop_tables().await;
 }
 
@@ -810,16 +910,24 @@ async fn a_store_from_a_client_works_and_cannot_reconnect() {
     let (client, connection) = proxy.config(&upstream).connect(NoTls).await.unwrap();
     tokio::spawn(connection);
     let store = PostgresStore::from_client(client).with_table_prefix(&db.prefix);
-    store.save_record("t", &record("QA-1")).await.unwrap();
-    assert_eq!(store.load_record("t").await.unwrap(), Some(record("QA-1")));
+    store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+    assert_eq!(
+        store.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
     assert!(format!("{store:?}").contains(&db.prefix));
 
     proxy.go_down();
-    assert_unavailable(store.load_record("t").await);
+    assert_unavailable(store.load_record(&tid("t")).await);
     proxy.come_back();
     // The lost connection stays lost; the error says so.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let error = assert_unavailable(store.load_record("t").await);
+    let error = assert_unavailable(store.load_record(&tid("t")).await);
     assert!(error.to_string().contains("cannot reconnect"), "{error}");
     db.drop_tables().await;
+}
+
+/// A test id, as the notifier hands it to a store.
+fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
+    jira_notifier::TestId::new(id.as_ref())
 }
