@@ -83,38 +83,25 @@ fn notifier_with(
     let store = Arc::new(MemoryStore::new());
     rt.block_on(async {
         store
-            .save_connection(&Connection {
-                credentials: Credentials::new("id", "secret".to_owned()),
-                site: Site {
-                    cloud_id: "cloud".into(),
-                    name: "acme".into(),
-                    url: "https://acme.atlassian.net".into(),
-                },
-            })
+            .save_connection(&Connection::new(
+                Credentials::new("id", "secret".to_owned()),
+                Site::new("cloud", "acme", "https://acme.atlassian.net"),
+            ))
             .await
             .unwrap();
         store
-            .save_settings(&SavedSettings {
-                settings: Settings::new("QA").with_labels(["automated"]),
-                target: ResolvedTarget {
-                    project_key: "QA".into(),
-                    project_id: "10000".into(),
-                    issue_type_name: "Bug".into(),
-                    issue_type_id: "10001".into(),
-                },
-                cloud_id: "cloud".into(),
-            })
+            .save_settings(&SavedSettings::new(
+                Settings::new("QA").with_labels(["automated"]),
+                ResolvedTarget::new("QA", "10000", "Bug", "10001"),
+                "cloud",
+            ))
             .await
             .unwrap();
         if open_issue {
             store
                 .save_record(
                     &tid("checkout"),
-                    &IssueRecord {
-                        issue_id: "10001".into(),
-                        issue_key: "QA-1".into(),
-                        label: "testclix-checkout".into(),
-                    },
+                    &IssueRecord::new("10001", "QA-1", "testclix-checkout"),
                 )
                 .await
                 .unwrap();
@@ -123,11 +110,7 @@ fn notifier_with(
             store
                 .save_override(
                     &tid("checkout"),
-                    &SavedOverride {
-                        test_override: TestOverride::disabled(),
-                        target: None,
-                        cloud_id: "cloud".into(),
-                    },
+                    &SavedOverride::new(TestOverride::disabled(), None, "cloud"),
                 )
                 .await
                 .unwrap();

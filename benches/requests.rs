@@ -114,14 +114,10 @@ impl HttpTransport for Answers {
 }
 
 fn connection() -> Connection {
-    Connection {
-        credentials: Credentials::new("bench-client-id", "bench-client-secret".to_owned()),
-        site: Site {
-            cloud_id: CLOUD.into(),
-            name: "acme".into(),
-            url: "https://acme.atlassian.net".into(),
-        },
-    }
+    Connection::new(
+        Credentials::new("bench-client-id", "bench-client-secret".to_owned()),
+        Site::new(CLOUD, "acme", "https://acme.atlassian.net"),
+    )
 }
 
 /// A connected, configured notifier on a `MemoryStore`, its token already fetched.
@@ -134,16 +130,11 @@ fn notifier(rt: &tokio::runtime::Runtime, answers: Answers) -> JiraNotifier {
     rt.block_on(async {
         store.save_connection(&connection()).await.unwrap();
         store
-            .save_settings(&SavedSettings {
-                settings: Settings::new("QA").with_labels(["automated"]),
-                target: ResolvedTarget {
-                    project_key: "QA".into(),
-                    project_id: "10000".into(),
-                    issue_type_name: "Bug".into(),
-                    issue_type_id: "10001".into(),
-                },
-                cloud_id: CLOUD.into(),
-            })
+            .save_settings(&SavedSettings::new(
+                Settings::new("QA").with_labels(["automated"]),
+                ResolvedTarget::new("QA", "10000", "Bug", "10001"),
+                CLOUD,
+            ))
             .await
             .unwrap();
         n.discover_sites(&connection().credentials).await.unwrap();
@@ -244,16 +235,11 @@ fn store(c: &mut Criterion) {
     let s = MemoryStore::new();
     rt.block_on(async {
         s.save_connection(&connection()).await.unwrap();
-        s.save_settings(&SavedSettings {
-            settings: Settings::new("QA").with_labels(["automated"]),
-            target: ResolvedTarget {
-                project_key: "QA".into(),
-                project_id: "10000".into(),
-                issue_type_name: "Bug".into(),
-                issue_type_id: "10001".into(),
-            },
-            cloud_id: CLOUD.into(),
-        })
+        s.save_settings(&SavedSettings::new(
+            Settings::new("QA").with_labels(["automated"]),
+            ResolvedTarget::new("QA", "10000", "Bug", "10001"),
+            CLOUD,
+        ))
         .await
         .unwrap();
     });

@@ -49,7 +49,9 @@ impl fmt::Debug for Credentials {
 }
 
 /// A Jira Cloud site the credentials can reach.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct Site {
     /// The cloud id, used in gateway URLs.
     pub cloud_id: String,
@@ -60,6 +62,19 @@ pub struct Site {
 }
 
 impl Site {
+    /// A site from its cloud id, name and URL.
+    pub fn new(
+        cloud_id: impl Into<String>,
+        name: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        Site {
+            cloud_id: cloud_id.into(),
+            name: name.into(),
+            url: url.into(),
+        }
+    }
+
     /// The browse link of an issue on this site: what people click, never the gateway URL.
     pub fn browse_url(&self, issue_key: &str) -> String {
         format!("{}/browse/{}", self.url.trim_end_matches('/'), issue_key)
@@ -68,9 +83,17 @@ impl Site {
 
 /// What `connect` stores: the credentials and the chosen site.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Connection {
     /// The credentials (the secret stays redacted in `Debug`).
     pub credentials: Credentials,
     /// The site chosen at connect time.
     pub site: Site,
+}
+
+impl Connection {
+    /// A connection: the credentials and the site they were connected to.
+    pub fn new(credentials: Credentials, site: Site) -> Self {
+        Connection { credentials, site }
+    }
 }

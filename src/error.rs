@@ -68,7 +68,9 @@ pub enum Error {
     #[error("not connected to Jira")]
     NotConnected,
 
-    /// Connected, but no settings are saved for this site yet.
+    /// Connected, but no settings are saved for this site yet. Calls that need settings
+    /// (the test notification, an override naming a project) answer it; a failure report
+    /// answers [`Outcome::NotConfigured`](crate::Outcome::NotConfigured) instead.
     #[error("Jira settings are not saved yet: choose a project and save the settings")]
     NotConfigured,
 
@@ -111,17 +113,19 @@ pub enum Error {
         detail: String,
     },
 
-    /// The host's store failed.
-    #[error("the store failed: {0}")]
-    Store(StoreError),
+    /// The host's store failed. The store's error is the [`source`](std::error::Error::source).
+    #[error("the store failed")]
+    Store(#[source] StoreError),
 
     /// The issue was created but the store could not remember it. The issue is not lost:
     /// its key is here. Reporting the same failure again is safe once the store works.
-    #[error("issue {} was created but could not be recorded in the store: {error}", .issue.key)]
+    /// The store's error is the [`source`](std::error::Error::source).
+    #[error("issue {} was created but could not be recorded in the store", .issue.key)]
     RecordNotSaved {
         /// The issue that was created.
         issue: IssueRef,
         /// Why the store refused.
+        #[source]
         error: StoreError,
     },
 }

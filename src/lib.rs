@@ -1,4 +1,5 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("docs.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -8,6 +9,7 @@
 extern crate self as jira_notifier;
 
 mod auth;
+mod catalog;
 mod connection;
 mod dedupe;
 mod endpoints;
@@ -30,10 +32,10 @@ mod transport;
 #[path = "fuzz_api/mod.rs"]
 pub mod __private_fuzz;
 
+pub use catalog::{IssueType, Project, User};
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
-pub use jira::models::{IssueType, Project, User};
 pub use notifier::{JiraNotifier, JiraNotifierBuilder, DEFAULT_CREATE_LEASE};
 pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 pub use retry::RetryPolicy;
@@ -50,4 +52,5 @@ pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, Method, TransportError, TransportErrorKind,
 };
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use transport::{ReqwestTransport, ReqwestTransportBuilder, DEFAULT_MAX_BODY};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The test whose status changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TestInfo {
     /// The host's stable id of the test: the duplicate check keys on it.
     pub id: String,
@@ -53,7 +54,9 @@ impl TestStatus {
 }
 
 /// A Jira issue the notifier created or found.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct IssueRef {
     /// The issue's numeric id.
     pub id: String,
@@ -62,6 +65,17 @@ pub struct IssueRef {
     /// The link people open: on the site (`https://NAME.atlassian.net/browse/QA-12`),
     /// never the API gateway.
     pub url: String,
+}
+
+impl IssueRef {
+    /// An issue from its id, key and browse link.
+    pub fn new(id: impl Into<String>, key: impl Into<String>, url: impl Into<String>) -> Self {
+        IssueRef {
+            id: id.into(),
+            key: key.into(),
+            url: url.into(),
+        }
+    }
 }
 
 /// What [`JiraNotifier::on_test_error`](crate::JiraNotifier::on_test_error) did.
@@ -76,6 +90,9 @@ pub enum Outcome {
     Disabled,
     /// Jira is not connected (never connected, or disconnected); nothing was sent.
     NotConnected,
+    /// Jira is connected but the settings are not saved yet (or were saved for another
+    /// site): the normal state between connect and save. Nothing was sent.
+    NotConfigured,
     /// The status was not an error; nothing was done.
     Ignored,
 }

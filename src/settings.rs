@@ -11,6 +11,7 @@ pub const DEFAULT_LABEL_PREFIX: &str = "testclix-";
 /// Who gets a created issue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Assignee {
     /// The Jira project's default assignee (the `assignee` field is left out).
     #[default]
@@ -45,6 +46,8 @@ impl Assignee {
 /// [`JiraNotifier::save_settings`](crate::JiraNotifier::save_settings), which checks every
 /// value against Jira first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct Settings {
     /// The key of the project issues are created in.
     pub project_key: String,
@@ -56,6 +59,14 @@ pub struct Settings {
     pub assignee: Assignee,
     /// Labels added to every created issue.
     pub labels: Vec<String>,
+}
+
+impl Default for Settings {
+    /// Settings with no project chosen yet (what a stored value missing every member reads
+    /// as); [`Settings::new`] is the way to start.
+    fn default() -> Self {
+        Settings::new("")
+    }
 }
 
 impl Settings {
@@ -101,7 +112,9 @@ impl Settings {
 
 /// A project and issue type as Jira identified them when settings were saved, so that a
 /// failure needs no lookup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct ResolvedTarget {
     /// The project key.
     pub project_key: String,
@@ -113,8 +126,27 @@ pub struct ResolvedTarget {
     pub issue_type_id: String,
 }
 
+impl ResolvedTarget {
+    /// A target from the ids Jira gave the project and the issue type.
+    pub fn new(
+        project_key: impl Into<String>,
+        project_id: impl Into<String>,
+        issue_type_name: impl Into<String>,
+        issue_type_id: impl Into<String>,
+    ) -> Self {
+        ResolvedTarget {
+            project_key: project_key.into(),
+            project_id: project_id.into(),
+            issue_type_name: issue_type_name.into(),
+            issue_type_id: issue_type_id.into(),
+        }
+    }
+}
+
 /// Settings as saved, after Jira accepted them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct SavedSettings {
     /// What the host chose.
     pub settings: Settings,
@@ -124,8 +156,22 @@ pub struct SavedSettings {
     pub cloud_id: String,
 }
 
+impl SavedSettings {
+    /// Saved settings: what the host chose, as resolved on a site (for a store's tests;
+    /// the notifier makes these when it saves).
+    pub fn new(settings: Settings, target: ResolvedTarget, cloud_id: impl Into<String>) -> Self {
+        SavedSettings {
+            settings,
+            target,
+            cloud_id: cloud_id.into(),
+        }
+    }
+}
+
 /// Per-test changes to the global settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct TestOverride {
     /// `false` turns issue creation off for the test.
     pub enabled: bool,
@@ -187,13 +233,29 @@ impl TestOverride {
 }
 
 /// An override as saved, after Jira accepted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct SavedOverride {
     /// What the host chose.
     pub test_override: TestOverride,
     /// The override's project with the issue type resolved in it, if it names a project.
     pub target: Option<ResolvedTarget>,
     /// The site (cloud id) `target` was resolved on: ids do not carry over to another.
-    #[serde(default)]
     pub cloud_id: String,
+}
+
+impl SavedOverride {
+    /// A saved override: what the host chose, as resolved on a site.
+    pub fn new(
+        test_override: TestOverride,
+        target: Option<ResolvedTarget>,
+        cloud_id: impl Into<String>,
+    ) -> Self {
+        SavedOverride {
+            test_override,
+            target,
+            cloud_id: cloud_id.into(),
+        }
+    }
 }

@@ -17,11 +17,7 @@ const WRITERS: [&str; 2] = ["first", "second"];
 const RECORDS_PER_WRITER: usize = 60;
 
 fn record(writer: &str, n: usize) -> IssueRecord {
-    IssueRecord {
-        issue_id: format!("{n}"),
-        issue_key: format!("QA-{n}"),
-        label: format!("{writer}-{n}"),
-    }
+    IssueRecord::new(format!("{n}"), format!("QA-{n}"), format!("{writer}-{n}"))
 }
 
 fn go_file(store: &Path) -> PathBuf {

@@ -16,14 +16,15 @@ use url::Url;
 
 use crate::auth::sites::sites_from;
 use crate::auth::token::TokenCache;
+use crate::catalog::{IssueType, Project, User};
 use crate::connection::{Credentials, Site};
 use crate::endpoints::{Endpoints, DEFAULT_AUTH_URL};
 use crate::error::{ApiError, Result};
 use crate::issue::{adf, jql, labels, text};
 use crate::jira::answers;
 use crate::jira::models::{
-    AccessibleResource, CreatedIssue, IssueType, IssueTypePage, Project, ProjectPage, SearchAnswer,
-    TokenAnswer, User,
+    self as wire, AccessibleResource, CreatedIssue, IssueTypePage, ProjectPage, SearchAnswer,
+    TokenAnswer,
 };
 use crate::throttle::Gate;
 use crate::transport::HttpResponse;
@@ -192,7 +193,7 @@ pub struct ProjectPageInfo {
 pub fn project_page(body: &[u8]) -> Result<ProjectPageInfo> {
     let page: ProjectPage = answers::parse(OPERATION, &ok_answer(body))?;
     Ok(ProjectPageInfo {
-        values: page.values,
+        values: page.values.into_iter().map(Project::from).collect(),
         is_last: page.is_last,
         total: page.total,
     })
@@ -202,12 +203,14 @@ pub fn project_page(body: &[u8]) -> Result<ProjectPageInfo> {
 /// `total`.
 pub fn issue_type_page(body: &[u8]) -> Result<(Vec<IssueType>, Option<u64>)> {
     let page: IssueTypePage = answers::parse(OPERATION, &ok_answer(body))?;
-    Ok((page.issue_types, page.total))
+    let types = page.issue_types.into_iter().map(IssueType::from).collect();
+    Ok((types, page.total))
 }
 
 /// Reads a page of `GET /rest/api/3/user/assignable/search`.
 pub fn users(body: &[u8]) -> Result<Vec<User>> {
-    answers::parse(OPERATION, &ok_answer(body))
+    let users: Vec<wire::User> = answers::parse(OPERATION, &ok_answer(body))?;
+    Ok(users.into_iter().map(User::from).collect())
 }
 
 /// Reads an error answer of any status, with the given headers (names any case).

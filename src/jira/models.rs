@@ -1,45 +1,37 @@
-//! The answers the crate reads, as serde types, and the public list items built from them.
+//! The answers the crate reads, as serde types: Jira's wire shapes, private to the crate.
+//! The public list items (`crate::catalog`) are built from them.
 //! Only the members the crate uses are declared; everything else is ignored.
 
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// A Jira project, as listed on the settings screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Project {
-    /// The numeric id.
+/// A project in `project/search` and `project/{key}` answers (public: `crate::Project`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Project {
     pub id: String,
-    /// The key, e.g. `QA`.
     pub key: String,
-    /// The name.
     pub name: String,
 }
 
-/// An issue type that can be created in a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IssueType {
-    /// The id.
+/// An issue type in a `createmeta` page (public: `crate::IssueType`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IssueType {
     pub id: String,
-    /// The name, e.g. `Bug`.
     pub name: String,
-    /// Whether it is a sub-task type (these need a parent, so cannot be chosen).
     #[serde(default)]
     pub subtask: bool,
 }
 
-/// A user who can be assigned issues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// The Atlassian account id.
+/// A user in `user/assignable/search` answers (public: `crate::User`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
     #[serde(rename = "accountId")]
     pub account_id: String,
-    /// The name shown to people.
     #[serde(rename = "displayName", default)]
     pub display_name: String,
-    /// Whether the account is active.
     #[serde(default = "yes")]
     pub active: bool,
 }

@@ -2,10 +2,10 @@
 //! Jira has confirmed every value.
 
 use super::{Inner, JiraNotifier};
+use crate::catalog::{IssueType, Project, User};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::issue::labels::{check_label, check_prefix};
-use crate::jira::models::{IssueType, Project, User};
 use crate::jira::Lookup;
 use crate::settings::{
     Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
@@ -21,7 +21,7 @@ impl JiraNotifier {
         if projects.is_empty() {
             return Err(Error::NoProjectsVisible);
         }
-        Ok(projects)
+        Ok(projects.into_iter().map(Project::from).collect())
     }
 
     /// The issue types that can be created in a project (sub-task types left out).
@@ -33,7 +33,11 @@ impl JiraNotifier {
             .client
             .issue_types(&conn, project_key.trim())
             .await?;
-        Ok(types.into_iter().filter(|t| !t.subtask).collect())
+        Ok(types
+            .into_iter()
+            .filter(|t| !t.subtask)
+            .map(IssueType::from)
+            .collect())
     }
 
     /// Active users who can be assigned issues in a project, matching `query` (a prefix of
@@ -41,10 +45,12 @@ impl JiraNotifier {
     pub async fn assignable_users(&self, project_key: &str, query: &str) -> Result<Vec<User>> {
         check_project_key(project_key)?;
         let conn = self.inner.require_connection().await?;
-        self.inner
+        let users = self
+            .inner
             .client
             .assignable_users(&conn, project_key.trim(), query)
-            .await
+            .await?;
+        Ok(users.into_iter().map(User::from).collect())
     }
 
     /// The saved settings, if any.

@@ -75,7 +75,8 @@ impl JiraNotifier {
     }
 
     /// How many access tokens this notifier has fetched (one per hour of work, or one per
-    /// rejection).
+    /// rejection). A hook for tests and benchmarks, not part of the supported API.
+    #[doc(hidden)]
     pub fn token_fetches(&self) -> u64 {
         self.inner.client.tokens().fetches()
     }

@@ -21,7 +21,9 @@ use crate::settings::{SavedOverride, SavedSettings};
 
 /// The last issue the notifier made (or found) for a test, remembered so that a repeat
 /// failure is checked on current data even while Jira's search still lags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct IssueRecord {
     /// The issue's numeric id (what `reconcileIssues` takes).
     pub issue_id: String,
@@ -31,8 +33,24 @@ pub struct IssueRecord {
     pub label: String,
 }
 
+impl IssueRecord {
+    /// A record from the issue's id and key and the test label it carries.
+    pub fn new(
+        issue_id: impl Into<String>,
+        issue_key: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        IssueRecord {
+            issue_id: issue_id.into(),
+            issue_key: issue_key.into(),
+            label: label.into(),
+        }
+    }
+}
+
 /// The answer to [`ConfigStore::claim_create`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Claim {
     /// The caller holds the claim until it releases it or the lease runs out. `record` is
     /// the test's record as it stands now (another replica may have just written it).
@@ -51,6 +69,7 @@ pub enum Claim {
 
 /// Everything one failure report reads from the store.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TestContext {
     /// The connection, if connected.
     pub connection: Option<Connection>,
@@ -60,6 +79,24 @@ pub struct TestContext {
     pub test_override: Option<SavedOverride>,
     /// The last issue made for the test, if any.
     pub record: Option<IssueRecord>,
+}
+
+impl TestContext {
+    /// What a store read for a report: the connection, the settings, the test's override
+    /// and its record.
+    pub fn new(
+        connection: Option<Connection>,
+        settings: Option<SavedSettings>,
+        test_override: Option<SavedOverride>,
+        record: Option<IssueRecord>,
+    ) -> Self {
+        TestContext {
+            connection,
+            settings,
+            test_override,
+            record,
+        }
+    }
 }
 
 /// What kind of store failure happened.

@@ -7,11 +7,11 @@ use serde_json::json;
 use crate::support::*;
 
 fn beta() -> Site {
-    Site {
-        cloud_id: "b2b2b2b2-0000-4000-8000-beta00000002".to_owned(),
-        name: "beta".to_owned(),
-        url: "https://beta.atlassian.net".to_owned(),
-    }
+    Site::new(
+        "b2b2b2b2-0000-4000-8000-beta00000002".to_owned(),
+        "beta".to_owned(),
+        "https://beta.atlassian.net".to_owned(),
+    )
 }
 
 #[tokio::test]

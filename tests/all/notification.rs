@@ -71,11 +71,7 @@ async fn the_test_notification_creates_a_labelled_issue_each_time_without_search
         .await
         .expect("notification");
 
-    let qa_77 = IssueRef {
-        id: "10077".into(),
-        key: "QA-77".into(),
-        url: browse("QA-77"),
-    };
+    let qa_77 = IssueRef::new("10077", "QA-77", browse("QA-77"));
     assert_eq!(first, qa_77);
     assert_eq!(second, qa_77);
     // Every call creates a ticket; none searches first.

@@ -56,14 +56,7 @@ async fn projects_are_read_over_every_page_until_is_last() {
 
     let keys: Vec<&str> = projects.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["P1", "P2", "P3", "P4", "P5"]);
-    assert_eq!(
-        projects[0],
-        Project {
-            id: "10001".into(),
-            key: "P1".into(),
-            name: "Project 1".into()
-        }
-    );
+    assert_eq!(projects[0], Project::new("10001", "P1", "Project 1"));
     p1.assert_calls_async(1).await;
     p2.assert_calls_async(1).await;
     p3.assert_calls_async(1).await;
@@ -117,16 +110,8 @@ async fn issue_types_come_from_createmeta_over_every_page_without_subtasks() {
     assert_eq!(
         types,
         [
-            IssueType {
-                id: BUG_ID.into(),
-                name: "Bug".into(),
-                subtask: false
-            },
-            IssueType {
-                id: "10006".into(),
-                name: "Task".into(),
-                subtask: false
-            },
+            IssueType::new(BUG_ID, "Bug").with_subtask(false),
+            IssueType::new("10006", "Task").with_subtask(false),
         ]
     );
     first.assert_calls_async(1).await;
@@ -188,14 +173,7 @@ async fn assignable_users_page_past_a_short_page_and_stop_at_an_empty_one() {
     let ids: Vec<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
     // Inactive users are left out, repeats kept once.
     assert_eq!(ids, ["acc-1", "acc-2", "acc-3", "acc-4"]);
-    assert_eq!(
-        users[2],
-        User {
-            account_id: "acc-3".into(),
-            display_name: "Anna".into(),
-            active: true
-        }
-    );
+    assert_eq!(users[2], User::new("acc-3", "Anna").with_active(true));
     for p in [&p0, &p1, &p2, &p3] {
         p.assert_calls_async(1).await;
     }

@@ -173,11 +173,11 @@ pub fn creds() -> Credentials {
 }
 
 pub fn site() -> Site {
-    Site {
-        cloud_id: CLOUD_ID.to_owned(),
-        name: SITE_NAME.to_owned(),
-        url: SITE_URL.to_owned(),
-    }
+    Site::new(
+        CLOUD_ID.to_owned(),
+        SITE_NAME.to_owned(),
+        SITE_URL.to_owned(),
+    )
 }
 
 /// `/ex/jira/{CLOUD_ID}/rest/api/3/{rest}`.

@@ -465,10 +465,10 @@ impl PostgresStore {
             Some(codec) => (codec.decode)(&secret)?,
             None => SecretString::from(secret),
         };
-        Ok(Some(Connection {
-            credentials: Credentials::new(client_id, secret),
+        Ok(Some(Connection::new(
+            Credentials::new(client_id, secret),
             site,
-        }))
+        )))
     }
 
     fn table(&self, name: &str) -> String {
@@ -721,16 +721,16 @@ impl ConfigStore for PostgresStore {
         let overrides_table = self.table("overrides");
         let settings: Option<String> = column(row, 3, &settings_table)?;
         let test_override: Option<String> = column(row, 4, &overrides_table)?;
-        Ok(TestContext {
-            connection: self.connection_from(row, 0, &self.table("connection"))?,
-            settings: settings
+        Ok(TestContext::new(
+            self.connection_from(row, 0, &self.table("connection"))?,
+            settings
                 .map(|s| from_json(&s, &settings_table, "value"))
                 .transpose()?,
-            test_override: test_override
+            test_override
                 .map(|o| from_json(&o, &overrides_table, "value"))
                 .transpose()?,
-            record: record_from(row, 5, &self.table("records"))?,
-        })
+            record_from(row, 5, &self.table("records"))?,
+        ))
     }
 }
 
@@ -848,11 +848,9 @@ fn record_from(row: &Row, first: usize, table: &str) -> Result<Option<IssueRecor
     let issue_key: Option<String> = column(row, first + 1, table)?;
     let label: Option<String> = column(row, first + 2, table)?;
     match (issue_id, issue_key, label) {
-        (Some(issue_id), Some(issue_key), Some(label)) => Ok(Some(IssueRecord {
-            issue_id,
-            issue_key,
-            label,
-        })),
+        (Some(issue_id), Some(issue_key), Some(label)) => {
+            Ok(Some(IssueRecord::new(issue_id, issue_key, label)))
+        }
         (None, None, None) => Ok(None),
         _ => Err(corrupt_row(table, "a column is unexpectedly null")),
     }

@@ -134,51 +134,38 @@ macro_rules! with_db {
 }
 
 fn connection(secret: &str) -> Connection {
-    Connection {
-        credentials: Credentials::new("client-1", secret.to_owned()),
-        site: Site {
-            cloud_id: "cloud-1".into(),
-            name: "acme".into(),
-            url: "https://acme.atlassian.net".into(),
-        },
-    }
+    Connection::new(
+        Credentials::new("client-1", secret.to_owned()),
+        Site::new("cloud-1", "acme", "https://acme.atlassian.net"),
+    )
 }
 
 fn target(project: &str) -> ResolvedTarget {
-    ResolvedTarget {
-        project_key: project.into(),
-        project_id: "10000".into(),
-        issue_type_name: "Bug".into(),
-        issue_type_id: "10004".into(),
-    }
+    ResolvedTarget::new(project, "10000", "Bug", "10004")
 }
 
 fn settings() -> SavedSettings {
-    SavedSettings {
-        settings: Settings::new("QA")
+    SavedSettings::new(
+        Settings::new("QA")
             .with_labels(["ci", "ünïcödé \"quoted\""])
             .with_assignee(Assignee::user("acc-1")),
-        target: target("QA"),
-        cloud_id: "cloud-1".into(),
-    }
+        target("QA"),
+        "cloud-1",
+    )
 }
 
 fn test_override() -> SavedOverride {
-    SavedOverride {
-        test_override: TestOverride::default()
+    SavedOverride::new(
+        TestOverride::default()
             .with_project("OPS")
             .with_labels(["flaky"]),
-        target: Some(target("OPS")),
-        cloud_id: "cloud-1".into(),
-    }
+        Some(target("OPS")),
+        "cloud-1",
+    )
 }
 
 fn record(key: &str) -> IssueRecord {
-    IssueRecord {
-        issue_id: format!("id-{key}"),
-        issue_key: key.into(),
-        label: format!("testclix-{key}"),
-    }
+    IssueRecord::new(format!("id-{key}"), key, format!("testclix-{key}"))
 }
 
 fn assert_same_connection(got: &Connection, want: &Connection) {
@@ -407,6 +394,7 @@ async fn claims_are_exclusive_among_eight_connections() {
                     );
                     record
                 }
+                other => panic!("an unknown claim: {other:?}"),
             };
             assert_eq!(*record, last[slot], "round {round}: a stale record");
         }
@@ -482,6 +470,7 @@ async fn a_claim_granted_after_a_release_sees_the_released_record() {
                         Claim::Busy { .. } => {
                             tokio::time::sleep(Duration::from_micros(fastrand::u64(0..1000))).await;
                         }
+                        other => panic!("an unknown claim: {other:?}"),
                     }
                 }
             })

@@ -245,13 +245,24 @@ impl SettingsChange {
                 ))
             }
         };
-        Ok(Settings {
-            project_key: self.project.unwrap_or(base.project_key),
-            issue_type: self.issue_type.unwrap_or(base.issue_type),
-            label_prefix: self.label_prefix.unwrap_or(base.label_prefix),
-            assignee: self.assignee.unwrap_or(base.assignee),
-            labels: self.labels.unwrap_or(base.labels),
-        })
+        // Field by field, so that fields this tool does not know keep their saved values.
+        let mut s = base;
+        if let Some(v) = self.project {
+            s.project_key = v;
+        }
+        if let Some(v) = self.issue_type {
+            s.issue_type = v;
+        }
+        if let Some(v) = self.label_prefix {
+            s.label_prefix = v;
+        }
+        if let Some(v) = self.assignee {
+            s.assignee = v;
+        }
+        if let Some(v) = self.labels {
+            s.labels = v;
+        }
+        Ok(s)
     }
 }
 
@@ -279,13 +290,20 @@ impl OverrideChange {
     }
 
     fn apply(self, saved: Option<TestOverride>) -> TestOverride {
-        let base = saved.unwrap_or_default();
-        TestOverride {
-            enabled: self.enabled.unwrap_or(base.enabled),
-            project_key: self.project.or(base.project_key),
-            assignee: self.assignee.or(base.assignee),
-            labels: self.labels.unwrap_or(base.labels),
+        let mut o = saved.unwrap_or_default();
+        if let Some(v) = self.enabled {
+            o.enabled = v;
         }
+        if let Some(v) = self.project {
+            o.project_key = Some(v);
+        }
+        if let Some(v) = self.assignee {
+            o.assignee = Some(v);
+        }
+        if let Some(v) = self.labels {
+            o.labels = v;
+        }
+        o
     }
 }
 
@@ -700,6 +718,8 @@ fn describe_outcome(outcome: Outcome) -> Result<String, Failure> {
         Outcome::NotConnected => "not-connected".to_owned(),
         // `fail` always reports an error status, so this is not expected here.
         Outcome::Ignored => "ignored".to_owned(),
+        // Was an error before it became an outcome: the tool keeps its error line.
+        Outcome::NotConfigured => return Err(Error::NotConfigured.into()),
         other => {
             return Err(Failure::failed(format!(
                 "an outcome this tool does not know: {other:?}"

@@ -81,11 +81,8 @@ impl World {
     }
 
     pub(crate) fn add_site(&mut self, cloud_id: String, name: String) -> Site {
-        let site = Site {
-            url: format!("https://{name}.atlassian.net"),
-            cloud_id,
-            name,
-        };
+        let url = format!("https://{name}.atlassian.net");
+        let site = Site::new(cloud_id, name, url);
         if let Some(entry) = self
             .sites
             .iter_mut()
