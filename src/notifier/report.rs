@@ -80,7 +80,6 @@ impl JiraNotifier {
             .inner
             .create_claimed(
                 &conn,
-                &test_id,
                 test,
                 message,
                 &settings,
@@ -200,13 +199,13 @@ impl Inner {
     async fn create_claimed(
         &self,
         conn: &Connection,
-        test_id: &TestId,
         test: &TestInfo,
         message: &str,
         settings: &SavedSettings,
         test_override: Option<&SavedOverride>,
         label: String,
     ) -> Result<IssueRef> {
+        let test_id = &TestId::new(test.id.as_str());
         let attempt = async {
             let target = self.target(conn, settings, test_override, test_id).await?;
             let draft = draft_for(test, message, settings, test_override, target, label);
