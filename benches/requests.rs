@@ -256,7 +256,7 @@ fn store(c: &mut Criterion) {
         rt.block_on(async {
             for i in 0..live {
                 s.claim_create(
-                    &tid(&format!("storm-{i:06}")),
+                    &tid(format!("storm-{i:06}")),
                     &ClaimOwner::new("another-notifier"),
                     lease,
                 )

@@ -113,7 +113,7 @@ fn two_processes_on_one_file_lose_no_update() {
         for name in WRITERS {
             for n in 0..RECORDS_PER_WRITER {
                 let got = store
-                    .load_record(&tid(&format!("{name}-{n}")))
+                    .load_record(&tid(format!("{name}-{n}")))
                     .await
                     .unwrap();
                 assert_eq!(got, Some(record(name, n)), "{name}-{n} was lost");

@@ -998,7 +998,7 @@ mod tests {
         let (store, _path) = store_in(&dir);
         for n in 0..5 {
             store
-                .save_record(&tid(&format!("t{n}")), &record(n))
+                .save_record(&tid(format!("t{n}")), &record(n))
                 .await
                 .unwrap();
         }
@@ -1080,7 +1080,7 @@ mod tests {
                 let store = Arc::clone(store);
                 tasks.spawn(async move {
                     store
-                        .save_record(&tid(&format!("{name}-{n}")), &record(n))
+                        .save_record(&tid(format!("{name}-{n}")), &record(n))
                         .await
                         .unwrap();
                 });
@@ -1094,7 +1094,7 @@ mod tests {
         for n in 0..50 {
             for name in ["a", "b"] {
                 let got = check
-                    .load_record(&tid(&format!("{name}-{n}")))
+                    .load_record(&tid(format!("{name}-{n}")))
                     .await
                     .unwrap();
                 assert_eq!(got, Some(record(n)), "{name}-{n}");

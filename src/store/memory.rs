@@ -188,7 +188,7 @@ mod tests {
         let s = MemoryStore::new();
         for i in 0..5_000 {
             s.claim_create(
-                &tid(&format!("t{i}")),
+                &tid(format!("t{i}")),
                 &ClaimOwner::new("dead"),
                 Duration::from_secs(1),
             )
@@ -199,7 +199,7 @@ mod tests {
         // The map may grow to twice its size at the last sweep; then the dead go.
         for i in 0..4_000 {
             s.claim_create(
-                &tid(&format!("u{i}")),
+                &tid(format!("u{i}")),
                 &ClaimOwner::new("alive"),
                 Duration::MAX,
             )

@@ -303,7 +303,7 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
                     store.load_test_context(&tid("t")).await.map(drop)
                 } else {
                     store
-                        .save_record(&tid(&format!("t{i}")), &record("QA-1"))
+                        .save_record(&tid(format!("t{i}")), &record("QA-1"))
                         .await
                 }
             })
