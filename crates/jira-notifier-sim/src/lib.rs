@@ -34,6 +34,18 @@
 //! assert!(sim.open_issues_with_label("testclix-login").len() <= 1);
 //! # }
 //! ```
+//!
+//! # Over HTTP
+//!
+//! [`SimServer`] serves the same simulation on a loopback port, for processes that cannot
+//! link it (the `sandbox` tool, a host's tests in another language); the `jira-sim` binary
+//! runs one from the command line.
+//!
+//! This is its own crate, with its own version, so that hosts take it as a
+//! dev-dependency and the engine ships no test double.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod adf;
 mod auth;
