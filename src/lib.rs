@@ -45,7 +45,7 @@ pub use settings::{
 };
 pub use store::{
     Claim, ClaimOwner, ConfigStore, FileStore, IssueRecord, LocalClaims, MemoryStore, StoreError,
-    StoreErrorKind, TestContext, TestId,
+    StoreErrorKind, TestContext, TestId, WorkspaceId,
 };
 pub use throttle::DEFAULT_MAX_IN_FLIGHT;
 pub use transport::{

@@ -11,12 +11,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Claim, ClaimOwner, ConfigStore, IssueRecord, StoreError, TestContext, TestId};
+use super::{
+    Claim, ClaimOwner, ConfigStore, IssueRecord, StoreError, TestContext, TestId, WorkspaceId,
+};
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The only layout this build reads and writes.
+/// The file format this build writes when the file holds the default workspace only: the
+/// same as before workspaces, so an older build can still read it.
 const FORMAT_VERSION: u64 = 1;
+/// The format written once the file holds another workspace: older builds refuse it
+/// rather than show one workspace's data as if it were the only one.
+const FORMAT_VERSION_WORKSPACES: u64 = 2;
 
 /// A [`ConfigStore`] kept in one JSON file.
 ///
@@ -77,6 +84,8 @@ const FORMAT_VERSION: u64 = 1;
 /// and on the calling thread otherwise.
 pub struct FileStore {
     paths: Arc<Paths>,
+    /// The workspace this handle reads and writes (`None`: the default one).
+    workspace: Option<Arc<str>>,
 }
 
 /// Where a store's files are.
@@ -120,7 +129,20 @@ impl FileStore {
         };
         Ok(FileStore {
             paths: Arc::new(paths),
+            workspace: None,
         })
+    }
+
+    /// A handle on the same file for another workspace: every read and write of the
+    /// handle belongs to `workspace` alone. Cheap: handles share the file and its lock.
+    /// The store from [`open`](FileStore::open) is the default workspace
+    /// ([`WorkspaceId::DEFAULT`]), which the file keeps at its top level, as files did
+    /// before workspaces.
+    pub fn workspace(&self, workspace: &WorkspaceId) -> FileStore {
+        FileStore {
+            paths: Arc::clone(&self.paths),
+            workspace: (!workspace.is_default()).then(|| Arc::from(workspace.as_str())),
+        }
     }
 
     /// The data file's (absolute) path.
@@ -153,11 +175,12 @@ impl FileStore {
     async fn read<T, F>(&self, pick: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(FileData) -> T + Send + 'static,
+        F: FnOnce(WorkspaceData) -> T + Send + 'static,
     {
+        let workspace = self.workspace.clone();
         self.run(move |paths| {
             let data = read_locked(paths)?.unwrap_or_else(FileData::empty);
-            Ok(pick(data))
+            Ok(pick(data.take_workspace(workspace.as_deref())))
         })
         .await
     }
@@ -166,9 +189,15 @@ impl FileStore {
     async fn update<T, F>(&self, change: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut FileData) -> T + Send + 'static,
+        F: FnOnce(&mut WorkspaceData) -> T + Send + 'static,
     {
-        self.run(move |paths| update_locked(paths, change)).await
+        let workspace = self.workspace.clone();
+        self.run(move |paths| {
+            update_locked(paths, |data| {
+                change(data.workspace_mut(workspace.as_deref()))
+            })
+        })
+        .await
     }
 }
 
@@ -176,6 +205,10 @@ impl fmt::Debug for FileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileStore")
             .field("path", &self.paths.file)
+            .field(
+                "workspace",
+                &self.workspace.as_deref().unwrap_or(WorkspaceId::DEFAULT),
+            )
             .finish()
     }
 }
@@ -301,11 +334,20 @@ impl ConfigStore for FileStore {
     }
 }
 
-/// The file's content.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The file's content: every workspace's data. Written as [`FileRepr`].
+#[derive(Deserialize)]
+#[serde(from = "FileRepr")]
 struct FileData {
-    version: u64,
+    /// The default workspace, kept at the file's top level.
+    default: WorkspaceData,
+    /// Every other workspace, by id.
+    others: BTreeMap<String, WorkspaceData>,
+}
+
+/// One workspace's data.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkspaceData {
     #[serde(default, with = "stored_connection")]
     connection: Option<Connection>,
     #[serde(default)]
@@ -318,6 +360,61 @@ struct FileData {
     /// file runs on one machine, so on one clock.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
+}
+
+/// The file as written: the default workspace's members at the top level (the layout of
+/// files from before workspaces), other workspaces under `workspaces`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRepr {
+    version: u64,
+    #[serde(default, with = "stored_connection")]
+    connection: Option<Connection>,
+    #[serde(default)]
+    settings: Option<SavedSettings>,
+    #[serde(default)]
+    overrides: BTreeMap<String, SavedOverride>,
+    #[serde(default)]
+    records: BTreeMap<String, IssueRecord>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claims: BTreeMap<String, StoredClaim>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    workspaces: BTreeMap<String, WorkspaceData>,
+}
+
+impl From<FileRepr> for FileData {
+    fn from(r: FileRepr) -> Self {
+        FileData {
+            default: WorkspaceData {
+                connection: r.connection,
+                settings: r.settings,
+                overrides: r.overrides,
+                records: r.records,
+                claims: r.claims,
+            },
+            others: r.workspaces,
+        }
+    }
+}
+
+impl From<FileData> for FileRepr {
+    fn from(d: FileData) -> Self {
+        let mut others = d.others;
+        others.retain(|_, w| !w.is_empty());
+        FileRepr {
+            version: if others.is_empty() {
+                FORMAT_VERSION
+            } else {
+                FORMAT_VERSION_WORKSPACES
+            },
+            connection: d.default.connection,
+            settings: d.default.settings,
+            overrides: d.default.overrides,
+            records: d.default.records,
+            claims: d.default.claims,
+            workspaces: others,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -336,15 +433,31 @@ fn unix_ms() -> u64 {
 impl FileData {
     fn empty() -> Self {
         FileData {
-            version: FORMAT_VERSION,
-            connection: None,
-            settings: None,
-            overrides: BTreeMap::new(),
-            records: BTreeMap::new(),
-            claims: BTreeMap::new(),
+            default: WorkspaceData::default(),
+            others: BTreeMap::new(),
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.default.is_empty() && self.others.values().all(WorkspaceData::is_empty)
+    }
+
+    fn workspace_mut(&mut self, id: Option<&str>) -> &mut WorkspaceData {
+        match id {
+            None => &mut self.default,
+            Some(id) => self.others.entry(id.to_owned()).or_default(),
+        }
+    }
+
+    fn take_workspace(mut self, id: Option<&str>) -> WorkspaceData {
+        match id {
+            None => self.default,
+            Some(id) => self.others.remove(id).unwrap_or_default(),
+        }
+    }
+}
+
+impl WorkspaceData {
     fn is_empty(&self) -> bool {
         self.connection.is_none()
             && self.settings.is_none()
@@ -445,12 +558,13 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<FileData, StoreError> {
         corrupt(path, format_args!("{what} ({})", position(&e)))
     })?;
     match probe.version.as_ref().map(serde_json::Value::as_u64) {
-        Some(Some(FORMAT_VERSION)) => {}
+        Some(Some(FORMAT_VERSION | FORMAT_VERSION_WORKSPACES)) => {}
         Some(Some(other)) => {
             return Err(corrupt(
                 path,
                 format_args!(
-                    "it has version {other}, and this build reads version {FORMAT_VERSION} only"
+                    "it has version {other}, and this build reads versions {FORMAT_VERSION} \
+                     and {FORMAT_VERSION_WORKSPACES} only"
                 ),
             ))
         }
@@ -514,15 +628,14 @@ fn update_locked<T>(
         // Removing something from a store that was never written: nothing to keep.
         return Ok(out);
     }
-    data.version = FORMAT_VERSION;
-    write_atomically(paths, &data)?;
+    write_atomically(paths, data)?;
     Ok(out)
     // `lock` is dropped (and released) only once the new file is in place.
 }
 
 /// Writes the whole file next to the data file, flushes it and renames it over.
-fn write_atomically(paths: &Paths, data: &FileData) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(data).map_err(|_| {
+fn write_atomically(paths: &Paths, data: FileData) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(&FileRepr::from(data)).map_err(|_| {
         StoreError::unavailable(format!(
             "cannot encode the content of the store file {}",
             paths.file.display()
@@ -818,7 +931,7 @@ mod tests {
         let store = FileStore::open("/srv/notifier/store.json").unwrap();
         assert_eq!(
             format!("{store:?}"),
-            r#"FileStore { path: "/srv/notifier/store.json" }"#
+            r#"FileStore { path: "/srv/notifier/store.json", workspace: "default" }"#
         );
     }
 
@@ -846,7 +959,7 @@ mod tests {
             ("not an object", format!(r#"["{SECRET}"]"#)),
             ("a string", format!(r#""{SECRET}""#)),
             ("no version", format!("{{{conn}}}")),
-            ("unknown version", format!(r#"{{"version":2,{conn}}}"#)),
+            ("unknown version", format!(r#"{{"version":3,{conn}}}"#)),
             (
                 "version as text",
                 format!(r#"{{"version":"{SECRET}",{conn}}}"#),
@@ -1180,5 +1293,68 @@ mod tests {
             std::task::Poll::Ready(out) => out,
             std::task::Poll::Pending => panic!("the store waited without a runtime"),
         }
+    }
+
+    #[tokio::test]
+    async fn workspaces_share_the_file_and_never_each_others_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (default, path) = store_in(&dir);
+        let acme = default.workspace(&WorkspaceId::new("acme"));
+        default
+            .save_record(&tid("t"), &record(1))
+            .await
+            .unwrap();
+        // Only the default workspace: the file keeps the layout older builds read.
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""version": 1"#), "{text}");
+
+        acme.save_connection(&connection()).await.unwrap();
+        acme.save_record(&tid("t"), &record(7))
+            .await
+            .unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""version": 2"#), "{text}");
+
+        let reopened = FileStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.load_record(&tid("t")).await.unwrap(),
+            Some(record(1))
+        );
+        assert!(reopened.load_connection().await.unwrap().is_none());
+        let acme = reopened.workspace(&WorkspaceId::new("acme"));
+        assert_eq!(
+            acme.load_record(&tid("t")).await.unwrap(),
+            Some(record(7))
+        );
+        assert!(acme.load_connection().await.unwrap().is_some());
+        let ctx = acme.load_test_context(&tid("t")).await.unwrap();
+        assert_eq!(ctx.record, Some(record(7)));
+        assert!(reopened
+            .workspace(&WorkspaceId::new("other"))
+            .load_record(&tid("t"))
+            .await
+            .unwrap()
+            .is_none());
+
+        // A claim in one workspace leaves the same test free in another.
+        let lease = Duration::from_secs(60);
+        let a = ClaimOwner::new("a");
+        assert!(matches!(
+            acme.claim_create(&tid("t"), &a, lease).await.unwrap(),
+            Claim::Granted { .. }
+        ));
+        assert!(matches!(
+            reopened
+                .claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
+            Claim::Granted { .. }
+        ));
+        assert!(matches!(
+            acme.claim_create(&tid("t"), &ClaimOwner::new("b"), lease)
+                .await
+                .unwrap(),
+            Claim::Busy { .. }
+        ));
     }
 }

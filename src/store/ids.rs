@@ -106,6 +106,59 @@ impl fmt::Display for ClaimOwner {
     }
 }
 
+/// A host's workspace (a tenant: one customer, one Jira site and credential): which
+/// workspace a store handle reads and writes, and which one a notifier handle serves.
+///
+/// A host with one workspace never needs it: stores and notifiers start on
+/// [`WorkspaceId::DEFAULT`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkspaceId(String);
+
+impl WorkspaceId {
+    /// The id of the workspace every store and notifier starts on: `default`.
+    pub const DEFAULT: &'static str = "default";
+
+    /// A workspace id from the host's string.
+    pub fn new(id: impl Into<String>) -> Self {
+        WorkspaceId(id.into())
+    }
+
+    /// The id as a string, to key a row or a map on.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is [`WorkspaceId::DEFAULT`].
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+}
+
+impl Default for WorkspaceId {
+    fn default() -> Self {
+        WorkspaceId(Self::DEFAULT.to_owned())
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for WorkspaceId {
+    fn from(id: &str) -> Self {
+        WorkspaceId(id.to_owned())
+    }
+}
+
+impl From<String> for WorkspaceId {
+    fn from(id: String) -> Self {
+        WorkspaceId(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,23 +2,53 @@
 //! nothing.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{
     Claim, ClaimOwner, ConfigStore, IssueRecord, LocalClaims, StoreError, TestContext, TestId,
+    WorkspaceId,
 };
 use crate::connection::Connection;
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// A [`ConfigStore`] in memory. Cheap to create; share it with `Arc` between notifiers
 /// to model several workers on one database.
-#[derive(Debug, Default)]
+///
+/// It serves many workspaces: [`MemoryStore::workspace`] hands out a handle on another
+/// workspace of the same memory. Each workspace has its own lock, so workspaces never wait
+/// for each other.
 pub struct MemoryStore {
+    /// Every workspace of this memory, by id.
+    spaces: Arc<Mutex<HashMap<WorkspaceId, Arc<Space>>>>,
+    /// This handle's workspace.
+    space: Arc<Space>,
+    id: WorkspaceId,
+}
+
+#[derive(Debug, Default)]
+struct Space {
     state: Mutex<State>,
     claims: LocalClaims,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("workspace", &self.id)
+            .field("state", &self.space.state)
+            .field("claims", &self.space.claims)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,14 +60,34 @@ struct State {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store, on the default workspace.
     pub fn new() -> Self {
-        MemoryStore::default()
+        let space = Arc::new(Space::default());
+        let spaces = HashMap::from([(WorkspaceId::default(), Arc::clone(&space))]);
+        MemoryStore {
+            spaces: Arc::new(Mutex::new(spaces)),
+            space,
+            id: WorkspaceId::default(),
+        }
+    }
+
+    /// A handle on another workspace of the same memory: every read and write of the
+    /// handle belongs to `workspace` alone. Handles on one workspace share its data.
+    pub fn workspace(&self, workspace: &WorkspaceId) -> MemoryStore {
+        let space = {
+            let mut spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(spaces.entry(workspace.clone()).or_default())
+        };
+        MemoryStore {
+            spaces: Arc::clone(&self.spaces),
+            space,
+            id: workspace.clone(),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StoreError> {
         // A panic elsewhere while holding the lock leaves plain data behind: keep serving it.
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.space.state.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
     }
 }
@@ -95,7 +145,7 @@ impl ConfigStore for MemoryStore {
     ) -> Result<Claim, StoreError> {
         // Claim first, then read the record: a release writes the record before it frees
         // the claim, so whoever is granted the claim next reads the holder's record.
-        let busy = self.claims.claim(test_id, owner, lease);
+        let busy = self.space.claims.claim(test_id, owner, lease);
         let record = self.with(|s| s.records.get(test_id).cloned())?;
         Ok(match busy {
             None => Claim::Granted { record },
@@ -111,7 +161,7 @@ impl ConfigStore for MemoryStore {
         if let Some(r) = record {
             self.with(|s| s.records.insert(test_id.clone(), r.clone()))?;
         }
-        self.claims.release(test_id, owner);
+        self.space.claims.release(test_id, owner);
         Ok(())
     }
     async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
@@ -206,7 +256,7 @@ mod tests {
             .await
             .unwrap();
         }
-        let kept = s.claims.len();
+        let kept = s.space.claims.len();
         assert_eq!(kept, 4_000, "only the live claims are kept");
     }
 
@@ -240,5 +290,50 @@ mod tests {
                 record: Some(record("QA-1"))
             }
         );
+    }
+
+    #[tokio::test]
+    async fn workspaces_of_one_memory_never_see_each_other() {
+        let default = MemoryStore::new();
+        let acme = default.workspace(&WorkspaceId::new("acme"));
+        let again = default.workspace(&WorkspaceId::new("acme"));
+        acme.save_record(&tid("t"), &record("ACME-1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.load_record(&tid("t")).await.unwrap(),
+            Some(record("ACME-1"))
+        );
+        assert_eq!(default.load_record(&tid("t")).await.unwrap(), None);
+        assert_eq!(
+            default
+                .workspace(&WorkspaceId::default())
+                .load_record(&tid("t"))
+                .await
+                .unwrap(),
+            None
+        );
+        // A claim in one workspace leaves the same test free in another.
+        let owner = ClaimOwner::new("a");
+        assert!(matches!(
+            acme.claim_create(&tid("t"), &owner, Duration::from_secs(60))
+                .await
+                .unwrap(),
+            Claim::Granted { .. }
+        ));
+        assert!(matches!(
+            default
+                .claim_create(&tid("t"), &ClaimOwner::new("b"), Duration::from_secs(60))
+                .await
+                .unwrap(),
+            Claim::Granted { .. }
+        ));
+        assert!(matches!(
+            again
+                .claim_create(&tid("t"), &ClaimOwner::new("b"), Duration::from_secs(60))
+                .await
+                .unwrap(),
+            Claim::Busy { .. }
+        ));
     }
 }

@@ -7,7 +7,7 @@ mod memory;
 
 pub use self::claims::LocalClaims;
 pub use self::file::FileStore;
-pub use self::ids::{ClaimOwner, TestId};
+pub use self::ids::{ClaimOwner, TestId, WorkspaceId};
 pub use self::memory::MemoryStore;
 
 use std::fmt;
