@@ -253,6 +253,14 @@ impl SimJira {
         self.world().search_lag = lag;
     }
 
+    /// The most UTF-16 units a description may take, as JSON (default 32,767, Jira's
+    /// limit). Lower it to play a Jira that counts a description as longer than the
+    /// client did (what it stores adds markup): creates over it get Jira's
+    /// "The entered text is too long" field error.
+    pub fn set_description_limit(&self, units: usize) {
+        self.world().primary_mut().description_limit = units;
+    }
+
     /// How long tokens issued from now on live (default one hour), on tokio's clock.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.world().token_lifetime = lifetime;

@@ -233,6 +233,8 @@ pub(crate) struct JiraData {
     /// compares labels without regard to case, and a storm needs label lookups to be cheap.
     label_index: HashMap<String, Vec<usize>>,
     pub(crate) page_tokens: PageTokens,
+    /// The most UTF-16 units a description may take as JSON (Jira's 32,767 by default).
+    pub(crate) description_limit: usize,
 }
 
 impl JiraData {
@@ -252,6 +254,7 @@ impl JiraData {
             key_index: HashMap::new(),
             label_index: HashMap::new(),
             page_tokens: PageTokens::default(),
+            description_limit: super::adf::MAX_TEXT,
         }
     }
 
