@@ -5,4 +5,5 @@ mod corners;
 mod faults;
 mod lag;
 mod replicas;
+mod scopes;
 mod support;

@@ -46,6 +46,7 @@ mod model;
 mod render;
 mod reply;
 mod router;
+mod scopes;
 mod search;
 mod server;
 #[cfg(test)]
@@ -238,6 +239,28 @@ impl SimJira {
     }
 
     // ----- behaviour -----
+
+    /// The OAuth 2.0 scopes the credential is granted (default `read:jira-work`,
+    /// `write:jira-work`, `read:jira-user`). Tokens issued from now on carry them: each Jira
+    /// endpoint needs the scope the v3 spec names for it, and a token without it gets the
+    /// gateway's `401` "Unauthorized; scope does not match". A credential with no Jira
+    /// scope is not listed for any Jira site by `accessible-resources`.
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.world().scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Lists one more entry in `accessible-resources`, after the sites, as given: another
+    /// product's site (Confluence, with its scopes), or a Jira site listed a second time.
+    /// No Jira is behind it unless a site with that cloud id was added.
+    pub fn add_accessible_resource(&self, cloud_id: &str, name: &str, url: &str, scopes: &[&str]) {
+        self.world().extra_resources.push(serde_json::json!({
+            "id": cloud_id,
+            "name": name,
+            "url": url,
+            "scopes": scopes,
+            "avatarUrl": auth::AVATAR,
+        }));
+    }
 
     /// Replaces the client credentials the auth host accepts. Tokens already issued stay valid.
     pub fn set_credentials(&self, client_id: &str, client_secret: &str) {
