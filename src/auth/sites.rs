@@ -132,18 +132,21 @@ mod tests {
 
     #[test]
     fn keeps_each_jira_site_once_and_says_when_no_jira_scope_is_left() {
-        let mut wiki = res("w", "wiki", "https://wiki.atlassian.net");
-        wiki.scopes = vec!["read:confluence-content.all".into()];
+        let wiki = || {
+            let mut r = res("w", "wiki", "https://wiki.atlassian.net");
+            r.scopes = vec!["read:confluence-content.all".into()];
+            r
+        };
         let mut granular = res("j", "acme", "https://acme.atlassian.net");
         granular.scopes = vec!["read:issue:jira".into()];
         let sites = sites_from(vec![
             res("j", "acme", "https://acme.atlassian.net"),
-            wiki.clone(),
+            wiki(),
             granular,
         ])
         .unwrap();
         assert_eq!(sites.len(), 1);
-        assert!(matches!(sites_from(vec![wiki]), Err(Error::NoJiraScopes)));
+        assert!(matches!(sites_from(vec![wiki()]), Err(Error::NoJiraScopes)));
     }
 
     #[test]
