@@ -64,6 +64,23 @@ pub enum Error {
         available: Vec<Site>,
     },
 
+    /// The credentials work, but Atlassian lists only sites of other products for them
+    /// (Confluence): the credential was granted no Jira scope.
+    #[error("the credential has no Jira scopes: Atlassian lists no Jira site for it; grant read:jira-work, write:jira-work and read:jira-user to the service account's OAuth 2.0 credential in Atlassian Admin")]
+    NoJiraScopes,
+
+    /// The access token lacks a scope this call needs: Atlassian's gateway answered `401`
+    /// "scope does not match". A new token would carry the same scopes, so none is
+    /// fetched for it; grant the scope to the credential in Atlassian Admin.
+    #[error("the credential lacks the {scope} scope, which {operation} needs (Atlassian answered 401 \"scope does not match\"): grant {scope} to the service account's OAuth 2.0 credential in Atlassian Admin")]
+    MissingScope {
+        /// What the crate was doing.
+        operation: &'static str,
+        /// The scope the call needs: `read:jira-work`, `write:jira-work` or
+        /// `read:jira-user`.
+        scope: &'static str,
+    },
+
     /// Not connected to Jira (never connected, or disconnected).
     #[error("not connected to Jira")]
     NotConnected,
@@ -171,6 +188,7 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.status),
             Error::CredentialsRejected { status, .. } => Some(*status),
+            Error::MissingScope { .. } => Some(401),
             _ => None,
         }
     }

@@ -1,4 +1,5 @@
-//! Authentication: the access token cache and site discovery.
+//! Authentication: the access token cache, scopes and site discovery.
 
+pub(crate) mod scopes;
 pub(crate) mod sites;
 pub(crate) mod token;

@@ -8,12 +8,32 @@ use crate::jira::models::AccessibleResource;
 
 /// Turns the accessible-resources answer into sites, trusting nothing: a site whose id
 /// could not go into a gateway path, or whose URL is not https, is left out.
+///
+/// The list may hold resources of other products (a Confluence site, with its own scopes)
+/// and the same site more than once (issue 9): only resources with a Jira scope count
+/// (classic `read:jira-work`, granular `read:issue:jira`), once per cloud id. When
+/// resources are listed but none has a Jira scope, the credential has none.
 pub(crate) fn sites_from(resources: Vec<AccessibleResource>) -> Result<Vec<Site>> {
-    let total = resources.len();
-    let sites: Vec<Site> = resources
+    let listed = resources.len();
+    let mut seen: Vec<String> = Vec::new();
+    let jira: Vec<AccessibleResource> = resources
         .into_iter()
-        // Resources of other products (Confluence) come in the same list.
+        // A resource listing no scopes at all says nothing either way: kept.
         .filter(|r| r.scopes.is_empty() || r.scopes.iter().any(|s| s.contains("jira")))
+        .filter(|r| {
+            let first = !seen.contains(&r.id);
+            if first {
+                seen.push(r.id.clone());
+            }
+            first
+        })
+        .collect();
+    if jira.is_empty() && listed > 0 {
+        return Err(Error::NoJiraScopes);
+    }
+    let total = jira.len();
+    let sites: Vec<Site> = jira
+        .into_iter()
         .filter_map(|r| {
             let ok_id = !r.id.is_empty()
                 && r.id.len() <= 64
@@ -108,6 +128,25 @@ mod tests {
         .unwrap();
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].cloud_id, "j");
+    }
+
+    #[test]
+    fn keeps_each_jira_site_once_and_says_when_no_jira_scope_is_left() {
+        let wiki = || {
+            let mut r = res("w", "wiki", "https://wiki.atlassian.net");
+            r.scopes = vec!["read:confluence-content.all".into()];
+            r
+        };
+        let mut granular = res("j", "acme", "https://acme.atlassian.net");
+        granular.scopes = vec!["read:issue:jira".into()];
+        let sites = sites_from(vec![
+            res("j", "acme", "https://acme.atlassian.net"),
+            wiki(),
+            granular,
+        ])
+        .unwrap();
+        assert_eq!(sites.len(), 1);
+        assert!(matches!(sites_from(vec![wiki()]), Err(Error::NoJiraScopes)));
     }
 
     #[test]

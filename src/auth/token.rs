@@ -30,6 +30,7 @@ pub(crate) struct TokenCache {
 struct Cached {
     credentials: Credentials,
     token: SecretString,
+    fetched_at: Instant,
     renew_at: Instant,
 }
 
@@ -62,6 +63,7 @@ impl TokenCache {
         *slot = Some(Cached {
             credentials: credentials.clone(),
             token: token.clone(),
+            fetched_at: now,
             renew_at,
         });
         Ok(token)
@@ -76,6 +78,14 @@ impl TokenCache {
         {
             *slot = None;
         }
+    }
+
+    /// How long ago `token` was fetched, if it is the cached one.
+    pub(crate) async fn age(&self, token: &SecretString) -> Option<Duration> {
+        let slot = self.slot.lock().await;
+        slot.as_ref()
+            .filter(|c| c.token.expose_secret() == token.expose_secret())
+            .map(|c| c.fetched_at.elapsed())
     }
 
     /// Forgets any token (on disconnect).
@@ -118,6 +128,16 @@ mod tests {
         let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t2");
         assert_eq!(cache.fetches(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn knows_the_age_of_the_cached_token_only() {
+        let cache = TokenCache::default();
+        let t = cache.get(&creds("s"), || ok("t1", 3600)).await.unwrap();
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(cache.age(&t).await, Some(Duration::from_secs(30)));
+        let other = SecretString::from("t0".to_owned());
+        assert_eq!(cache.age(&other).await, None);
     }
 
     #[tokio::test]

@@ -566,11 +566,16 @@ proptest! {
             host_string(),
             // Long enough to be cut, with astral characters at the cut.
             (30_000usize..34_000, text(4)).prop_map(|(n, t)| format!("{}{t}", "😀".repeat(n / 2))),
+            // Escapes double a character's length once serialised.
+            (10_000usize..20_000, text(4)).prop_map(|(n, t)| format!("{}{t}", "\"\\\r\n".repeat(n / 4))),
         ],
     ) {
         let doc = fz::failure_description(&name, &url, &message);
         let len = check_adf_doc(&doc).map_err(TestCaseError::fail)?;
         prop_assert!(len <= fz::MAX_DESCRIPTION_LEN, "{len} units");
+        // Jira applies its limit to the document as JSON, escapes and markup included.
+        let json = utf16_len(&doc.to_string());
+        prop_assert!(json <= fz::MAX_DESCRIPTION_LEN, "{json} units as JSON");
     }
 }
 

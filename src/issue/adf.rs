@@ -4,13 +4,16 @@ use serde::Serialize;
 #[cfg(any(test, fuzzing))]
 use serde_json::Value;
 
-use super::text::{cut, jira_len, printable, single_line};
+use super::text::{cut, cut_json, jira_len, json_len, printable, single_line};
 
-/// Jira's limit on a description's text.
+/// Jira's limit on a description, which it applies to the document as it keeps it: the
+/// ADF as JSON, counted in UTF-16 units (issue 9: "bound the serialised ADF, as JSON, in
+/// UTF-16 units, under 32,767, not only its text").
 pub(crate) const MAX_DESCRIPTION_LEN: usize = 32_767;
-/// Room kept below the limit for what Jira adds when it stores the document (code block
-/// and link markup).
+/// Room kept below the limit for what Jira may add when it stores the document.
 const MARGIN: usize = 1_024;
+/// The most a failure's description takes as JSON, the first time it is sent.
+pub(crate) const DESCRIPTION_BUDGET: usize = MAX_DESCRIPTION_LEN - MARGIN;
 /// The longest test name shown in the description.
 const MAX_NAME_IN_DESCRIPTION: usize = 1_000;
 /// The longest link put in the description.
@@ -65,6 +68,12 @@ impl Doc {
         }
     }
 
+    /// How many UTF-16 units the document takes as JSON.
+    pub(crate) fn json_len(&self) -> usize {
+        let json = serde_json::to_string(self).expect("an ADF document always serialises");
+        jira_len(&json)
+    }
+
     /// The document as a JSON value (for tests and the fuzz API).
     #[cfg(any(test, fuzzing))]
     pub(crate) fn to_value(&self) -> Value {
@@ -73,8 +82,21 @@ impl Doc {
 }
 
 /// The description of a failure: what failed (linked), the error message in a code block
-/// (cut with a visible note if it is too long), and the link to the test.
+/// (cut with a visible note if it is too long), and the link to the test; at most
+/// [`DESCRIPTION_BUDGET`] UTF-16 units as JSON.
 pub(crate) fn failure_doc(test_name: &str, test_url: &str, message: &str) -> Doc {
+    failure_doc_within(test_name, test_url, message, DESCRIPTION_BUDGET)
+}
+
+/// [`failure_doc`], taking at most `max_json` UTF-16 units as JSON (when even the parts
+/// around the message do not fit, the message is left out and the document is as short as
+/// it gets).
+pub(crate) fn failure_doc_within(
+    test_name: &str,
+    test_url: &str,
+    message: &str,
+    max_json: usize,
+) -> Doc {
     let name = single_line(test_name);
     let name = cut(&name, MAX_NAME_IN_DESCRIPTION);
     let name = if name.is_empty() { "The test" } else { name };
@@ -93,27 +115,51 @@ pub(crate) fn failure_doc(test_name: &str, test_url: &str, message: &str) -> Doc
         outro.push(linked(href, href));
     }
 
-    let fixed_len: usize = intro.iter().chain(&outro).map(|n| jira_len(&n.text)).sum();
-
     let message = printable(message);
     let message = if message.trim().is_empty() {
         NO_MESSAGE.to_owned()
     } else {
         message
     };
-    let budget = MAX_DESCRIPTION_LEN - MARGIN - fixed_len;
-    let mut content = vec![Block::Paragraph { content: intro }];
-    let message_len = jira_len(&message);
-    if message_len <= budget {
+    // What the document takes without the message's text: the message then costs its
+    // escaped length on top. Measured by serialising the frame, so that every bracket and
+    // escape of the name and link counts.
+    let frame = |note: Option<&str>| {
+        let mut content = vec![Block::Paragraph {
+            content: intro.clone(),
+        }];
+        content.push(code_block(String::new()));
+        if let Some(note) = note {
+            content.push(Block::Paragraph {
+                content: vec![text(note)],
+            });
+        }
+        if !outro.is_empty() {
+            content.push(Block::Paragraph {
+                content: outro.clone(),
+            });
+        }
+        Doc::new(content)
+    };
+    let whole = frame(None).json_len() + json_len(&message);
+    let mut content = vec![Block::Paragraph {
+        content: intro.clone(),
+    }];
+    if whole <= max_json {
         content.push(code_block(message));
     } else {
+        let message_len = jira_len(&message);
         let note = format!(
             "[The error message was cut: it is {message_len} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]"
         );
+        let room = max_json.saturating_sub(frame(Some(&note)).json_len());
         let mut kept = message;
-        let keep = cut(&kept, budget - jira_len(&note)).len();
+        let keep = cut_json(&kept, room).len();
         kept.truncate(keep);
-        content.push(code_block(kept));
+        // An empty text node is not valid ADF: with no room at all, the note alone.
+        if !kept.is_empty() {
+            content.push(code_block(kept));
+        }
         content.push(Block::Paragraph {
             content: vec![text(&note)],
         });
@@ -229,12 +275,33 @@ mod tests {
         let msg = "😀".repeat(40_000);
         let d = failure_description("T", "https://x.example/", &msg);
         assert!(text_len(&d) <= MAX_DESCRIPTION_LEN);
+        assert!(jira_len(&d.to_string()) <= DESCRIPTION_BUDGET);
         let content = d["content"].as_array().unwrap();
         let kept = content[1]["content"][0]["text"].as_str().unwrap();
         assert!(kept.chars().all(|c| c == '😀'));
         let note = content[2]["content"][0]["text"].as_str().unwrap();
         assert!(note.contains("was cut"), "{note}");
         assert!(note.contains("80000"), "{note}");
+    }
+
+    #[test]
+    fn the_bound_is_on_the_json_escapes_included() {
+        let msg = "\"\\\t".repeat(12_000);
+        let d = failure_description("T", "https://x.example/", &msg);
+        let units = jira_len(&d.to_string());
+        assert!(units <= DESCRIPTION_BUDGET, "{units}");
+        // Cut as late as the bound allows, not far earlier.
+        assert!(units > DESCRIPTION_BUDGET - 10, "{units}");
+        for max in [0, 50, 300, 5_000] {
+            let doc = failure_doc_within("Name \"q\"", "https://x.example/", &msg, max);
+            let s = doc.to_value().to_string();
+            assert!(!s.contains("\"text\":\"\""), "an empty text node at {max}");
+            if max >= 5_000 {
+                assert!(doc.json_len() <= max, "{} > {max}", doc.json_len());
+            }
+        }
+        let short = failure_doc_within("T", "", "boom", 5_000);
+        assert_eq!(short.to_value()["content"][1]["content"][0]["text"], "boom");
     }
 
     #[test]

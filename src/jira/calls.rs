@@ -94,8 +94,9 @@ impl JiraClient {
         Ok(all)
     }
 
-    /// Users assignable in a project, matching a query (empty: everyone). Jira filters
-    /// inside each page, so a short page does not mean the end: only an empty one does.
+    /// Users assignable in a project, matching a query (empty: everyone). Jira takes a
+    /// window of candidates and filters it, so a short or empty page does not mean the end;
+    /// its windows never go past the 1,000th candidate, which is.
     pub(crate) async fn assignable_users(
         &self,
         conn: &Connection,
@@ -104,7 +105,7 @@ impl JiraClient {
     ) -> Result<Vec<User>> {
         let mut all: Vec<User> = Vec::new();
         let mut start_at = 0;
-        for _ in 0..MAX_PAGES {
+        while start_at < requests::USER_WINDOW {
             let req = requests::assignable_users(
                 &self.endpoints,
                 &conn.site.cloud_id,
@@ -113,9 +114,6 @@ impl JiraClient {
                 start_at,
             );
             let page: Vec<User> = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
-            if page.is_empty() {
-                break;
-            }
             start_at += u64::from(requests::USER_PAGE);
             for u in page {
                 if u.active && !all.iter().any(|a| a.account_id == u.account_id) {

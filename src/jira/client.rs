@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::answers::{api_error, parse, retry_after};
 use super::models::TokenAnswer;
 use super::requests::{self, ApiRequest, Replay};
+use crate::auth::scopes;
 use crate::auth::token::TokenCache;
 use crate::connection::Credentials;
 use crate::endpoints::Endpoints;
@@ -15,6 +16,11 @@ use crate::error::{Error, Result};
 use crate::retry::{classify, RetryPolicy, Verdict};
 use crate::throttle::Gate;
 use crate::transport::{HttpRequest, HttpResponse, HttpTransport};
+
+/// How old a token refused for a scope must be before one new token is fetched for it:
+/// a storm of calls the credential lacks a scope for costs no token requests, and a scope
+/// granted meanwhile is picked up within minutes, without a reconnect.
+const SCOPE_RECHECK: Duration = Duration::from_secs(300);
 
 #[derive(Debug)]
 pub(crate) struct JiraClient {
@@ -86,8 +92,21 @@ impl JiraClient {
         }
     }
 
+    /// Whether a 401 "scope does not match" to `token` is the credential's scopes, not the
+    /// token: always, unless the token is old enough that a scope granted since in
+    /// Atlassian Admin would be in a new one ([`SCOPE_RECHECK`]).
+    async fn lacks_scope(&self, resp: &HttpResponse, token: &SecretString) -> bool {
+        scopes::is_scope_mismatch(resp)
+            && self
+                .tokens
+                .age(token)
+                .await
+                .is_none_or(|age| age < SCOPE_RECHECK)
+    }
+
     /// One request, retried by the policy. A 401 on an API call gets one fresh token and
-    /// one more try, outside the retry budget.
+    /// one more try, outside the retry budget; unless it says the token lacks a scope,
+    /// which a new token would lack too.
     async fn run(&self, req: &ApiRequest, creds: Option<&Credentials>) -> Result<HttpResponse> {
         let mut attempt = 0;
         let mut renewed = false;
@@ -99,13 +118,22 @@ impl JiraClient {
             let (err, wait) = match self.send_once(req, token.as_ref()).await? {
                 Ok(resp) => match classify(resp.status) {
                     Verdict::Success => return Ok(resp),
-                    _ if resp.status == 401 && !renewed => {
-                        if let Some(t) = &token {
-                            renewed = true;
-                            self.tokens.invalidate(t).await;
-                            continue;
+                    _ if resp.status == 401 => {
+                        let Some(t) = &token else {
+                            return Err(api_error(req.operation, &resp).into());
+                        };
+                        if renewed || self.lacks_scope(&resp, t).await {
+                            if scopes::is_scope_mismatch(&resp) {
+                                return Err(Error::MissingScope {
+                                    operation: req.operation,
+                                    scope: scopes::required(req.method, &req.url),
+                                });
+                            }
+                            return Err(api_error(req.operation, &resp).into());
                         }
-                        return Err(api_error(req.operation, &resp).into());
+                        renewed = true;
+                        self.tokens.invalidate(t).await;
+                        continue;
                     }
                     Verdict::Throttled => {
                         let asked = retry_after(&resp);

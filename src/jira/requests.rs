@@ -16,6 +16,10 @@ pub(crate) const SEARCH_PAGE: u32 = 10;
 pub(crate) const PROJECT_PAGE: u32 = 100;
 pub(crate) const ISSUE_TYPE_PAGE: u32 = 200;
 pub(crate) const USER_PAGE: u32 = 100;
+/// Jira's user searches look at the first 1,000 candidates only and filter each window
+/// afterwards: an empty window is not the end, a window past the 1,000th is (issue 9; the
+/// spec's `maxResults` of `findAssignableUsers`).
+pub(crate) const USER_WINDOW: u64 = 1_000;
 
 /// Whether a request may be sent again after an unclear failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +133,16 @@ pub(crate) fn assignable_users(
         let mut q = url.query_pairs_mut();
         q.append_pair("project", project);
         match filter {
-            UserFilter::Query(query) => q.append_pair("query", query),
-            UserFilter::AccountId(id) => q.append_pair("accountId", id),
-        };
+            // A blank query is left out, which lists everyone, as the settings screen's
+            // empty search box means (issue 9: do not send an empty `query`).
+            UserFilter::Query(query) if query.trim().is_empty() => {}
+            UserFilter::Query(query) => {
+                q.append_pair("query", query);
+            }
+            UserFilter::AccountId(id) => {
+                q.append_pair("accountId", id);
+            }
+        }
         q.append_pair("startAt", &start_at.to_string())
             .append_pair("maxResults", &USER_PAGE.to_string());
     }
@@ -233,6 +244,8 @@ mod tests {
         let r = assignable_users(&e(), "c1", "QA", UserFilter::AccountId("x"), 0);
         assert!(r.url.query().unwrap().contains("accountId=x"));
         assert!(!r.url.query().unwrap().contains("query="));
+        let r = assignable_users(&e(), "c1", "QA", UserFilter::Query(""), 100);
+        assert_eq!(r.url.query(), Some("project=QA&startAt=100&maxResults=100"));
     }
 
     #[test]

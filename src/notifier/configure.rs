@@ -237,8 +237,9 @@ impl Inner {
 }
 
 pub(super) fn check_test_id(test_id: &str) -> Result<TestId> {
-    if test_id.is_empty() {
-        return Err(Error::invalid("test.id", "the test id is empty"));
+    // A blank id names no test any better than an empty one (issue 9).
+    if test_id.trim().is_empty() {
+        return Err(Error::invalid("test.id", "the test id is empty or blank"));
     }
     Ok(TestId::new(test_id))
 }

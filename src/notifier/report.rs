@@ -6,7 +6,7 @@ use super::configure::check_test_id;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
 use crate::dedupe::{self, LookBack};
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, Result};
 use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::Found;
@@ -208,8 +208,19 @@ impl Inner {
         let test_id = &TestId::new(test.id.as_str());
         let attempt = async {
             let target = self.target(conn, settings, test_override, test_id).await?;
-            let draft = draft_for(test, message, settings, test_override, target, label);
-            let found = dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await?;
+            let mut draft = draft_for(test, message, settings, test_override, target, label);
+            let found = match dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await {
+                // Jira measured the description as longer than it was counted here (what
+                // it stores may add to what was sent): cut it harder and send it once
+                // more. A 400 is a clear answer: nothing was created.
+                Err(Error::Api(e)) if description_too_long(&e) => {
+                    let half = draft.description.json_len() / 2;
+                    draft.description =
+                        adf::failure_doc_within(&test.name, &test.url, message, half);
+                    dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await?
+                }
+                other => other?,
+            };
             Ok::<_, Error>((found, draft.test_label))
         };
         let (found, label) = match attempt.await {
@@ -333,6 +344,17 @@ fn draft_for(
         assignee: assignee.account_id().map(str::to_owned),
         test_label: label,
     }
+}
+
+/// Whether Jira refused a create for the length of its description: a field error on
+/// `description` that speaks of length ("The entered text is too long. It exceeds the
+/// allowed limit of 32,767 characters.").
+fn description_too_long(e: &ApiError) -> bool {
+    e.status == 400
+        && e.errors.get("description").is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("too long") || m.contains("exceed") || m.contains("limit")
+        })
 }
 
 fn record_of(found: &Found, label: &str) -> IssueRecord {

@@ -1300,18 +1300,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (default, path) = store_in(&dir);
         let acme = default.workspace(&WorkspaceId::new("acme"));
-        default
-            .save_record(&tid("t"), &record(1))
-            .await
-            .unwrap();
+        default.save_record(&tid("t"), &record(1)).await.unwrap();
         // Only the default workspace: the file keeps the layout older builds read.
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains(r#""version": 1"#), "{text}");
 
         acme.save_connection(&connection()).await.unwrap();
-        acme.save_record(&tid("t"), &record(7))
-            .await
-            .unwrap();
+        acme.save_record(&tid("t"), &record(7)).await.unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains(r#""version": 2"#), "{text}");
 
@@ -1322,10 +1317,7 @@ mod tests {
         );
         assert!(reopened.load_connection().await.unwrap().is_none());
         let acme = reopened.workspace(&WorkspaceId::new("acme"));
-        assert_eq!(
-            acme.load_record(&tid("t")).await.unwrap(),
-            Some(record(7))
-        );
+        assert_eq!(acme.load_record(&tid("t")).await.unwrap(), Some(record(7)));
         assert!(acme.load_connection().await.unwrap().is_some());
         let ctx = acme.load_test_context(&tid("t")).await.unwrap();
         assert_eq!(ctx.record, Some(record(7)));

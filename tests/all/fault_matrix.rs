@@ -15,7 +15,7 @@
 //! | `Token`, `Sites` | `connect` | `tok sites` |
 //! | `ProjectList` | `projects` | `tok plist` |
 //! | `ProjectLookup`, `IssueTypes` | `save_settings` | `tok proj types` |
-//! | `AssignableUsers` | `assignable_users` (two pages) | `tok users users` |
+//! | `AssignableUsers` | `assignable_users` (ten windows, to Jira's 1,000th candidate) | `tok users` and nine `users` more |
 //! | `Search`, `Create` | `on_test_error` | `tok search create` |
 //!
 //! Faults marked "after commit" in [`Fault::after_commit`] reach Jira before the answer
@@ -102,6 +102,13 @@ impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} / {:?} / {:?}", self.call, self.fault, self.times)
     }
+}
+
+/// The nine windows of the assignee search after its first (`AssignableUsers` rows).
+macro_rules! nine_windows {
+    () => {
+        " users users users users users users users users users"
+    };
 }
 
 #[rustfmt::skip]
@@ -292,19 +299,19 @@ const MATRIX: &[Row] = &[
     row(AssignableUsers, Redirect,       Always, "tok users",                        Final(Api(302)),       0),
     row(AssignableUsers, Endless,        Always, "tok users users users",            Retry(TooLarge),       0),
     row(AssignableUsers, Huge,           Always, "tok users users users",            Retry(TooLarge),       0),
-    row(AssignableUsers, NoAnswer,       Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, ResetMidBody,   Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, ShortBody,      Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E500,           Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E502,           Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E503,           Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E503RetryAfter, Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E429RetryAfter, Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E429RetryDate,  Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, HtmlPage,       Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, E401,           Once,   "tok users tok users users",        Done,                  0),
-    row(AssignableUsers, Endless,        Once,   "tok users users users",            Done,                  0),
-    row(AssignableUsers, Huge,           Once,   "tok users users users",            Done,                  0),
+    row(AssignableUsers, NoAnswer,       Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, ResetMidBody,   Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, ShortBody,      Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E500,           Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E502,           Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E503,           Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E503RetryAfter, Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E429RetryAfter, Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E429RetryDate,  Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, HtmlPage,       Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, E401,           Once,   concat!("tok users tok users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, Endless,        Once,   concat!("tok users users", nine_windows!()), Done,                  0),
+    row(AssignableUsers, Huge,           Once,   concat!("tok users users", nine_windows!()), Done,                  0),
     // --- the duplicate check: `on_test_error` -------------------------------------------------------------
     row(Search,      NoAnswer,       Always, "tok search search search",             Retry(Timeout),        0),
     row(Search,      Refused,        Always, "tok",                                  Retry(Connect),        0),

@@ -21,11 +21,7 @@ async fn a_401_gets_exactly_one_new_token_and_one_retry() {
     let token = h.mock_token(TOKEN2).await;
     let refused = h
         .mock_search_with(LABEL, None, |then| {
-            json_answer(
-                then,
-                401,
-                json!({ "code": 401, "message": "Unauthorized; scope does not match" }),
-            );
+            json_answer(then, 401, json!({ "code": 401, "message": "Unauthorized" }));
         })
         .await;
     let search = h.mock_search(TOKEN2, LABEL, None, json!([])).await;
@@ -42,6 +38,47 @@ async fn a_401_gets_exactly_one_new_token_and_one_retry() {
     search.assert_calls_async(1).await;
     create.assert_calls_async(1).await;
     assert_eq!(h.notifier.token_fetches(), 2);
+    h.assert_no_strays();
+}
+
+#[tokio::test]
+async fn a_401_for_a_missing_scope_fetches_no_token_and_names_the_scope() {
+    let h = Harness::start().await;
+    h.ready().await;
+    let refused = h
+        .mock(|when, then| {
+            post(
+                when,
+                &jira_path("issue"),
+                TOKEN,
+                checkout_create(&[LABEL], None),
+            );
+            json_answer(
+                then,
+                401,
+                json!({ "code": 401, "message": "Unauthorized; scope does not match" }),
+            );
+        })
+        .await;
+    let search = h.mock_search(TOKEN, LABEL, None, json!([])).await;
+
+    let err = h.report_checkout().await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::MissingScope {
+                scope: "write:jira-work",
+                operation: "create issue"
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(err.status(), Some(401));
+    refused.assert_calls_async(1).await;
+    search.assert_calls_async(1).await;
+    assert_eq!(h.notifier.token_fetches(), 1);
     h.assert_no_strays();
 }
 

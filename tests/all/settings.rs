@@ -120,7 +120,7 @@ async fn issue_types_come_from_createmeta_over_every_page_without_subtasks() {
 }
 
 #[tokio::test]
-async fn assignable_users_page_past_a_short_page_and_stop_at_an_empty_one() {
+async fn assignable_users_page_past_short_and_empty_windows_to_the_thousandth_candidate() {
     let h = Harness::start().await;
     h.connect().await;
     let page = |start_at: u64, users: Value| {
@@ -162,7 +162,16 @@ async fn assignable_users_page_past_a_short_page_and_stop_at_an_empty_one() {
             json!([user("acc-4", "Hannah", true), user("acc-1", "Ann", true)]),
         ))
         .await;
+    // Jira filters inside each window of its first 1,000 candidates: an empty window is
+    // not the end either; the window past the 1,000th is.
     let p3 = h.mock(page(300, json!([]))).await;
+    let p4 = h
+        .mock(page(400, json!([user("acc-5", "Anders", true)])))
+        .await;
+    let mut empty = Vec::new();
+    for start in (500..1_000).step_by(100) {
+        empty.push(h.mock(page(start, json!([]))).await);
+    }
 
     let users = h
         .notifier
@@ -172,9 +181,9 @@ async fn assignable_users_page_past_a_short_page_and_stop_at_an_empty_one() {
 
     let ids: Vec<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
     // Inactive users are left out, repeats kept once.
-    assert_eq!(ids, ["acc-1", "acc-2", "acc-3", "acc-4"]);
+    assert_eq!(ids, ["acc-1", "acc-2", "acc-3", "acc-4", "acc-5"]);
     assert_eq!(users[2], User::new("acc-3", "Anna").with_active(true));
-    for p in [&p0, &p1, &p2, &p3] {
+    for p in [&p0, &p1, &p2, &p3, &p4].into_iter().chain(&empty) {
         p.assert_calls_async(1).await;
     }
     h.assert_no_strays();

@@ -891,18 +891,21 @@ pub async fn mount_jira(h: &Harness) -> Arc<JiraState> {
             }));
     })
     .await;
-    for (start_at, users) in [
-        ("0", json!([user("acc-7", "Assignee", true)])),
-        ("100", json!([])),
-    ] {
+    // Jira's assignee search windows over its first 1,000 candidates and filters each
+    // window: one user in the first, nine empty windows after it.
+    for start_at in (0..1_000).step_by(100) {
+        let users = if start_at == 0 {
+            json!([user("acc-7", "Assignee", true)])
+        } else {
+            json!([])
+        };
         h.mock(move |when, then| {
             get_any_token(
                 when,
                 &jira_path("user/assignable/search"),
                 &[
                     ("project", PROJECT_KEY),
-                    ("query", ""),
-                    ("startAt", start_at),
+                    ("startAt", &start_at.to_string()),
                     ("maxResults", "100"),
                 ],
             );

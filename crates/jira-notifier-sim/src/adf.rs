@@ -153,8 +153,19 @@ fn is_known(kind: &str) -> bool {
         || LEAVES.contains(&kind)
 }
 
-/// Checks a description value; `Ok` for a valid document.
+/// Checks a description value against Jira's default limit; `Ok` for a valid document.
+#[cfg(test)]
 pub(crate) fn check(value: &Value) -> Result<(), AdfError> {
+    check_within(value, MAX_TEXT)
+}
+
+/// Checks a description value; `Ok` for a valid document whose serialised form fits in
+/// `limit` UTF-16 units.
+///
+/// Jira keeps a rich-text field as its ADF JSON, so the limit applies to the document as
+/// JSON, markup and escapes included, counted as Java counts (issue 9: "bound the
+/// serialised ADF, as JSON, in UTF-16 units, under 32,767, not only its text").
+pub(crate) fn check_within(value: &Value, limit: usize) -> Result<(), AdfError> {
     let Some(doc) = value.as_object() else {
         return Err(AdfError::NotADocument);
     };
@@ -166,7 +177,7 @@ pub(crate) fn check(value: &Value) -> Result<(), AdfError> {
     }
     let mut text_len = 0;
     children(doc, "doc", &mut text_len)?;
-    if text_len > MAX_TEXT {
+    if text_len > limit || value.to_string().encode_utf16().count() > limit {
         return Err(AdfError::TooLong);
     }
     Ok(())
@@ -379,13 +390,18 @@ mod tests {
     }
 
     #[test]
-    fn counts_text_in_utf16_units() {
-        let fits = "a".repeat(MAX_TEXT);
+    fn counts_the_documents_json_in_utf16_units() {
+        let skeleton = doc(json!([para("x")])).to_string().len() - 1;
+        let fits = "a".repeat(MAX_TEXT - skeleton);
         assert_eq!(check(&doc(json!([para(&fits)]))), Ok(()));
-        let over = "a".repeat(MAX_TEXT - 1);
         // One astral character is two UTF-16 units in Java's count.
+        let astral = format!("{}😀", "a".repeat(MAX_TEXT - skeleton - 1));
+        assert_eq!(check(&doc(json!([para(&astral)]))), Err(AdfError::TooLong));
+        // Escapes count: a quote is two units once serialised.
+        let quotes = "\"".repeat(MAX_TEXT / 2);
+        assert_eq!(check(&doc(json!([para(&quotes)]))), Err(AdfError::TooLong));
         assert_eq!(
-            check(&doc(json!([para(&over), para("😀")]))),
+            check_within(&doc(json!([para("abc")])), 10),
             Err(AdfError::TooLong)
         );
     }

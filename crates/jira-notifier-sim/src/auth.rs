@@ -5,11 +5,10 @@ use tokio::time::Instant;
 
 use super::reply;
 use super::router::Body;
-use super::world::World;
+use super::scopes;
+use super::world::{IssuedToken, World};
 use jira_notifier::{HttpRequest, HttpResponse};
 
-/// The scopes a service account's credential is granted in the simulation.
-const SCOPES: [&str; 3] = ["read:jira-work", "write:jira-work", "read:jira-user"];
 /// The only audience Atlassian's gateway answers to.
 const AUDIENCE: &str = "api.atlassian.com";
 const TOKEN_MEMBERS: [&str; 5] = [
@@ -86,49 +85,62 @@ pub(crate) fn token(world: &mut World, body: &Body, now: Instant) -> HttpRespons
         return reply::oauth_error(401, "access_denied", "Unauthorized");
     }
     // Forget dead tokens here, where new ones are made, so long runs stay small.
-    world
-        .tokens
-        .retain(|_, (issued, lifetime)| now.saturating_duration_since(*issued) < *lifetime);
+    world.tokens.retain(|_, t| t.live(now));
     let access_token: String = (0..64).map(|_| fastrand::alphanumeric()).collect();
-    world
-        .tokens
-        .insert(access_token.clone(), (now, world.token_lifetime));
+    let issued = IssuedToken {
+        issued: now,
+        lifetime: world.token_lifetime,
+        scopes: world.scopes.clone(),
+    };
+    world.tokens.insert(access_token.clone(), issued);
     reply::plain_json(
         200,
         &json!({
             "access_token": access_token,
             "expires_in": world.token_lifetime.as_secs(),
             "token_type": "Bearer",
-            "scope": SCOPES.join(" "),
+            "scope": world.scopes.join(" "),
         }),
     )
     .with_header("cache-control", "no-store")
 }
 
-/// `GET /oauth/token/accessible-resources`: the sites the token's account can reach.
+/// `GET /oauth/token/accessible-resources`: the sites the token's account can reach, each
+/// with the token's scopes for Jira (a credential without any is not listed for a Jira
+/// site), then whatever else the test listed ([`World::extra_resources`]).
 pub(crate) fn accessible_resources(
     world: &World,
     request: &HttpRequest,
     now: Instant,
 ) -> HttpResponse {
-    if !bearer(request).is_some_and(|t| world.token_valid(t, now)) {
+    let Some(token) = bearer(request).and_then(|t| world.live_token(t, now)) else {
         return reply::unauthorized();
-    }
-    let sites: Vec<Value> = world
-        .sites
+    };
+    let jira_scopes: Vec<&str> = token
+        .scopes
         .iter()
-        .map(|entry| {
+        .map(String::as_str)
+        .filter(|s| scopes::is_jira(s))
+        .collect();
+    let mut listed: Vec<Value> = Vec::new();
+    if !jira_scopes.is_empty() {
+        listed.extend(world.sites.iter().map(|entry| {
             json!({
                 "id": entry.site.cloud_id,
                 "name": entry.site.name,
                 "url": entry.site.url,
-                "scopes": SCOPES,
-                "avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png",
+                "scopes": jira_scopes,
+                "avatarUrl": AVATAR,
             })
-        })
-        .collect();
-    reply::plain_json(200, &Value::Array(sites))
+        }));
+    }
+    listed.extend(world.extra_resources.iter().cloned());
+    reply::plain_json(200, &Value::Array(listed))
 }
+
+/// The avatar every listed site shows.
+pub(crate) const AVATAR: &str =
+    "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png";
 
 #[cfg(test)]
 mod tests {
@@ -256,7 +268,7 @@ mod tests {
         assert_eq!(res.status, 401);
         assert_eq!(
             body_of(&res),
-            json!({"code": 401, "message": "Unauthorized; scope does not match"})
+            json!({"code": 401, "message": "Unauthorized"})
         );
     }
 
@@ -293,6 +305,72 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("write:jira-work")));
+    }
+
+    #[tokio::test]
+    async fn a_token_without_the_endpoints_scope_gets_scope_does_not_match() {
+        let sim = SimJira::new();
+        sim.set_scopes(&["read:jira-work"]);
+        let token = token_for(&sim).await;
+        let issue = json!({"fields": {"project": {"key": "QA"}, "issuetype": {"name": "Bug"},
+                                      "summary": "s"}});
+        let res = send(
+            &sim,
+            post(&format!("{GATEWAY}/rest/api/3/issue"), Some(&token), issue),
+        )
+        .await;
+        assert_eq!(res.status, 401);
+        assert_eq!(
+            body_of(&res),
+            json!({"code": 401, "message": "Unauthorized; scope does not match"})
+        );
+        assert!(sim.issues().is_empty());
+        let me = format!("{GATEWAY}/rest/api/3/myself");
+        assert_eq!(send(&sim, get(&me, Some(&token))).await.status, 401);
+        let search = post(
+            &format!("{GATEWAY}/rest/api/3/search/jql"),
+            Some(&token),
+            json!({"jql": "project = QA"}),
+        );
+        assert_eq!(send(&sim, search).await.status, 200);
+    }
+
+    #[tokio::test]
+    async fn lists_other_products_and_repeats_as_told_and_no_jira_site_without_jira_scopes() {
+        let sim = SimJira::new();
+        sim.add_accessible_resource(
+            "c0ffee00-0000-0000-0000-000000000000",
+            "wiki",
+            "https://wiki.atlassian.net",
+            &["read:confluence-content.all"],
+        );
+        sim.add_accessible_resource(
+            SimJira::CLOUD_ID,
+            "acme",
+            "https://acme.atlassian.net",
+            &["read:jira-work"],
+        );
+        let token = token_for(&sim).await;
+        let listed = body_of(&send(&sim, get(RESOURCES_URL, Some(&token))).await);
+        let ids: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                SimJira::CLOUD_ID,
+                "c0ffee00-0000-0000-0000-000000000000",
+                SimJira::CLOUD_ID
+            ]
+        );
+        sim.set_scopes(&["read:confluence-content.all"]);
+        let token = token_for(&sim).await;
+        let listed = body_of(&send(&sim, get(RESOURCES_URL, Some(&token))).await);
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+        assert_eq!(listed[0]["name"], "wiki");
     }
 
     #[tokio::test]

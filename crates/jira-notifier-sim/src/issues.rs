@@ -64,7 +64,7 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
         Err(message) => return field_error("issuetype", message),
     };
     let mut errors = Map::new();
-    let description = match description_of(fields.get("description")) {
+    let description = match description_of(fields.get("description"), jira.description_limit) {
         Ok(description) => description,
         Err(DescriptionError::Request(answer)) => return answer,
         Err(DescriptionError::Field(message)) => {
@@ -196,12 +196,12 @@ enum DescriptionError {
     Request(HttpResponse),
 }
 
-fn description_of(value: Option<&Value>) -> Result<Value, DescriptionError> {
+fn description_of(value: Option<&Value>, limit: usize) -> Result<Value, DescriptionError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(Value::Null);
     };
     let field = |message: &str| Err(DescriptionError::Field(message.to_owned()));
-    match adf::check(value) {
+    match adf::check_within(value, limit) {
         Ok(()) => Ok(value.clone()),
         Err(AdfError::NotADocument) => field(
             "Operation value must be an Atlassian Document (see the Atlassian Document Format)",

@@ -58,6 +58,7 @@ mod model;
 mod render;
 mod reply;
 mod router;
+mod scopes;
 mod search;
 mod server;
 #[cfg(test)]
@@ -251,6 +252,28 @@ impl SimJira {
 
     // ----- behaviour -----
 
+    /// The OAuth 2.0 scopes the credential is granted (default `read:jira-work`,
+    /// `write:jira-work`, `read:jira-user`). Tokens issued from now on carry them: each Jira
+    /// endpoint needs the scope the v3 spec names for it, and a token without it gets the
+    /// gateway's `401` "Unauthorized; scope does not match". A credential with no Jira
+    /// scope is not listed for any Jira site by `accessible-resources`.
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.world().scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Lists one more entry in `accessible-resources`, after the sites, as given: another
+    /// product's site (Confluence, with its scopes), or a Jira site listed a second time.
+    /// No Jira is behind it unless a site with that cloud id was added.
+    pub fn add_accessible_resource(&self, cloud_id: &str, name: &str, url: &str, scopes: &[&str]) {
+        self.world().extra_resources.push(serde_json::json!({
+            "id": cloud_id,
+            "name": name,
+            "url": url,
+            "scopes": scopes,
+            "avatarUrl": auth::AVATAR,
+        }));
+    }
+
     /// Replaces the client credentials the auth host accepts. Tokens already issued stay valid.
     pub fn set_credentials(&self, client_id: &str, client_secret: &str) {
         let mut world = self.world();
@@ -263,6 +286,14 @@ impl SimJira {
     /// except for issues named in `reconcileIssues`, which are judged on current data.
     pub fn set_search_lag(&self, lag: Duration) {
         self.world().search_lag = lag;
+    }
+
+    /// The most UTF-16 units a description may take, as JSON (default 32,767, Jira's
+    /// limit). Lower it to play a Jira that counts a description as longer than the
+    /// client did (what it stores adds markup): creates over it get Jira's
+    /// "The entered text is too long" field error.
+    pub fn set_description_limit(&self, units: usize) {
+        self.world().primary_mut().description_limit = units;
     }
 
     /// How long tokens issued from now on live (default one hour), on tokio's clock.

@@ -12,6 +12,12 @@ use jira_notifier::HttpResponse;
 const PROJECT_PAGE_MAX: i64 = 100;
 const ISSUE_TYPE_PAGE_MAX: i64 = 200;
 const USER_PAGE_MAX: i64 = 1000;
+/// Jira's user searches only ever look at the first 1,000 candidates: windows past that
+/// come back empty, whatever they would have held. (The v3 spec's `maxResults` of
+/// `findAssignableUsers`: "fetches users up to the maximum and then, from the fetched users,
+/// returns only the users that can be assigned"; the 1,000 window is from the review of
+/// Jira's edges, issue 9.)
+const USER_WINDOW: usize = 1000;
 const DEFAULT_PAGE: i64 = 50;
 /// What `orderBy` accepts, each optionally prefixed with `+` or `-`.
 const PROJECT_ORDERS: [&str; 9] = [
@@ -180,7 +186,8 @@ fn matches_query(user: &User, query: &str) -> bool {
 /// `GET /rest/api/3/user/assignable/search`.
 ///
 /// Like Jira, this takes the page of assignable users first and filters it afterwards, so a
-/// page may hold fewer than `maxResults` users (even none) while later pages hold more.
+/// page may hold fewer than `maxResults` users (even none) while later pages hold more; and
+/// the pages only ever window over the first 1,000 candidates.
 pub(crate) fn assignable_users(jira: &JiraData, ctx: &Ctx<'_>) -> HttpResponse {
     let query = ctx.param("query");
     let account_id = ctx.param("accountId");
@@ -218,7 +225,7 @@ pub(crate) fn assignable_users(jira: &JiraData, ctx: &Ctx<'_>) -> HttpResponse {
         Err(answer) => return answer,
     };
     let everyone = jira.assignable_users(&project_key);
-    let range = window(everyone.len(), start_at, max_results);
+    let range = window(everyone.len().min(USER_WINDOW), start_at, max_results);
     let page: Vec<Value> = everyone[range]
         .iter()
         .filter(|u| u.active)
@@ -446,6 +453,34 @@ mod tests {
             .get("/rest/api/3/user/assignable/search?project=QA&maxResults=3&startAt=3")
             .await;
         assert_eq!(field(&full, "accountId"), ["u3", "u4"]);
+    }
+
+    #[tokio::test]
+    async fn assignable_search_windows_over_the_first_thousand_users_only() {
+        let sim = SimJira::empty();
+        sim.add_site(SimJira::CLOUD_ID, "acme");
+        sim.add_project("QA", "Quality Assurance", &["Bug"]);
+        for n in 0..1_100 {
+            let name = if n == 999 || n == 1_000 {
+                "Zed"
+            } else {
+                "Filler"
+            };
+            sim.add_user(&format!("u{n}"), &format!("{name} {n}"), true, &["QA"]);
+        }
+        let c = Client::new(&sim).await;
+        let page = |start: usize| {
+            let c = &c;
+            async move {
+                let path = format!(
+                    "/rest/api/3/user/assignable/search?project=QA&query=zed&maxResults=100&startAt={start}"
+                );
+                c.get(&path).await.1
+            }
+        };
+        assert_eq!(field(&page(900).await, "accountId"), ["u999"]);
+        // The 1,001st candidate is past the window: never listed.
+        assert_eq!(page(1_000).await, json!([]));
     }
 
     #[tokio::test]

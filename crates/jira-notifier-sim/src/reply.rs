@@ -146,12 +146,22 @@ pub(crate) fn gateway_not_found(path: &str) -> HttpResponse {
 
 /// What the gateway says to a missing, unknown or expired bearer token.
 pub(crate) fn unauthorized() -> HttpResponse {
+    gateway_401("Unauthorized")
+}
+
+/// What the gateway says to a valid token that lacks the scope the endpoint needs
+/// (Atlassian Community threads quote it for tokens missing a scope; issue 9).
+pub(crate) fn scope_mismatch() -> HttpResponse {
+    gateway_401("Unauthorized; scope does not match")
+}
+
+fn gateway_401(message: &str) -> HttpResponse {
     answer(
         401,
         PLAIN_JSON,
         ordered(&[
             ("code", Value::from(401)),
-            ("message", Value::from("Unauthorized; scope does not match")),
+            ("message", Value::from(message)),
         ]),
     )
     .with_header("www-authenticate", "Bearer realm=\"api.atlassian.com\"")

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::model::{RateLimit, RecordedRequest};
 use super::world::{JiraData, World};
-use super::{auth, issues, lists, reply, search};
+use super::{auth, issues, lists, reply, scopes, search};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
 const REDACTED: &str = "[redacted]";
@@ -218,8 +218,13 @@ fn jira(
     let Some(site) = world.site_index(cloud_id) else {
         return reply::gateway_not_found(full_path);
     };
-    if !auth::bearer(request).is_some_and(|t| world.token_valid(t, now)) {
+    let Some(token) = auth::bearer(request).and_then(|t| world.live_token(t, now)) else {
         return reply::unauthorized();
+    };
+    if let Some(scope) = scopes::required(request.method, rest) {
+        if !token.has_scope(scope) {
+            return reply::scope_mismatch();
+        }
     }
     if let Some(limit) = world.rate_limit {
         if let Err(wait) = world.rate_window.admit(limit, now) {

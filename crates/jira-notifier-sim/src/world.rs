@@ -27,8 +27,13 @@ pub(crate) struct World {
     pub(crate) client_secret: String,
     pub(crate) token_lifetime: Duration,
     /// Issued bearer tokens, with when each was issued and how long it lives (kept apart
-    /// so that no lifetime, however long, can overflow an `Instant`).
-    pub(crate) tokens: HashMap<String, (Instant, Duration)>,
+    /// so that no lifetime, however long, can overflow an `Instant`), and its scopes.
+    pub(crate) tokens: HashMap<String, IssuedToken>,
+    /// The scopes the credential is granted: what tokens issued from now on carry.
+    pub(crate) scopes: Vec<String>,
+    /// Entries `accessible-resources` lists besides the sites (other products, a site
+    /// listed twice), as JSON objects.
+    pub(crate) extra_resources: Vec<Value>,
     pub(crate) search_lag: Duration,
     pub(crate) latency: Duration,
     pub(crate) rate_limit: Option<RateLimit>,
@@ -55,6 +60,8 @@ impl World {
             client_secret: client_secret.to_owned(),
             token_lifetime: Duration::from_secs(3600),
             tokens: HashMap::new(),
+            scopes: super::scopes::DEFAULT.map(str::to_owned).to_vec(),
+            extra_resources: Vec::new(),
             search_lag: Duration::ZERO,
             latency: Duration::ZERO,
             rate_limit: None,
@@ -107,10 +114,27 @@ impl World {
         self.sites.iter().position(|e| e.site.cloud_id == cloud_id)
     }
 
-    pub(crate) fn token_valid(&self, token: &str, now: Instant) -> bool {
-        self.tokens
-            .get(token)
-            .is_some_and(|(issued, lifetime)| now.saturating_duration_since(*issued) < *lifetime)
+    /// The token, if it was issued here and has not expired.
+    pub(crate) fn live_token(&self, token: &str, now: Instant) -> Option<&IssuedToken> {
+        self.tokens.get(token).filter(|t| t.live(now))
+    }
+}
+
+/// A bearer token the auth host issued.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub(crate) issued: Instant,
+    pub(crate) lifetime: Duration,
+    pub(crate) scopes: Vec<String>,
+}
+
+impl IssuedToken {
+    pub(crate) fn live(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.issued) < self.lifetime
+    }
+
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
     }
 }
 
@@ -230,6 +254,8 @@ pub(crate) struct JiraData {
     /// compares labels without regard to case, and a storm needs label lookups to be cheap.
     label_index: HashMap<String, Vec<usize>>,
     pub(crate) page_tokens: PageTokens,
+    /// The most UTF-16 units a description may take as JSON (Jira's 32,767 by default).
+    pub(crate) description_limit: usize,
 }
 
 impl JiraData {
@@ -249,6 +275,7 @@ impl JiraData {
             key_index: HashMap::new(),
             label_index: HashMap::new(),
             page_tokens: PageTokens::default(),
+            description_limit: super::adf::MAX_TEXT,
         }
     }
 
