@@ -3,3 +3,4 @@
 pub(crate) mod scopes;
 pub(crate) mod sites;
 pub(crate) mod token;
+pub(crate) mod tokens;

@@ -93,6 +93,15 @@ impl TokenCache {
         *self.slot.lock().await = None;
     }
 
+    /// Whether it holds a token that is not due for renewal: a cache without one can be
+    /// dropped and made again at no cost. A cache busy fetching counts as live.
+    pub(crate) fn holds_live_token(&self) -> bool {
+        match self.slot.try_lock() {
+            Ok(slot) => slot.as_ref().is_some_and(|c| Instant::now() < c.renew_at),
+            Err(_) => true,
+        }
+    }
+
     /// How many tokens were fetched: for tests and figures.
     pub(crate) fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)

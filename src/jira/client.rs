@@ -9,7 +9,7 @@ use super::answers::{api_error, parse, retry_after};
 use super::models::TokenAnswer;
 use super::requests::{self, ApiRequest, Replay};
 use crate::auth::scopes;
-use crate::auth::token::TokenCache;
+use crate::auth::tokens::TokenCaches;
 use crate::connection::Credentials;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, Result};
@@ -28,7 +28,7 @@ pub(crate) struct JiraClient {
     pub(crate) endpoints: Endpoints,
     policy: RetryPolicy,
     gate: Gate,
-    tokens: TokenCache,
+    tokens: TokenCaches,
 }
 
 impl JiraClient {
@@ -43,7 +43,7 @@ impl JiraClient {
             endpoints,
             policy,
             gate: Gate::new(max_in_flight),
-            tokens: TokenCache::default(),
+            tokens: TokenCaches::default(),
         }
     }
 
@@ -51,7 +51,7 @@ impl JiraClient {
         &self.policy
     }
 
-    pub(crate) fn tokens(&self) -> &TokenCache {
+    pub(crate) fn tokens(&self) -> &TokenCaches {
         &self.tokens
     }
 
@@ -95,11 +95,16 @@ impl JiraClient {
     /// Whether a 401 "scope does not match" to `token` is the credential's scopes, not the
     /// token: always, unless the token is old enough that a scope granted since in
     /// Atlassian Admin would be in a new one ([`SCOPE_RECHECK`]).
-    async fn lacks_scope(&self, resp: &HttpResponse, token: &SecretString) -> bool {
+    async fn lacks_scope(
+        &self,
+        resp: &HttpResponse,
+        creds: &Credentials,
+        token: &SecretString,
+    ) -> bool {
         scopes::is_scope_mismatch(resp)
             && self
                 .tokens
-                .age(token)
+                .age(creds, token)
                 .await
                 .is_none_or(|age| age < SCOPE_RECHECK)
     }
@@ -119,10 +124,10 @@ impl JiraClient {
                 Ok(resp) => match classify(resp.status) {
                     Verdict::Success => return Ok(resp),
                     _ if resp.status == 401 => {
-                        let Some(t) = &token else {
+                        let (Some(t), Some(c)) = (&token, creds) else {
                             return Err(api_error(req.operation, &resp).into());
                         };
-                        if renewed || self.lacks_scope(&resp, t).await {
+                        if renewed || self.lacks_scope(&resp, c, t).await {
                             if scopes::is_scope_mismatch(&resp) {
                                 return Err(Error::MissingScope {
                                     operation: req.operation,
@@ -132,7 +137,7 @@ impl JiraClient {
                             return Err(api_error(req.operation, &resp).into());
                         }
                         renewed = true;
-                        self.tokens.invalidate(t).await;
+                        self.tokens.invalidate(c, t).await;
                         continue;
                     }
                     Verdict::Throttled => {

@@ -58,8 +58,11 @@ impl JiraNotifier {
     /// on no request is made until the next [`connect`](Self::connect). Settings and
     /// overrides are kept for a reconnect to the same site.
     pub async fn disconnect(&self) -> Result<()> {
+        let connection = self.inner.store.load_connection().await?;
         self.inner.store.delete_connection().await?;
-        self.inner.client.tokens().clear().await;
+        if let Some(c) = connection {
+            self.inner.client.tokens().forget(&c.credentials).await;
+        }
         Ok(())
     }
 }
