@@ -1,0 +1,141 @@
+//! What each command does, through a notifier on the state file, and the lines it prints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jira_notifier::{
+    Credentials, FileStore, JiraNotifier, RetryPolicy, TestStatus, DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+};
+
+use crate::cli::{Command, OverrideAction};
+use crate::output::{clean, describe_outcome, describe_override, describe_settings, record};
+use crate::Failure;
+
+/// A non-empty environment variable; an empty one counts as unset, as shells make it easy
+/// to export one by mistake.
+pub fn env_value(name: &str) -> Result<Option<String>, Failure> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Failure::failed(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
+
+fn required_env(name: &str) -> Result<String, Failure> {
+    env_value(name)?.ok_or_else(|| Failure::failed(format!("{name} is not set")))
+}
+
+pub fn build_notifier(store: Arc<FileStore>) -> Result<JiraNotifier, Failure> {
+    let auth_url = env_value("JIRA_AUTH_URL")?.unwrap_or_else(|| DEFAULT_AUTH_URL.to_owned());
+    let api_url = env_value("JIRA_API_URL")?.unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+    // Someone waits at the terminal: fewer retries than the library's default, and a long
+    // Retry-After is reported (as retryable) rather than waited out.
+    let retry = RetryPolicy::default()
+        .with_max_retries(2)
+        .with_max_retry_after(Duration::from_secs(10));
+    Ok(JiraNotifier::builder(store)
+        .auth_url(auth_url)
+        .api_url(api_url)
+        .retry_policy(retry)
+        .build()?)
+}
+
+/// Runs a command and returns the lines to print.
+pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Vec<String>, Failure> {
+    match command {
+        Command::Connect { site } => connect(notifier, site).await,
+        Command::Projects => Ok(notifier
+            .projects()
+            .await?
+            .iter()
+            .map(|p| record(&p.key, &p.name))
+            .collect()),
+        Command::IssueTypes { project } => {
+            let project = project_or_saved(notifier, project).await?;
+            Ok(notifier
+                .issue_types(&project)
+                .await?
+                .iter()
+                .map(|t| record(&t.id, &t.name))
+                .collect())
+        }
+        Command::Users { query, project } => {
+            let project = project_or_saved(notifier, project).await?;
+            Ok(notifier
+                .assignable_users(&project, &query)
+                .await?
+                .iter()
+                .map(|u| record(&u.account_id, &u.display_name))
+                .collect())
+        }
+        Command::Configure(change) => {
+            let settings = change.apply(notifier.settings().await?)?;
+            let saved = notifier.save_settings(settings).await?;
+            Ok(vec![describe_settings(&saved.settings)])
+        }
+        Command::Override { test_id, action } => match action {
+            OverrideAction::Clear => {
+                notifier.clear_override(&test_id).await?;
+                Ok(vec!["cleared".to_owned()])
+            }
+            OverrideAction::Set(change) => {
+                let wanted = change.apply(notifier.test_override(&test_id).await?);
+                let saved = notifier.set_override(&test_id, wanted).await?;
+                Ok(vec![describe_override(&saved.test_override)])
+            }
+        },
+        Command::Fail { test, message } => {
+            let outcome = notifier
+                .on_test_error(&test, &TestStatus::error(message))
+                .await?;
+            Ok(vec![describe_outcome(outcome)?])
+        }
+        Command::NotifyTest => {
+            let issue = notifier.send_test_notification().await?;
+            Ok(vec![format!(
+                "created {} {}",
+                clean(&issue.key),
+                clean(&issue.url)
+            )])
+        }
+        Command::Disconnect => {
+            notifier.disconnect().await?;
+            Ok(vec!["disconnected".to_owned()])
+        }
+    }
+}
+
+async fn connect(notifier: &JiraNotifier, site: Option<String>) -> Result<Vec<String>, Failure> {
+    let credentials = Credentials::new(
+        required_env("JIRA_CLIENT_ID")?,
+        required_env("JIRA_CLIENT_SECRET")?,
+    );
+    let site = match site.map_or_else(|| env_value("JIRA_SITE"), |s| Ok(Some(s)))? {
+        Some(wanted) => notifier.connect_to_site(credentials, &wanted).await?,
+        None => notifier.connect(credentials).await?,
+    };
+    Ok(vec![format!(
+        "connected to {} {}",
+        clean(&site.name),
+        clean(&site.url)
+    )])
+}
+
+async fn project_or_saved(
+    notifier: &JiraNotifier,
+    project: Option<String>,
+) -> Result<String, Failure> {
+    if let Some(project) = project {
+        return Ok(project);
+    }
+    match notifier.settings().await? {
+        Some(saved) => Ok(saved.project_key),
+        None => Err(Failure::failed(
+            "no --project given and no project saved: pass --project KEY or run `sandbox configure --project KEY`",
+        )),
+    }
+}
