@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jira_notifier::{
-    Credentials, FileStore, JiraNotifier, RetryPolicy, TestStatus, DEFAULT_API_URL,
-    DEFAULT_AUTH_URL,
+    Credentials, FileStore, JiraNotifier, RetryPolicy, Settings, TestInfo, TestOverride,
+    TestStatus, DEFAULT_API_URL, DEFAULT_AUTH_URL,
 };
 
-use crate::cli::{Command, OverrideAction};
+use crate::cli::{
+    Command, ConfigureArgs, FailArgs, IssueOptions, Labels, OverrideArgs, ProjectOption, UsersArgs,
+};
 use crate::output::{clean, describe_outcome, describe_override, describe_settings, record};
 use crate::Failure;
 
@@ -47,14 +49,14 @@ pub fn build_notifier(store: Arc<FileStore>) -> Result<JiraNotifier, Failure> {
 /// Runs a command and returns the lines to print.
 pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Vec<String>, Failure> {
     match command {
-        Command::Connect { site } => connect(notifier, site).await,
+        Command::Connect(args) => connect(notifier, args.site).await,
         Command::Projects => Ok(notifier
             .projects()
             .await?
             .iter()
             .map(|p| record(&p.key, &p.name))
             .collect()),
-        Command::IssueTypes { project } => {
+        Command::IssueTypes(ProjectOption { project }) => {
             let project = project_or_saved(notifier, project).await?;
             Ok(notifier
                 .issue_types(&project)
@@ -63,37 +65,34 @@ pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Vec<String
                 .map(|t| record(&t.id, &t.name))
                 .collect())
         }
-        Command::Users { query, project } => {
+        Command::Users(UsersArgs {
+            query,
+            project: ProjectOption { project },
+        }) => {
             let project = project_or_saved(notifier, project).await?;
             Ok(notifier
-                .assignable_users(&project, &query)
+                .assignable_users(&project, &query.unwrap_or_default())
                 .await?
                 .iter()
                 .map(|u| record(&u.account_id, &u.display_name))
                 .collect())
         }
-        Command::Configure(change) => {
-            let settings = change.apply(notifier.settings().await?)?;
+        Command::Configure(args) => {
+            let settings = settings_to_save(args, notifier.settings().await?)?;
             let saved = notifier.save_settings(settings).await?;
             Ok(vec![describe_settings(&saved.settings)])
         }
-        Command::Override { test_id, action } => match action {
-            OverrideAction::Clear => {
-                notifier.clear_override(&test_id).await?;
-                Ok(vec!["cleared".to_owned()])
-            }
-            OverrideAction::Set(change) => {
-                let wanted = change.apply(notifier.test_override(&test_id).await?);
-                let saved = notifier.set_override(&test_id, wanted).await?;
-                Ok(vec![describe_override(&saved.test_override)])
-            }
-        },
-        Command::Fail { test, message } => {
-            let outcome = notifier
-                .on_test_error(&test, &TestStatus::error(message))
-                .await?;
-            Ok(vec![describe_outcome(outcome)?])
+        Command::Override(args) if args.clear => {
+            notifier.clear_override(&args.test_id).await?;
+            Ok(vec!["cleared".to_owned()])
         }
+        Command::Override(args) => {
+            let test_id = args.test_id.clone();
+            let wanted = override_to_save(args, notifier.test_override(&test_id).await?);
+            let saved = notifier.set_override(&test_id, wanted).await?;
+            Ok(vec![describe_override(&saved.test_override)])
+        }
+        Command::Fail(args) => fail(notifier, args).await,
         Command::NotifyTest => {
             let issue = notifier.send_test_notification().await?;
             Ok(vec![format!(
@@ -125,6 +124,21 @@ async fn connect(notifier: &JiraNotifier, site: Option<String>) -> Result<Vec<St
     )])
 }
 
+async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Vec<String>, Failure> {
+    let FailArgs {
+        test_id,
+        name,
+        message,
+        url,
+    } = args;
+    let name = name.unwrap_or_else(|| test_id.clone());
+    let test = TestInfo::new(test_id, name, url.unwrap_or_default());
+    let outcome = notifier
+        .on_test_error(&test, &TestStatus::error(message))
+        .await?;
+    Ok(vec![describe_outcome(outcome)?])
+}
+
 async fn project_or_saved(
     notifier: &JiraNotifier,
     project: Option<String>,
@@ -137,5 +151,60 @@ async fn project_or_saved(
         None => Err(Failure::failed(
             "no --project given and no project saved: pass --project KEY or run `sandbox configure --project KEY`",
         )),
+    }
+}
+
+/// The settings to save: the saved ones (or the defaults) with the options applied.
+fn settings_to_save(args: ConfigureArgs, saved: Option<Settings>) -> Result<Settings, Failure> {
+    // Taken apart field by field, so that a new option cannot be forgotten here.
+    let ConfigureArgs {
+        issue:
+            IssueOptions {
+                project,
+                assignee,
+                labels,
+            },
+        issue_type,
+        label_prefix,
+    } = args;
+    let base = match (saved, project.clone()) {
+        (Some(s), _) => s,
+        (None, Some(project)) => Settings::new(project),
+        (None, None) => {
+            return Err(Failure::failed(
+                "no project is saved yet: pass --project KEY (see `sandbox projects`)",
+            ))
+        }
+    };
+    Ok(Settings {
+        project_key: project.unwrap_or(base.project_key),
+        issue_type: issue_type.unwrap_or(base.issue_type),
+        label_prefix: label_prefix.unwrap_or(base.label_prefix),
+        assignee: assignee.unwrap_or(base.assignee),
+        labels: labels.map_or(base.labels, |Labels(l)| l),
+    })
+}
+
+/// The override to save: the saved one (or none) with the options applied.
+fn override_to_save(args: OverrideArgs, saved: Option<TestOverride>) -> TestOverride {
+    let enabled = args.enabled();
+    let OverrideArgs {
+        test_id: _,
+        clear: _,
+        disable: _,
+        enable: _,
+        issue:
+            IssueOptions {
+                project,
+                assignee,
+                labels,
+            },
+    } = args;
+    let base = saved.unwrap_or_default();
+    TestOverride {
+        enabled: enabled.unwrap_or(base.enabled),
+        project_key: project.or(base.project_key),
+        assignee: assignee.or(base.assignee),
+        labels: labels.map_or(base.labels, |Labels(l)| l),
     }
 }

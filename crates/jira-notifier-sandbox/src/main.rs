@@ -35,8 +35,13 @@
 //! ```
 //!
 //! `--state FILE` (default `sandbox-state.json` in the current folder) may come before or
-//! after the command. **The state file holds the client secret in clear** (mode `0600` on
-//! Unix); nothing the tool prints ever shows the secret or a token.
+//! after the command; a command's own options come after it. **The state file holds the
+//! client secret in clear** (mode `0600` on Unix); nothing the tool prints ever shows the
+//! secret or a token. `--opt=VALUE` works like `--opt VALUE`, and an option's value may
+//! start with `-` (`--message "-1 != 2"`); `--` ends the options, for a TEST_ID or QUERY
+//! that starts with `-` (`sandbox fail -- -t1`). `--help` or `-h`, before or after the
+//! command, prints the usage on stdout and exits 0; with no command, the usage goes to
+//! stdout too, and the tool exits 2 with `error: no command given; …` on stderr.
 //!
 //! `configure` and `override` change only what their options name and keep the rest as
 //! saved; `--labels ""` clears the labels. `fail` reports a failure with the test's id as
@@ -47,10 +52,12 @@
 //! reports an error). `notify-test` prints `created KEY URL`.
 //!
 //! Exit status: 0 on success; 1 on an error; 2 on a usage error or on an error worth
-//! retrying later (its message ends with `(retryable)`). Errors are one line on stderr:
-//! the error and its sources joined with `: `, newlines flattened. Requests are retried
-//! twice at most, and a `Retry-After` over 10 s is reported rather than waited out: the
-//! library's default policy suits a host's background queue, not someone at a terminal.
+//! retrying later (its message ends with `(retryable)`). Errors are one line on stderr,
+//! `error: ` then the error and its sources joined with `: `, newlines flattened; a usage
+//! error (nothing was attempted) ends with ``; run `sandbox --help` for usage``. Requests
+//! are retried twice at most, and a `Retry-After` over 10 s is reported rather than waited
+//! out: the library's default policy suits a host's background queue, not someone at a
+//! terminal.
 //!
 //! # Running it
 //!
@@ -63,9 +70,9 @@
 //!
 //! # Code
 //!
-//! This file runs a command and turns its outcome into an exit status; `cli` reads the
-//! command line, `commands` does what each command does, and `output` shapes the lines
-//! printed.
+//! This file runs a command and turns its outcome into an exit status; `cli` declares the
+//! command line (and says how to add a command or an option), `commands` does what each
+//! command does, and `output` shapes the lines printed.
 
 mod cli;
 mod commands;
@@ -137,14 +144,14 @@ fn main() -> ExitCode {
     if let Ok(Some(secret)) = commands::env_value("JIRA_CLIENT_SECRET") {
         secrets.add(&secret);
     }
-    let (state, command) = match cli::read_args().and_then(cli::parse) {
+    let (state, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
         Ok(Invocation::Run { state, command }) => (state, command),
         Ok(Invocation::Help) => {
-            print!("{}", cli::usage());
+            print!("{}", cli::help_text());
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::NoCommand) => {
-            print!("{}", cli::usage());
+            print!("{}", cli::help_text());
             return report(Failure::usage("no command given"), &secrets);
         }
         Err(failure) => return report(failure, &secrets),
