@@ -449,33 +449,121 @@ fn a_server_error_is_one_line_and_never_shows_the_secret() {
 }
 
 #[test]
+fn the_state_file_may_be_named_after_the_command() {
+    let server = MockServer::start();
+    one_site(&server);
+    let sb = Sandbox::new(sandbox_binary(), &server);
+    let mut cmd = sb.command();
+    cmd.args(["connect", "--state=after.json"]);
+    execute(cmd).ok();
+    assert!(sb.dir.path().join("after.json").is_file());
+    assert!(!sb.dir.path().join("sandbox-state.json").exists());
+}
+
+#[test]
+fn options_take_their_values_however_they_are_written() {
+    let server = MockServer::start();
+    one_site(&server);
+    server.mock(|when, then| {
+        when.method(POST).path(jira("/search/jql"));
+        then.status(200).json_body(json!({ "issues": [] }));
+    });
+    // The test id `-t1` is in the test's label; the name in the summary; the message and
+    // the link in the description.
+    let create = server.mock(|when, then| {
+        when.method(POST)
+            .path(jira("/issue"))
+            .body_includes("\"testclix--t1\"")
+            .body_includes("Test Failed: -t1 name")
+            .body_includes("--exit 3")
+            .body_includes("https://ci.example/t1");
+        then.status(201)
+            .json_body(json!({ "id": "10042", "key": "QA-7", "self": "https://x/10042" }));
+    });
+    let sb = Sandbox::new(sandbox_binary(), &server);
+    sb.run(&["connect"]).ok();
+    sb.run(&["configure", "--project=QA"]).ok();
+
+    let mut fail = sb.command();
+    fail.args(["fail", "--name=-t1 name", "--message", "--exit 3"])
+        .args(["--url", "https://ci.example/t1", "--state"])
+        .arg(sb.state())
+        .args(["--", "-t1"]);
+    assert_eq!(
+        execute(fail).ok(),
+        "created QA-7 https://acme.atlassian.net/browse/QA-7\n"
+    );
+    create.assert_calls(1);
+}
+
+#[test]
 fn usage() {
     let server = MockServer::start();
     let sb = Sandbox::new(sandbox_binary(), &server);
 
     let help = sb.run(&["--help"]);
     assert!(help.ok().contains("sandbox [--state FILE] connect"));
+    for args in [&["-h"][..], &["fail", "--help"], &["override", "t1", "-h"]] {
+        assert_eq!(sb.run(args).ok(), help.stdout, "{args:?}");
+    }
     let mut bare = sb.command();
     bare.env_remove("JIRA_CLIENT_SECRET");
     let bare = execute(bare);
     assert_eq!(bare.code, 2);
     assert_eq!(bare.stdout, help.stdout);
-    assert_eq!(bare.stderr.lines().count(), 1);
+    assert_eq!(
+        bare.stderr,
+        "error: no command given; run `sandbox --help` for usage\n"
+    );
 
-    for args in [
-        &["fail", "t1", "--bogus"][..],
-        &["bogus"],
-        &["fail"],
-        &["fail", "t1", "extra"],
-        &["fail", "t1", "--name"],
-        &["projects", "--name", "x"],
-        &["override", "t1", "--disable", "--enable"],
-        &["override", "t1", "--clear", "--labels", "a"],
-        &["configure", "--project", "QA", "--project", "QA"],
+    for (args, problem) in [
+        (&["fail", "t1", "--bogus"][..], "unknown option --bogus"),
+        (&["fail", "t1", "--bogus=x"], "unknown option --bogus"),
+        (&["fail", "-t1"], "unknown option -t1"),
+        (&["bogus"], "unknown command \"bogus\""),
+        (&["help"], "unknown command \"help\""),
+        (&["fail"], "`fail` needs a TEST_ID"),
+        (&["override", "--clear"], "`override` needs a TEST_ID"),
+        (
+            &["fail", "t1", "extra"],
+            "unexpected argument \"extra\" after `fail`",
+        ),
+        (
+            &["users", "a", "b"],
+            "unexpected argument \"b\" after `users`",
+        ),
+        (&["fail", "t1", "--name"], "--name needs a value"),
+        (
+            &["projects", "--name", "x"],
+            "--name is not an option of `projects`",
+        ),
+        (
+            &["override", "t1", "--disable", "--enable"],
+            "--disable and --enable exclude each other",
+        ),
+        (
+            &["override", "t1", "--labels", "a", "--clear"],
+            "--clear takes no other option",
+        ),
+        (
+            &["configure", "--project", "QA", "--project=QA"],
+            "--project is given twice",
+        ),
+        (
+            &["projects", "--state", "other.json"],
+            "--state is given twice",
+        ),
+        (
+            &["override", "t1", "--disable=yes"],
+            "--disable takes no value",
+        ),
     ] {
         let run = sb.run(args);
-        run.error(2);
-        assert!(!run.stderr.contains("(retryable)"), "{args:?}: {run:?}");
+        assert_eq!(
+            run.error(2),
+            format!("error: {problem}; run `sandbox --help` for usage"),
+            "{args:?}"
+        );
     }
     // Nothing was attempted: no state file, no request.
     assert!(!sb.state().exists());
