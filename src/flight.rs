@@ -1,5 +1,5 @@
-//! Single-flight per test: concurrent reports of the same test in one process wait for
-//! the first, and get its issue without asking Jira again.
+//! Single-flight per test: concurrent reports of the same test of the same workspace in
+//! one process wait for the first, and get its issue without asking Jira again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,35 +7,39 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::outcome::IssueRef;
+use crate::store::WorkspaceId;
 
 type Slot = Arc<AsyncMutex<Option<IssueRef>>>;
+/// A test of a workspace: two workspaces' tests of the same id are different tests.
+type Key = (WorkspaceId, String);
 
-/// The reports in flight, by test id. An entry lives only while someone holds or waits
+/// The reports in flight, by workspace and test id. An entry lives only while someone holds or waits
 /// for it, so the map stays as small as the number of tests being reported right now.
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
-    map: Mutex<HashMap<String, Slot>>,
+    map: Mutex<HashMap<Key, Slot>>,
 }
 
 /// The right to report one test; others reporting it wait until it is dropped.
 pub(crate) struct Boarding<'a> {
     flights: &'a Flights,
-    test_id: String,
+    key: Key,
     slot: Slot,
     guard: Option<OwnedMutexGuard<Option<IssueRef>>>,
 }
 
 impl Flights {
-    /// Waits until no other report of `test_id` is in flight.
-    pub(crate) async fn board(&self, test_id: &str) -> Boarding<'_> {
+    /// Waits until no other report of the workspace's `test_id` is in flight.
+    pub(crate) async fn board(&self, workspace: &WorkspaceId, test_id: &str) -> Boarding<'_> {
+        let key = (workspace.clone(), test_id.to_owned());
         let slot = {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-            map.entry(test_id.to_owned()).or_default().clone()
+            map.entry(key.clone()).or_default().clone()
         };
         let guard = slot.clone().lock_owned().await;
         Boarding {
             flights: self,
-            test_id: test_id.to_owned(),
+            key,
             slot,
             guard: Some(guard),
         }
@@ -74,7 +78,7 @@ impl Drop for Boarding<'_> {
         let mut map = self.flights.map.lock().unwrap_or_else(|e| e.into_inner());
         // The map and this boarding hold the slot; any more means someone is waiting.
         if Arc::strong_count(&self.slot) == 2 {
-            map.remove(&self.test_id);
+            map.remove(&self.key);
             // A storm leaves a map sized for its peak: give the room back once it has
             // passed, so what the notifier keeps does not grow with the tests seen.
             let len = map.len();
@@ -90,6 +94,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn ws() -> WorkspaceId {
+        WorkspaceId::default()
+    }
+
     fn issue(key: &str) -> IssueRef {
         IssueRef {
             id: "1".into(),
@@ -101,11 +109,11 @@ mod tests {
     #[tokio::test]
     async fn waiters_see_the_first_result_and_the_map_empties() {
         let flights = Arc::new(Flights::default());
-        let mut first = flights.board("t").await;
+        let mut first = flights.board(&ws(), "t").await;
         assert!(first.landed().is_none());
         let f2 = flights.clone();
         let waiter = tokio::spawn(async move {
-            let b = f2.board("t").await;
+            let b = f2.board(&ws(), "t").await;
             b.landed().map(|i| i.key.clone())
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -121,7 +129,7 @@ mod tests {
         let flights = Flights::default();
         let mut held = Vec::new();
         for i in 0..10_000 {
-            held.push(flights.board(&format!("t{i}")).await);
+            held.push(flights.board(&ws(), &format!("t{i}")).await);
         }
         assert!(flights.capacity() >= 10_000);
         drop(held);
@@ -136,14 +144,28 @@ mod tests {
     #[tokio::test]
     async fn other_tests_do_not_wait_and_failures_pass_nothing_on() {
         let flights = Flights::default();
-        let a = flights.board("a").await;
-        let b = tokio::time::timeout(Duration::from_millis(50), flights.board("b")).await;
+        let a = flights.board(&ws(), "a").await;
+        let b = tokio::time::timeout(Duration::from_millis(50), flights.board(&ws(), "b")).await;
         assert!(b.is_ok(), "another test waited");
         drop(b);
         drop(a); // failed: landed nothing
-        let again = flights.board("a").await;
+        let again = flights.board(&ws(), "a").await;
         assert!(again.landed().is_none());
         drop(again);
         assert_eq!(flights.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_same_test_id_in_two_workspaces_flies_apart() {
+        let flights = Flights::default();
+        let acme = WorkspaceId::new("acme");
+        let _a = flights.board(&ws(), "t").await;
+        // Would wait for ever if the two were one flight.
+        let b = tokio::time::timeout(Duration::from_secs(5), flights.board(&acme, "t")).await;
+        assert!(
+            b.is_ok(),
+            "another workspace's report of the same id waited"
+        );
+        assert_eq!(flights.len(), 2);
     }
 }

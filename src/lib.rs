@@ -17,6 +17,7 @@ mod error;
 mod flight;
 mod issue;
 mod jira;
+mod limits;
 mod notifier;
 mod outcome;
 mod retry;
@@ -36,7 +37,10 @@ pub use catalog::{IssueType, Project, User};
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
-pub use notifier::{JiraNotifier, JiraNotifierBuilder, DEFAULT_CREATE_LEASE};
+pub use notifier::{
+    JiraNotifier, JiraNotifierBuilder, NotifierBuilder, NotifierEngine, NotifierEngineBuilder,
+    DEFAULT_CREATE_LEASE,
+};
 pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 pub use retry::RetryPolicy;
 pub use settings::{

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-/// The default cap on requests in flight to Jira, per notifier.
+/// The default cap on requests in flight to each Jira site.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
 /// The longest slow-down, for a delay that does not fit the clock.

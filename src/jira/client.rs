@@ -13,8 +13,8 @@ use crate::auth::tokens::TokenCaches;
 use crate::connection::Credentials;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, Result};
+use crate::limits::SiteGates;
 use crate::retry::{classify, RetryPolicy, Verdict};
-use crate::throttle::Gate;
 use crate::transport::{HttpRequest, HttpResponse, HttpTransport};
 
 /// How old a token refused for a scope must be before one new token is fetched for it:
@@ -27,7 +27,7 @@ pub(crate) struct JiraClient {
     transport: Arc<dyn HttpTransport>,
     pub(crate) endpoints: Endpoints,
     policy: RetryPolicy,
-    gate: Gate,
+    gates: SiteGates,
     tokens: TokenCaches,
 }
 
@@ -42,7 +42,7 @@ impl JiraClient {
             transport,
             endpoints,
             policy,
-            gate: Gate::new(max_in_flight),
+            gates: SiteGates::new(max_in_flight),
             tokens: TokenCaches::default(),
         }
     }
@@ -144,9 +144,10 @@ impl JiraClient {
                         let asked = retry_after(&resp);
                         let err = Error::from(api_error(req.operation, &resp));
                         if resp.status == 429 {
-                            // Jira limits the whole tenant: every request of this
-                            // notifier waits, not just this one.
-                            self.gate
+                            // Jira limits the whole tenant: every request to this
+                            // site waits, not just this one; other sites go on.
+                            self.gates
+                                .for_url(&req.url)
                                 .slow_down(asked.unwrap_or_else(|| self.policy.backoff(attempt)));
                         } else if req.replay == Replay::OnlyIfNotReceived {
                             // A 503 may come after the create was processed.
@@ -208,7 +209,8 @@ impl JiraClient {
             headers,
             body: req.body.clone(),
         };
-        let _permit = match self.gate.enter(self.policy.max_retry_after()).await {
+        let gate = self.gates.for_url(&req.url);
+        let _permit = match gate.enter(self.policy.max_retry_after()).await {
             Ok(p) => p,
             // Jira asked this notifier to hold off longer than it waits in place: the
             // host hears so at once, rather than a call blocking for minutes.

@@ -14,15 +14,18 @@ use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
 use crate::retry::RetryPolicy;
-use crate::store::{ClaimOwner, ConfigStore, IssueRecord, TestId};
+use crate::store::{ClaimOwner, ConfigStore, IssueRecord, TestId, WorkspaceId};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
 use crate::transport::HttpTransport;
 
-/// The Jira integration: connect, serve the settings screen, and turn test failures into
-/// issues, one open issue per test.
+/// The Jira integration of one workspace: connect, serve the settings screen, and turn
+/// test failures into issues, one open issue per test.
 ///
-/// Cheap to clone (clones share the token cache, the request cap and the in-flight
-/// reports); build one per process with [`JiraNotifier::builder`].
+/// A host with one workspace builds it with [`JiraNotifier::builder`]. A host with many
+/// builds one [`NotifierEngine`] per process and asks it for a handle per workspace
+/// ([`NotifierEngine::notifier`]): handles are cheap to make and to keep, and share the
+/// transport, the token cache (by credential), the request limits and the in-flight
+/// reports. Cheap to clone.
 #[derive(Clone)]
 pub struct JiraNotifier {
     inner: Arc<Inner>,
@@ -30,10 +33,11 @@ pub struct JiraNotifier {
 
 struct Inner {
     store: Arc<dyn ConfigStore>,
-    client: JiraClient,
-    flights: Flights,
-    /// This notifier's name in create claims: unique per notifier, so that two replicas
-    /// (or two notifiers in one process) never mistake each other's claims for their own.
+    workspace: WorkspaceId,
+    client: Arc<JiraClient>,
+    flights: Arc<Flights>,
+    /// This notifier's name in create claims: unique per handle, so that two replicas
+    /// (or two handles in one process) never mistake each other's claims for their own.
     owner: ClaimOwner,
     lease: Duration,
     /// Issues this notifier created but could not record (`Error::RecordNotSaved`), by
@@ -49,6 +53,7 @@ pub const DEFAULT_CREATE_LEASE: Duration = Duration::from_secs(120);
 impl fmt::Debug for JiraNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JiraNotifier")
+            .field("workspace", &self.inner.workspace)
             .field("store", &self.inner.store)
             .field("client", &self.inner.client)
             .finish_non_exhaustive()
@@ -56,9 +61,122 @@ impl fmt::Debug for JiraNotifier {
 }
 
 impl JiraNotifier {
-    /// Starts building a notifier on the host's store.
+    /// Starts building a notifier on the host's store: a process with one workspace.
     pub fn builder(store: Arc<dyn ConfigStore>) -> JiraNotifierBuilder {
-        JiraNotifierBuilder {
+        NotifierBuilder::with(store)
+    }
+
+    /// The store the notifier reads and writes.
+    pub fn store(&self) -> &Arc<dyn ConfigStore> {
+        &self.inner.store
+    }
+
+    /// The workspace this notifier serves.
+    pub fn workspace(&self) -> &WorkspaceId {
+        &self.inner.workspace
+    }
+
+    /// How many access tokens this notifier's engine has fetched, every credential
+    /// together. A hook for tests and benchmarks, not part of the supported API.
+    #[doc(hidden)]
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.client.tokens().fetches()
+    }
+}
+
+/// What every workspace of a process shares: the transport and its connection pool, the
+/// retry policy, the base URLs, access tokens (by credential), the limits on requests to
+/// each Jira site, and the reports in flight. Build one per process; cheap to clone.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use jira_notifier::{MemoryStore, NotifierEngine, WorkspaceId};
+/// # fn demo() -> jira_notifier::Result<()> {
+/// let engine = NotifierEngine::builder().build()?;
+/// let stores = MemoryStore::new(); // or a PostgresStore: one pool, a handle per workspace
+/// let acme = WorkspaceId::new("acme");
+/// let notifier = engine.notifier(acme.clone(), Arc::new(stores.workspace(&acme)));
+/// assert_eq!(notifier.workspace(), &acme);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct NotifierEngine {
+    client: Arc<JiraClient>,
+    flights: Arc<Flights>,
+    lease: Duration,
+}
+
+impl fmt::Debug for NotifierEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifierEngine")
+            .field("client", &self.client)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifierEngine {
+    /// Starts building the engine of a process serving many workspaces.
+    pub fn builder() -> NotifierEngineBuilder {
+        NotifierBuilder::with(())
+    }
+
+    /// A handle on one workspace, reading and writing `store` (a store scoped to that
+    /// workspace, such as [`MemoryStore::workspace`](crate::MemoryStore::workspace)). Costs
+    /// no request and a few hundred bytes; make one per workspace and keep it, or make it
+    /// per call.
+    pub fn notifier(
+        &self,
+        workspace: impl Into<WorkspaceId>,
+        store: Arc<dyn ConfigStore>,
+    ) -> JiraNotifier {
+        JiraNotifier {
+            inner: Arc::new(Inner {
+                store,
+                workspace: workspace.into(),
+                client: Arc::clone(&self.client),
+                flights: Arc::clone(&self.flights),
+                owner: ClaimOwner::unique(),
+                lease: self.lease,
+                unrecorded: Mutex::default(),
+            }),
+        }
+    }
+}
+
+/// Builds a [`JiraNotifier`] (with a store) or a [`NotifierEngine`] (without): the
+/// transport, the two Atlassian base URLs, the retry policy, the cap on requests in flight
+/// and the create lease.
+pub struct NotifierBuilder<S> {
+    store: S,
+    transport: Option<Arc<dyn HttpTransport>>,
+    auth_url: String,
+    api_url: String,
+    retry: RetryPolicy,
+    max_in_flight: usize,
+    lease: Duration,
+}
+
+/// The builder [`JiraNotifier::builder`] returns.
+pub type JiraNotifierBuilder = NotifierBuilder<Arc<dyn ConfigStore>>;
+/// The builder [`NotifierEngine::builder`] returns.
+pub type NotifierEngineBuilder = NotifierBuilder<()>;
+
+impl<S> fmt::Debug for NotifierBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifierBuilder")
+            .field("auth_url", &self.auth_url)
+            .field("api_url", &self.api_url)
+            .field("retry", &self.retry)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> NotifierBuilder<S> {
+    fn with(store: S) -> Self {
+        NotifierBuilder {
             store,
             transport: None,
             auth_url: DEFAULT_AUTH_URL.to_owned(),
@@ -69,44 +187,6 @@ impl JiraNotifier {
         }
     }
 
-    /// The store the notifier reads and writes.
-    pub fn store(&self) -> &Arc<dyn ConfigStore> {
-        &self.inner.store
-    }
-
-    /// How many access tokens this notifier has fetched (one per hour of work, or one per
-    /// rejection). A hook for tests and benchmarks, not part of the supported API.
-    #[doc(hidden)]
-    pub fn token_fetches(&self) -> u64 {
-        self.inner.client.tokens().fetches()
-    }
-}
-
-/// Builds a [`JiraNotifier`]: the transport, the two Atlassian base URLs, the retry
-/// policy and the cap on requests in flight.
-pub struct JiraNotifierBuilder {
-    store: Arc<dyn ConfigStore>,
-    transport: Option<Arc<dyn HttpTransport>>,
-    auth_url: String,
-    api_url: String,
-    retry: RetryPolicy,
-    max_in_flight: usize,
-    lease: Duration,
-}
-
-impl fmt::Debug for JiraNotifierBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JiraNotifierBuilder")
-            .field("auth_url", &self.auth_url)
-            .field("api_url", &self.api_url)
-            .field("retry", &self.retry)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("lease", &self.lease)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JiraNotifierBuilder {
     /// The HTTP transport (default: [`ReqwestTransport`](crate::ReqwestTransport) with the
     /// `reqwest` feature).
     pub fn transport(mut self, transport: impl HttpTransport + 'static) -> Self {
@@ -155,23 +235,39 @@ impl JiraNotifierBuilder {
         self
     }
 
-    /// Builds the notifier, refusing base URLs that are not https (or loopback http).
-    pub fn build(self) -> Result<JiraNotifier> {
+    fn engine(self) -> Result<(NotifierEngine, S)> {
         let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
         let transport = match self.transport {
             Some(t) => t,
             None => default_transport()?,
         };
-        Ok(JiraNotifier {
-            inner: Arc::new(Inner {
-                store: self.store,
-                client: JiraClient::new(transport, endpoints, self.retry, self.max_in_flight),
-                flights: Flights::default(),
-                owner: ClaimOwner::unique(),
-                lease: self.lease,
-                unrecorded: Mutex::default(),
-            }),
-        })
+        let engine = NotifierEngine {
+            client: Arc::new(JiraClient::new(
+                transport,
+                endpoints,
+                self.retry,
+                self.max_in_flight,
+            )),
+            flights: Arc::default(),
+            lease: self.lease,
+        };
+        Ok((engine, self.store))
+    }
+}
+
+impl NotifierBuilder<Arc<dyn ConfigStore>> {
+    /// Builds the notifier (on the default workspace), refusing base URLs that are not
+    /// https (or loopback http).
+    pub fn build(self) -> Result<JiraNotifier> {
+        let (engine, store) = self.engine()?;
+        Ok(engine.notifier(WorkspaceId::default(), store))
+    }
+}
+
+impl NotifierBuilder<()> {
+    /// Builds the engine, refusing base URLs that are not https (or loopback http).
+    pub fn build(self) -> Result<NotifierEngine> {
+        Ok(self.engine()?.0)
     }
 }
 

@@ -27,7 +27,11 @@ impl JiraNotifier {
             return Ok(Outcome::Ignored);
         };
         let test_id = check_test_id(&test.id)?;
-        let mut boarding = self.inner.flights.board(&test.id).await;
+        let mut boarding = self
+            .inner
+            .flights
+            .board(&self.inner.workspace, &test.id)
+            .await;
         if let Some(issue) = boarding.landed() {
             return Ok(Outcome::Duplicate(issue.clone()));
         }

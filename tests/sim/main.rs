@@ -7,3 +7,4 @@ mod lag;
 mod replicas;
 mod scopes;
 mod support;
+mod workspaces;
