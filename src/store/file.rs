@@ -1128,7 +1128,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, path) = store_in(&dir);
         let b = FileStore::open(&path).unwrap();
-        let lease = Duration::from_millis(300);
+        // Long enough that a busy machine cannot let it run out between two calls.
+        let lease = Duration::from_secs(3);
         assert_eq!(
             a.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
                 .await
@@ -1160,7 +1161,7 @@ mod tests {
                 .unwrap(),
             Claim::Busy { .. }
         ));
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        tokio::time::sleep(lease + Duration::from_millis(100)).await;
         assert!(matches!(
             a.claim_create(&tid("t"), &ClaimOwner::new("a"), lease)
                 .await
