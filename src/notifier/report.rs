@@ -54,8 +54,12 @@ impl JiraNotifier {
         let latest = unrecorded.as_ref().or(ctx.record.as_ref());
         if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, latest).await? {
             let issue = issue_ref(&conn, &found);
-            // Remember an issue found by label alone, so later checks reconcile it.
-            let recorded = ctx.record.as_ref().is_some_and(|r| r.issue_id == found.id)
+            // Remember an issue found by label alone, so later checks reconcile it; and the
+            // new key of a recorded issue that moved to another project.
+            let recorded = ctx
+                .record
+                .as_ref()
+                .is_some_and(|r| r.issue_id == found.id && r.issue_key == found.key)
                 || self.inner.remember(&test.id, &found, &label).await.is_ok();
             if recorded {
                 self.inner.settle_unrecorded(&test.id);
@@ -169,7 +173,9 @@ impl Inner {
                     let Some(found) = found else {
                         return Ok(Claimed::Create);
                     };
-                    let newer = record.as_ref().is_none_or(|r| r.issue_id != found.id);
+                    let newer = record
+                        .as_ref()
+                        .is_none_or(|r| r.issue_id != found.id || r.issue_key != found.key);
                     let rec = newer.then(|| record_of(&found, label));
                     self.store
                         .release_create(test_id, &self.owner, rec.as_ref())

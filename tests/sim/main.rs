@@ -6,4 +6,5 @@ mod faults;
 mod lag;
 mod replicas;
 mod scopes;
+mod stale;
 mod support;
