@@ -15,6 +15,7 @@ mod error;
 mod flight;
 mod issue;
 mod jira;
+mod lag;
 mod notifier;
 mod outcome;
 mod retry;

@@ -13,6 +13,7 @@ use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
+use crate::lag::Pending;
 use crate::retry::RetryPolicy;
 use crate::store::{ConfigStore, IssueRecord};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
@@ -36,9 +37,14 @@ struct Inner {
     /// (or two notifiers in one process) never mistake each other's claims for their own.
     owner: String,
     lease: Duration,
+    /// How far Jira's search may lag a create: an unclear create is sent again only once a
+    /// search made this long after it found nothing.
+    search_lag_bound: Duration,
     /// Issues this notifier created but could not record (`Error::RecordNotSaved`), by
     /// test id, until the test's next duplicate check has settled them.
     unrecorded: Mutex<HashMap<String, IssueRecord>>,
+    /// Creates of this notifier that got no clear answer and are not confirmed yet.
+    pending: Pending,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -66,6 +72,7 @@ impl JiraNotifier {
             retry: RetryPolicy::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             lease: DEFAULT_CREATE_LEASE,
+            search_lag_bound: None,
         }
     }
 
@@ -91,6 +98,7 @@ pub struct JiraNotifierBuilder {
     retry: RetryPolicy,
     max_in_flight: usize,
     lease: Duration,
+    search_lag_bound: Option<Duration>,
 }
 
 impl fmt::Debug for JiraNotifierBuilder {
@@ -101,6 +109,7 @@ impl fmt::Debug for JiraNotifierBuilder {
             .field("retry", &self.retry)
             .field("max_in_flight", &self.max_in_flight)
             .field("lease", &self.lease)
+            .field("search_lag_bound", &self.search_lag_bound)
             .finish_non_exhaustive()
     }
 }
@@ -154,6 +163,17 @@ impl JiraNotifierBuilder {
         self
     }
 
+    /// How far Jira's search may lag behind a create (default: the create lease, 2
+    /// minutes). Atlassian says the lag "might vary from a few seconds to minutes"; a
+    /// create that got no clear answer is sent again only once a search made at least this
+    /// long after it found nothing. Until then the report answers
+    /// [`Error::CreateUnconfirmed`] (retryable) and the test's create claim stays held,
+    /// for as long as this or the lease, whichever is longer.
+    pub fn search_lag_bound(mut self, bound: Duration) -> Self {
+        self.search_lag_bound = Some(bound);
+        self
+    }
+
     /// Builds the notifier, refusing base URLs that are not https (or loopback http).
     pub fn build(self) -> Result<JiraNotifier> {
         let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
@@ -172,7 +192,9 @@ impl JiraNotifierBuilder {
                     fastrand::u64(..)
                 ),
                 lease: self.lease,
+                search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
                 unrecorded: Mutex::default(),
+                pending: Pending::default(),
             }),
         })
     }

@@ -6,5 +6,6 @@ mod faults;
 mod lag;
 mod replicas;
 mod scopes;
+mod slow_index;
 mod stale;
 mod support;
