@@ -8,12 +8,15 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::issue::IssueDraft;
 use crate::jira::answers::checked_issue_id;
 use crate::jira::requests::CREATE_ISSUE;
 use crate::jira::{Found, JiraClient};
+use crate::lag::{self, Looked};
 use crate::store::IssueRecord;
 
 /// The open issue carrying `label`, if any; the recorded one first.
@@ -25,18 +28,48 @@ pub(crate) async fn open_issue(
 ) -> Result<Option<Found>> {
     // A stored id that is not a number was not written by this crate: do not send it.
     let reconcile = record.and_then(|r| checked_issue_id("stored record", &r.issue_id).ok());
-    Ok(client
-        .find_open(conn, label, reconcile)
-        .await?
-        .into_iter()
-        .next())
+    match client.find_open(conn, label, reconcile).await {
+        Ok(found) => Ok(found.into_iter().next()),
+        // Jira can refuse the whole search when the reconciled issue was deleted or moved
+        // to another project since (JRACLOUD-93328): every later report of the test would
+        // fail for ever. Follow the record by id, on current data, then search without it.
+        Err(Error::Api(e)) if reconcile.is_some() && is_client_error(e.status) => {
+            let id = reconcile.map(|id| id.to_string()).unwrap_or_default();
+            tracing::warn!(
+                status = e.status,
+                "the search refused the recorded issue; following it by id"
+            );
+            if let Some(now) = client.issue_now(conn, &id, label).await? {
+                if !now.done && now.labelled != Some(false) {
+                    return Ok(Some(now.found));
+                }
+            }
+            Ok(client
+                .find_open(conn, label, None)
+                .await?
+                .into_iter()
+                .next())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A 4xx that says something about the request, not about load or the token (those are
+/// retried or renewed before they get here).
+fn is_client_error(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 408 | 429)
 }
 
 /// Whether an issue found by label after an unclear create can be taken for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LookBack {
-    /// Yes: the label is the test's, and nothing with it was open before the create.
-    ByLabel,
+    /// Yes: the label is the test's, and nothing with it was open before the create. No
+    /// second create is sent until a search made at least `bound` after the unclear one
+    /// finds nothing (see [`crate::lag`]).
+    ByLabel {
+        /// How far Jira's search may lag a create.
+        bound: Duration,
+    },
     /// No (the test notification: every notification ticket has its label): an unclear
     /// create goes back to the host as a retryable error.
     Never,
@@ -44,7 +77,8 @@ pub(crate) enum LookBack {
 
 /// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
 /// 5xx, a success whose body cannot be read) it may still have landed: look for it by
-/// label, long enough for search to catch up, and only then create it again, once.
+/// label; send it again, once, only when a search made at least the bound after it found
+/// nothing; otherwise answer `Error::CreateUnconfirmed`.
 pub(crate) async fn create(
     client: &JiraClient,
     conn: &Connection,
@@ -55,33 +89,26 @@ pub(crate) async fn create(
         Err(e) if is_unclear(&e) => e,
         other => return other,
     };
-    let lookback = client.policy().write_lookback();
-    if lookback.is_zero() || look_back == LookBack::Never {
+    let LookBack::ByLabel { bound } = look_back else {
         return Err(first);
-    }
+    };
+    let since = Instant::now();
+    let lookback = client.policy().write_lookback();
     tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");
-    let deadline = tokio::time::Instant::now() + lookback;
-    let mut wait = Duration::from_millis(500);
-    loop {
-        tokio::time::sleep(
-            wait.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
-        )
-        .await;
-        match client.find_open(conn, &draft.test_label, None).await {
-            Ok(found) => {
-                if let Some(f) = found.into_iter().next() {
-                    return Ok(f);
-                }
-            }
-            // Cannot look: creating blind could duplicate. The host retries later.
-            Err(_) => return Err(first),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        wait *= 2;
+    match lag::look_for(client, conn, &draft.test_label, since, bound, lookback).await {
+        Ok(Looked::Found(found)) => Ok(found),
+        Ok(Looked::Absent) => match client.create(conn, draft.create_body()).await {
+            // The second may have landed as well: it waits for its own confirmation.
+            Err(e) if is_unclear(&e) => Err(lag::unconfirmed(&e, bound)),
+            other => other,
+        },
+        Ok(Looked::Unsure { retry_after }) => Err(lag::unconfirmed(&first, retry_after)),
+        // Cannot look: creating blind could duplicate. The host reports again later.
+        Err(_) => Err(lag::unconfirmed(
+            &first,
+            (since + bound).saturating_duration_since(Instant::now()),
+        )),
     }
-    client.create(conn, draft.create_body()).await
 }
 
 fn is_unclear(e: &Error) -> bool {

@@ -109,6 +109,20 @@ pub enum Error {
         retry_after: Duration,
     },
 
+    /// A create for the test got no clear answer (a timeout, a reset, a 5xx, a success
+    /// whose body could not be read), so it may have landed, and Jira's search has not
+    /// shown it yet. Search can lag writes by minutes, so no second issue is made until a
+    /// search made long enough after the create (`JiraNotifierBuilder::search_lag_bound`,
+    /// default 2 minutes) finds nothing. Report the failure again after `retry_after`:
+    /// the test's create claim stays held meanwhile, so other replicas wait too.
+    #[error("a create for this test got no clear answer ({cause}) and Jira's search does not show it yet: it is not sent again until a search made long enough after it finds nothing (search can lag by minutes); report again in {} s", .retry_after.as_secs().max(1))]
+    CreateUnconfirmed {
+        /// What the create got instead of a clear answer.
+        cause: String,
+        /// How long until a search can rule the create out.
+        retry_after: Duration,
+    },
+
     /// No answer came back (connection refused, timeout, reset).
     // The cause is in the message, so it is not also returned by `source()`: a host that
     // prints the chain would print it twice.
@@ -167,7 +181,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::Transport { .. } | Error::Throttled { .. } => true,
+            Error::Transport { .. } | Error::Throttled { .. } | Error::CreateUnconfirmed { .. } => {
+                true
+            }
             Error::Store(e) => e.kind() == StoreErrorKind::Unavailable,
             Error::RecordNotSaved { error, .. } => error.kind() == StoreErrorKind::Unavailable,
             _ => false,
@@ -178,7 +194,9 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api(e) => e.retry_after,
-            Error::Throttled { retry_after } => Some(*retry_after),
+            Error::Throttled { retry_after } | Error::CreateUnconfirmed { retry_after, .. } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }

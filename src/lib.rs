@@ -17,6 +17,7 @@ mod error;
 mod flight;
 mod issue;
 mod jira;
+mod lag;
 mod limits;
 mod notifier;
 mod outcome;

@@ -76,8 +76,11 @@ impl RetryPolicy {
         self
     }
 
-    /// How long to keep looking for an issue whose create got no clear answer (a timeout, a
-    /// 5xx) before creating it again (default 10 s, which covers Jira's usual search lag).
+    /// How long a report keeps looking, in place, for an issue whose create got no clear
+    /// answer (a timeout, a 5xx) (default 10 s, which covers Jira's usual search lag). Not
+    /// found by then, the report answers [`Error::CreateUnconfirmed`](crate::Error) unless
+    /// a search made [`search_lag_bound`](crate::JiraNotifierBuilder::search_lag_bound)
+    /// after the create already found nothing; only then is it sent again, once.
     pub const fn with_write_lookback(mut self, d: Duration) -> Self {
         self.write_lookback = d;
         self

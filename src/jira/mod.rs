@@ -4,6 +4,7 @@
 pub(crate) mod answers;
 mod calls;
 pub(crate) mod client;
+pub(crate) mod lookup;
 pub(crate) mod models;
 pub(crate) mod requests;
 

@@ -13,6 +13,7 @@ use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
+use crate::lag::Pending;
 use crate::retry::RetryPolicy;
 use crate::store::{ClaimOwner, ConfigStore, IssueRecord, TestId, WorkspaceId};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
@@ -40,9 +41,14 @@ struct Inner {
     /// (or two handles in one process) never mistake each other's claims for their own.
     owner: ClaimOwner,
     lease: Duration,
+    /// How far Jira's search may lag a create: an unclear create is sent again only once a
+    /// search made this long after it found nothing.
+    search_lag_bound: Duration,
     /// Issues this notifier created but could not record (`Error::RecordNotSaved`), by
     /// test id, until the test's next duplicate check has settled them.
     unrecorded: Mutex<HashMap<TestId, IssueRecord>>,
+    /// Creates of this notifier that got no clear answer and are not confirmed yet.
+    pending: Pending,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -104,6 +110,7 @@ pub struct NotifierEngine {
     client: Arc<JiraClient>,
     flights: Arc<Flights>,
     lease: Duration,
+    search_lag_bound: Duration,
 }
 
 impl fmt::Debug for NotifierEngine {
@@ -139,6 +146,8 @@ impl NotifierEngine {
                 owner: ClaimOwner::unique(),
                 lease: self.lease,
                 unrecorded: Mutex::default(),
+                pending: Pending::default(),
+                search_lag_bound: self.search_lag_bound,
             }),
         }
     }
@@ -155,6 +164,7 @@ pub struct NotifierBuilder<S> {
     retry: RetryPolicy,
     max_in_flight: usize,
     lease: Duration,
+    search_lag_bound: Option<Duration>,
 }
 
 /// The builder [`JiraNotifier::builder`] returns.
@@ -170,6 +180,7 @@ impl<S> fmt::Debug for NotifierBuilder<S> {
             .field("retry", &self.retry)
             .field("max_in_flight", &self.max_in_flight)
             .field("lease", &self.lease)
+            .field("search_lag_bound", &self.search_lag_bound)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +195,7 @@ impl<S> NotifierBuilder<S> {
             retry: RetryPolicy::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             lease: DEFAULT_CREATE_LEASE,
+            search_lag_bound: None,
         }
     }
 
@@ -235,6 +247,17 @@ impl<S> NotifierBuilder<S> {
         self
     }
 
+    /// How far Jira's search may lag behind a create (default: the create lease, 2
+    /// minutes). Atlassian says the lag "might vary from a few seconds to minutes"; a
+    /// create that got no clear answer is sent again only once a search made at least this
+    /// long after it found nothing. Until then the report answers
+    /// [`Error::CreateUnconfirmed`] (retryable) and the test's create claim stays held,
+    /// for as long as this or the lease, whichever is longer.
+    pub fn search_lag_bound(mut self, bound: Duration) -> Self {
+        self.search_lag_bound = Some(bound);
+        self
+    }
+
     fn engine(self) -> Result<(NotifierEngine, S)> {
         let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
         let transport = match self.transport {
@@ -250,6 +273,7 @@ impl<S> NotifierBuilder<S> {
             )),
             flights: Arc::default(),
             lease: self.lease,
+            search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
         };
         Ok((engine, self.store))
     }

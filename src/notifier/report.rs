@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::configure::check_test_id;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
@@ -56,10 +58,23 @@ impl JiraNotifier {
         // on current data, since search may not show it yet.
         let unrecorded = self.inner.unrecorded(&test_id);
         let latest = unrecorded.as_ref().or(ctx.record.as_ref());
+        // A create of this notifier for the test that got no clear answer, not confirmed yet.
+        let pending = self.inner.pending.get(&test.id);
+        let searched_at = Instant::now();
         if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, latest).await? {
             let issue = issue_ref(&conn, &found);
-            // Remember an issue found by label alone, so later checks reconcile it.
-            let recorded = ctx.record.as_ref().is_some_and(|r| r.issue_id == found.id)
+            if pending.is_some() {
+                // Search shows the unclear create: it landed. Record it and free the claim.
+                let issue = self.inner.confirm(&conn, &test_id, &found, &label).await?;
+                boarding.land(&issue);
+                return Ok(Outcome::Created(issue));
+            }
+            // Remember an issue found by label alone, so later checks reconcile it; and the
+            // new key of a recorded issue that moved to another project.
+            let recorded = ctx
+                .record
+                .as_ref()
+                .is_some_and(|r| r.issue_id == found.id && r.issue_key == found.key)
                 || self.inner.remember(&test_id, &found, &label).await.is_ok();
             if recorded {
                 self.inner.settle_unrecorded(&test_id);
@@ -69,6 +84,19 @@ impl JiraNotifier {
         }
         // Nothing open, the unrecorded issue included: the store's record counts again.
         self.inner.settle_unrecorded(&test_id);
+        if let Some((since, cause)) = pending {
+            let sure_at = since + self.inner.search_lag_bound;
+            if searched_at < sure_at {
+                // Search may still be behind the unclear create: no second one yet. The
+                // claim stays held (it was renewed to last past `sure_at`).
+                return Err(Error::CreateUnconfirmed {
+                    cause,
+                    retry_after: sure_at - Instant::now().min(sure_at),
+                });
+            }
+            // A search made at least the bound after it found nothing: it did not land.
+            self.inner.pending.clear(&test.id);
+        }
 
         // Nothing open: claim the create step, so that of all the notifiers sharing the
         // store, one creates and the others report its issue.
@@ -173,7 +201,9 @@ impl Inner {
                     let Some(found) = found else {
                         return Ok(Claimed::Create);
                     };
-                    let newer = record.as_ref().is_none_or(|r| r.issue_id != found.id);
+                    let newer = record
+                        .as_ref()
+                        .is_none_or(|r| r.issue_id != found.id || r.issue_key != found.key);
                     let rec = newer.then(|| record_of(&found, label));
                     self.store
                         .release_create(test_id, &self.owner, rec.as_ref())
@@ -213,7 +243,10 @@ impl Inner {
         let attempt = async {
             let target = self.target(conn, settings, test_override, test_id).await?;
             let mut draft = draft_for(test, message, settings, test_override, target, label);
-            let found = match dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await {
+            let look_back = LookBack::ByLabel {
+                bound: self.search_lag_bound,
+            };
+            let found = match dedupe::create(&self.client, conn, &draft, look_back).await {
                 // Jira measured the description as longer than it was counted here (what
                 // it stores may add to what was sent): cut it harder and send it once
                 // more. A 400 is a clear answer: nothing was created.
@@ -221,7 +254,7 @@ impl Inner {
                     let half = draft.description.json_len() / 2;
                     draft.description =
                         adf::failure_doc_within(&test.name, &test.url, message, half);
-                    dedupe::create(&self.client, conn, &draft, LookBack::ByLabel).await?
+                    dedupe::create(&self.client, conn, &draft, look_back).await?
                 }
                 other => other?,
             };
@@ -229,6 +262,10 @@ impl Inner {
         };
         let (found, label) = match attempt.await {
             Ok(v) => v,
+            Err(e @ Error::CreateUnconfirmed { .. }) => {
+                self.hold_unconfirmed(test_id, &e).await;
+                return Err(e);
+            }
             Err(e) => {
                 self.store
                     .release_create(test_id, &self.owner, None)
@@ -253,6 +290,60 @@ impl Inner {
         // then stays until its lease runs out, and whoever takes it over searches first.
         // This notifier, which may take it again at once, keeps the record in memory and
         // reconciles it in the test's next duplicate check.
+        if let Err(error) = saved {
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(test_id.clone(), record);
+            return Err(Error::RecordNotSaved { issue, error });
+        }
+        Ok(issue)
+    }
+
+    /// Keeps the test's create claim after an unclear create, for as long as search may
+    /// lag it (or the lease, if longer), so that other replicas wait rather than create;
+    /// and remembers the create until a search confirms or rules it out.
+    async fn hold_unconfirmed(&self, test_id: &TestId, e: &Error) {
+        let Error::CreateUnconfirmed { cause, retry_after } = e else {
+            return;
+        };
+        let bound = self.search_lag_bound;
+        let since = (Instant::now() + *retry_after)
+            .checked_sub(bound)
+            .unwrap_or_else(Instant::now);
+        self.pending
+            .note(test_id.as_str(), since, cause.clone(), bound);
+        // Granting the holder again renews its lease from now.
+        let hold = self.lease.max(*retry_after);
+        if let Err(error) = self.store.claim_create(test_id, &self.owner, hold).await {
+            // The claim still runs to the end of its first lease; a replica that takes it
+            // over then searches first.
+            tracing::warn!(%error, "could not extend the create claim after an unclear create");
+        }
+    }
+
+    /// Search shows the test's unclear create: records it and releases the claim in one
+    /// store call, as after a clear create.
+    async fn confirm(
+        &self,
+        conn: &Connection,
+        test_id: &TestId,
+        found: &Found,
+        label: &str,
+    ) -> Result<IssueRef> {
+        self.pending.clear(test_id.as_str());
+        let issue = issue_ref(conn, found);
+        let record = record_of(found, label);
+        let mut saved = self
+            .store
+            .release_create(test_id, &self.owner, Some(&record))
+            .await;
+        if matches!(&saved, Err(e) if e.kind() == StoreErrorKind::Unavailable) {
+            saved = self
+                .store
+                .release_create(test_id, &self.owner, Some(&record))
+                .await;
+        }
         if let Err(error) = saved {
             self.unrecorded
                 .lock()

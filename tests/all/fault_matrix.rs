@@ -65,6 +65,8 @@ enum Kind {
     Unreadable,
     /// `Error::CredentialsRejected` with this status.
     Rejected(u16),
+    /// `Error::CreateUnconfirmed`: a create that may have landed, not confirmed by search.
+    Unconfirmed,
 }
 use Kind::*;
 
@@ -346,20 +348,21 @@ const MATRIX: &[Row] = &[
     row(Search,      Endless,        Once,   "tok search search create",             Done,                  1),
     row(Search,      Huge,           Once,   "tok search search create",             Done,                  1),
     // --- the create: `on_test_error` ----------------------------------------------------------------------
-    // Not received (no answer, 503, an error page): looked for, then sent once more.
+    // Not received (no answer, 503, an error page): looked for, then sent once more; if
+    // that one is unclear too, it may have landed: unconfirmed until a search rules it out.
     // Received (after commit): looked for, and found. 429 and 401: certainly not
     // processed, so sent again without looking.
-    row(Create,      NoAnswer,       Always, "tok search create search create",      Retry(Timeout),        0),
+    row(Create,      NoAnswer,       Always, "tok search create search create",      Retry(Unconfirmed),    0),
     row(Create,      Refused,        Always, "tok search",                           Retry(Connect),        0),
     row(Create,      ResetMidBody,   Always, "tok search create search",             Done,                  1),
     row(Create,      ShortBody,      Always, "tok search create search",             Done,                  1),
     row(Create,      E500,           Always, "tok search create search",             Done,                  1),
     row(Create,      E502,           Always, "tok search create search",             Done,                  1),
-    row(Create,      E503,           Always, "tok search create search create",      Retry(Api(503)),       0),
-    row(Create,      E503RetryAfter, Always, "tok search create search create",      Retry(Api(503)),       0),
+    row(Create,      E503,           Always, "tok search create search create",      Retry(Unconfirmed),    0),
+    row(Create,      E503RetryAfter, Always, "tok search create search create",      Retry(Unconfirmed),    0),
     row(Create,      E429RetryAfter, Always, "tok search create create create",      Retry(Api(429)),       0),
     row(Create,      E429RetryDate,  Always, "tok search create create create",      Retry(Api(429)),       0),
-    row(Create,      HtmlPage,       Always, "tok search create search create",      Retry(Api(503)),       0),
+    row(Create,      HtmlPage,       Always, "tok search create search create",      Retry(Unconfirmed),    0),
     row(Create,      WrongType,      Always, "tok search create search",             Done,                  1),
     row(Create,      Malformed,      Always, "tok search create search",             Done,                  1),
     row(Create,      Truncated,      Always, "tok search create search",             Done,                  1),
@@ -441,6 +444,7 @@ fn kind_of(e: &Error) -> Option<Kind> {
         Error::Api(a) => Api(a.status),
         Error::UnexpectedResponse { .. } => Unreadable,
         Error::CredentialsRejected { status, .. } => Rejected(*status),
+        Error::CreateUnconfirmed { .. } => Unconfirmed,
         _ => return None,
     })
 }
@@ -479,6 +483,7 @@ async fn run(row: Row, transports: Transports) -> Result<(), String> {
             transports.worker
         })
         .retry_policy(policy())
+        .search_lag_bound(FAST_LOOKBACK)
         .build()
         .expect("the notifier builds");
 

@@ -132,11 +132,14 @@ impl Recorded {
 // ---------------------------------------------------------------------------------------
 
 /// The retry policy of every test: the real one with delays in milliseconds.
+/// The fast policy's look-back after an unclear create.
+pub const FAST_LOOKBACK: Duration = Duration::from_millis(200);
+
 pub fn fast_policy() -> RetryPolicy {
     RetryPolicy::default()
         .with_initial_backoff(Duration::from_millis(5))
         .with_max_backoff(Duration::from_millis(20))
-        .with_write_lookback(Duration::from_millis(200))
+        .with_write_lookback(FAST_LOOKBACK)
 }
 
 pub fn transport() -> ReqwestTransport {
@@ -164,6 +167,9 @@ pub fn notifier_with(
         .api_url(api_url)
         .transport(transport)
         .retry_policy(fast_policy())
+        // The mock Jira's search never lags: an unclear create is ruled out by the first
+        // search made after the fast policy's look-back.
+        .search_lag_bound(FAST_LOOKBACK)
         .build()
         .expect("the notifier builds")
 }

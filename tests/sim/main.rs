@@ -6,5 +6,7 @@ mod faults;
 mod lag;
 mod replicas;
 mod scopes;
+mod slow_index;
+mod stale;
 mod support;
 mod workspaces;

@@ -287,7 +287,8 @@ pub(crate) fn get(jira: &JiraData, ctx: &Ctx<'_>, id_or_key: &str) -> HttpRespon
     else {
         return reply::issue_not_found();
     };
-    let fields = FieldSet::parse(&ctx.params("fields"), FieldSet::all());
+    // `GET /issue` always names the issue by key (and id), whatever `fields` asks for.
+    let fields = FieldSet::parse(&ctx.params("fields"), FieldSet::all()).with_key();
     reply::jira(
         200,
         &render::issue(issue, issue.status(), jira, &fields, ctx),

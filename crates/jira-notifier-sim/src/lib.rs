@@ -49,6 +49,7 @@
 
 mod adf;
 mod auth;
+mod changes;
 mod clock;
 mod faults;
 mod issues;
@@ -379,6 +380,30 @@ impl SimJira {
             Some(index) => jira.set_status(index, status, tokio::time::Instant::now()),
             None => false,
         }
+    }
+
+    /// Deletes an issue (by key or id), as a person would in Jira: it is gone from
+    /// searches and lookups. A search whose `reconcileIssues` names it is refused with
+    /// `400` (JRACLOUD-93328). Returns whether the issue existed.
+    pub fn delete_issue(&self, key: &str) -> bool {
+        let mut world = self.world();
+        let jira = world.primary_mut();
+        match jira.issue_index(key) {
+            Some(index) => jira.delete_issue(index),
+            None => false,
+        }
+    }
+
+    /// Moves an issue (by key or id) to another project, as a person would in Jira: it
+    /// gets that project's next key, keeps its id, labels and status, and its old key still
+    /// finds it. A search whose `reconcileIssues` names it is refused with `400`
+    /// (JRACLOUD-93328). Returns the new key; `None` if the issue or project is unknown.
+    pub fn move_issue(&self, key: &str, to_project_key: &str) -> Option<String> {
+        let mut world = self.world();
+        let jira = world.primary_mut();
+        let index = jira.issue_index(key)?;
+        let project = jira.projects.iter().position(|p| p.key == to_project_key)?;
+        jira.move_issue(index, project)
     }
 
     /// The requests received since the last [`clear_requests`](Self::clear_requests), while

@@ -80,6 +80,12 @@ impl FieldSet {
         set
     }
 
+    /// The same set, with the key whether it was asked for or not.
+    pub(crate) fn with_key(mut self) -> FieldSet {
+        self.key = true;
+        self
+    }
+
     /// Whether nothing beyond ids and keys is asked for: Jira's largest pages need that.
     pub(crate) fn ids_and_keys_only(&self) -> bool {
         self.fields.is_empty()

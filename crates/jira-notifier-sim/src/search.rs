@@ -160,6 +160,9 @@ fn run(jira: &mut JiraData, ctx: &Ctx<'_>, request: &SearchRequest) -> HttpRespo
             "reconcileIssues accepts at most {MAX_RECONCILE} issue IDs."
         ));
     }
+    if let Some(refused) = jira.stale_reconcile(&request.reconcile) {
+        return refused;
+    }
     let query = match jql::parse(&request.jql) {
         Ok(query) => query,
         Err(message) => return reply::bad_request(message),
@@ -225,7 +228,7 @@ fn matching(
     candidates.dedup();
     let mut found = Vec::new();
     for index in candidates {
-        let Some(issue) = jira.issues.get(index) else {
+        let Some(issue) = jira.issues.get(index).filter(|i| !i.deleted) else {
             continue;
         };
         let seen = if reconciled.contains(&index) {

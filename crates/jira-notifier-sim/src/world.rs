@@ -209,6 +209,10 @@ pub(crate) struct Issue {
     pub(crate) created: SystemTime,
     /// Status changes with when they happened; the first is the creation.
     pub(crate) history: Vec<(Instant, StatusCategory)>,
+    /// Deleted: gone from every answer, its id and keys unknown.
+    pub(crate) deleted: bool,
+    /// Moved to another project since it was created (its old keys still lead to it).
+    pub(crate) moved: bool,
 }
 
 impl Issue {
@@ -248,8 +252,8 @@ pub(crate) struct JiraData {
     pub(crate) users: Vec<User>,
     /// Issue `i` has id `FIRST_ID + i`.
     pub(crate) issues: Vec<Issue>,
-    /// Upper-cased key to index.
-    key_index: HashMap<String, usize>,
+    /// Upper-cased key to index (a moved issue's old keys included).
+    pub(crate) key_index: HashMap<String, usize>,
     /// Lower-cased label to the indexes of the issues carrying it, oldest first: search
     /// compares labels without regard to case, and a storm needs label lookups to be cheap.
     label_index: HashMap<String, Vec<usize>>,
@@ -380,23 +384,35 @@ impl JiraData {
             assignee: new.assignee,
             created: SystemTime::now(),
             history: vec![(now, StatusCategory::ToDo)],
+            deleted: false,
+            moved: false,
         });
         index
     }
 
-    /// An issue by key (any case, as Jira accepts) or numeric id.
+    /// An issue by key (any case, as Jira accepts) or numeric id; not a deleted one.
     pub(crate) fn issue_index(&self, id_or_key: &str) -> Option<usize> {
-        if super::reply::is_numeric(id_or_key) {
+        let index = if super::reply::is_numeric(id_or_key) {
             let id: u64 = id_or_key.parse().ok()?;
-            let index = usize::try_from(id.checked_sub(FIRST_ID)?).ok()?;
-            return (index < self.issues.len()).then_some(index);
-        }
-        self.key_index.get(&id_or_key.to_uppercase()).copied()
+            usize::try_from(id.checked_sub(FIRST_ID)?).ok()?
+        } else {
+            *self.key_index.get(&id_or_key.to_uppercase())?
+        };
+        self.issues
+            .get(index)
+            .is_some_and(|i| !i.deleted)
+            .then_some(index)
+    }
+
+    /// The index of an issue id ever handed out, deleted or not.
+    pub(crate) fn any_index_of_id(&self, id: i64) -> Option<usize> {
+        let index = usize::try_from(u64::try_from(id).ok()?.checked_sub(FIRST_ID)?).ok()?;
+        (index < self.issues.len()).then_some(index)
     }
 
     pub(crate) fn index_of_id(&self, id: i64) -> Option<usize> {
-        let index = usize::try_from(u64::try_from(id).ok()?.checked_sub(FIRST_ID)?).ok()?;
-        (index < self.issues.len()).then_some(index)
+        self.any_index_of_id(id)
+            .filter(|i| self.issues.get(*i).is_some_and(|issue| !issue.deleted))
     }
 
     /// Indexes of the issues carrying a label, compared without regard to case.
@@ -424,7 +440,7 @@ impl JiraData {
     }
 
     pub(crate) fn snapshot(&self, index: usize) -> Option<SimIssue> {
-        let issue = self.issues.get(index)?;
+        let issue = self.issues.get(index).filter(|i| !i.deleted)?;
         let project = self.projects.get(issue.project)?;
         Some(SimIssue {
             id: issue.id.to_string(),

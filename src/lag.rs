@@ -1,0 +1,109 @@
+//! Index lag beyond seconds: a create that got no clear answer is confirmed or ruled out
+//! by search, and search may lag writes "from a few seconds to minutes" (Atlassian's
+//! "Search and reconcile"). So no second create is sent for a test until a search made at
+//! least a bound after the unclear create (default: the create lease, 2 minutes) has found
+//! nothing. Until then the report answers `Error::CreateUnconfirmed` (retryable), and the
+//! test's create claim stays held, so that other replicas wait instead of creating.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::jira::{Found, JiraClient};
+
+/// What looking for an unclear create came to.
+#[derive(Debug)]
+pub(crate) enum Looked {
+    /// Search shows it: it landed.
+    Found(Found),
+    /// A search made at least the bound after the create found nothing: it did not land.
+    Absent,
+    /// Search does not show it yet, and may still be behind: ask again after this long.
+    Unsure { retry_after: Duration },
+}
+
+/// Looks for the open issue carrying `label` after a create sent before `since` got no
+/// clear answer: in place for `lookback` at most (a few seconds covers Jira's usual lag),
+/// backing off from half a second.
+pub(crate) async fn look_for(
+    client: &JiraClient,
+    conn: &Connection,
+    label: &str,
+    since: Instant,
+    bound: Duration,
+    lookback: Duration,
+) -> Result<Looked> {
+    let sure_at = since + bound;
+    let deadline = since + lookback;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(wait.min(deadline - now)).await;
+        let searched_at = Instant::now();
+        if let Some(found) = client
+            .find_open(conn, label, None)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Ok(Looked::Found(found));
+        }
+        if searched_at >= sure_at {
+            return Ok(Looked::Absent);
+        }
+        wait *= 2;
+    }
+    Ok(Looked::Unsure {
+        retry_after: sure_at.saturating_duration_since(Instant::now()),
+    })
+}
+
+/// The `Error::CreateUnconfirmed` for an unclear create, to be confirmed after `retry_after`.
+pub(crate) fn unconfirmed(cause: &Error, retry_after: Duration) -> Error {
+    Error::CreateUnconfirmed {
+        cause: cause.to_string(),
+        retry_after,
+    }
+}
+
+/// The unclear creates of this notifier still waiting for a search to confirm or rule
+/// them out, by test id: when each got its unclear answer, and what that answer was.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    map: Mutex<HashMap<String, (Instant, String)>>,
+}
+
+impl Pending {
+    /// Remembers that the test's create got no clear answer at `since`.
+    pub(crate) fn note(&self, test_id: &str, since: Instant, cause: String, bound: Duration) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        // Entries of tests never reported again would stay: once twice the bound has
+        // passed they decide nothing any more (any later search is past the bound).
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            let now = Instant::now();
+            map.retain(|_, (at, _)| now.saturating_duration_since(*at) < bound * 2);
+        }
+        map.insert(test_id.to_owned(), (since, cause));
+    }
+
+    /// When the test's pending create got its unclear answer, and what it was.
+    pub(crate) fn get(&self, test_id: &str) -> Option<(Instant, String)> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(test_id).cloned()
+    }
+
+    /// Forgets the test's pending create: confirmed, or ruled out.
+    pub(crate) fn clear(&self, test_id: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(test_id);
+    }
+}
