@@ -9,11 +9,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::dedupe::flight::Flights;
+use crate::dedupe::unclear::Pending;
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
-use crate::flight::Flights;
 use crate::jira::JiraClient;
-use crate::lag::Pending;
 use crate::retry::RetryPolicy;
 use crate::store::{ClaimOwner, ConfigStore, IssueRecord, TestId, WorkspaceId};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;

@@ -1,20 +1,18 @@
 //! Reporting: a test's failure becomes one issue; the test notification proves the setup.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use super::configure::check_test_id;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
-use crate::dedupe::{self, LookBack};
+use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
 use crate::error::{ApiError, Error, Result};
 use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::Found;
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
-use crate::store::{Claim, IssueRecord, StoreErrorKind, TestId};
+use crate::store::{IssueRecord, StoreErrorKind, TestId};
 
 impl JiraNotifier {
     /// Acts on a test's status change: on [`TestStatus::Error`], creates one issue for the
@@ -102,6 +100,7 @@ impl JiraNotifier {
         // store, one creates and the others report its issue.
         if let Claimed::Existing(issue) = self
             .inner
+            .claimant()
             .claim(&conn, &test_id, &label, ctx.record)
             .await?
         {
@@ -151,79 +150,14 @@ impl JiraNotifier {
     }
 }
 
-/// What claiming the create step came to.
-enum Claimed {
-    /// This notifier holds the claim and nothing is open: create.
-    Create,
-    /// Another notifier made (or found) the test's issue meanwhile.
-    Existing(IssueRef),
-}
-
 impl Inner {
-    /// Takes the test's create claim. A notifier that finds the claim held waits for the
-    /// holder's record and reports that issue; if the holder's lease runs out first (it
-    /// died), it takes the claim over and searches again before creating, since the
-    /// holder's create may have landed. The lease outlasts Jira's search lag, so that
-    /// search sees it.
-    async fn claim(
-        &self,
-        conn: &Connection,
-        test_id: &TestId,
-        label: &str,
-        seen: Option<IssueRecord>,
-    ) -> Result<Claimed> {
-        let mut waited = false;
-        let mut poll = Duration::from_millis(50);
-        loop {
-            match self
-                .store
-                .claim_create(test_id, &self.owner, self.lease)
-                .await?
-            {
-                Claim::Granted { record } => {
-                    if !waited && record == seen {
-                        return Ok(Claimed::Create);
-                    }
-                    // Someone recorded an issue since the search, or a holder died after
-                    // its create may have landed: look again, on current data.
-                    let found = match dedupe::open_issue(&self.client, conn, label, record.as_ref())
-                        .await
-                    {
-                        Ok(found) => found,
-                        Err(e) => {
-                            self.store
-                                .release_create(test_id, &self.owner, None)
-                                .await
-                                .ok();
-                            return Err(e);
-                        }
-                    };
-                    let Some(found) = found else {
-                        return Ok(Claimed::Create);
-                    };
-                    let newer = record
-                        .as_ref()
-                        .is_none_or(|r| r.issue_id != found.id || r.issue_key != found.key);
-                    let rec = newer.then(|| record_of(&found, label));
-                    self.store
-                        .release_create(test_id, &self.owner, rec.as_ref())
-                        .await?;
-                    return Ok(Claimed::Existing(issue_ref(conn, &found)));
-                }
-                Claim::Busy { record, expires_in } => {
-                    if let Some(r) = record.filter(|r| Some(r) != seen.as_ref()) {
-                        // The holder finished: its issue stands for the test.
-                        return Ok(Claimed::Existing(IssueRef {
-                            url: conn.site.browse_url(&r.issue_key),
-                            id: r.issue_id,
-                            key: r.issue_key,
-                        }));
-                    }
-                    waited = true;
-                    tokio::time::sleep(poll.min(expires_in + Duration::from_millis(1))).await;
-                    poll = (poll * 2).min(Duration::from_secs(1));
-                }
-            }
+    /// The claim on a test's create step, as this notifier asks for it.
+    fn claimant(&self) -> Claimant<'_> {
+        Claimant {
+            store: self.store.as_ref(),
+            client: &self.client,
+            owner: &self.owner,
+            lease: self.lease,
         }
     }
 
@@ -450,20 +384,4 @@ fn description_too_long(e: &ApiError) -> bool {
             let m = m.to_ascii_lowercase();
             m.contains("too long") || m.contains("exceed") || m.contains("limit")
         })
-}
-
-fn record_of(found: &Found, label: &str) -> IssueRecord {
-    IssueRecord {
-        issue_id: found.id.clone(),
-        issue_key: found.key.clone(),
-        label: label.to_owned(),
-    }
-}
-
-fn issue_ref(conn: &Connection, found: &Found) -> IssueRef {
-    IssueRef {
-        id: found.id.clone(),
-        key: found.key.clone(),
-        url: conn.site.browse_url(&found.key),
-    }
 }

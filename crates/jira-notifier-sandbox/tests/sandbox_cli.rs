@@ -176,7 +176,8 @@ fn stand_in(server: &MockServer, sites: serde_json::Value) {
             "total": 2,
         }));
     });
-    // Jira filters inside each page: only an empty page ends the list.
+    // Jira filters inside each window of its first 1,000 candidates: the list goes on to
+    // the window past the 1,000th.
     server.mock(|when, then| {
         when.method(GET)
             .path(jira("/user/assignable/search"))
@@ -189,14 +190,16 @@ fn stand_in(server: &MockServer, sites: serde_json::Value) {
             { "accountId": "u-2", "displayName": "Gone Away", "active": false },
         ]));
     });
-    server.mock(|when, then| {
-        when.method(GET)
-            .path(jira("/user/assignable/search"))
-            .query_param_exists("query")
-            .query_param("startAt", "100")
-            .and(authorized);
-        then.status(200).json_body(json!([]));
-    });
+    for start in (100..1_000).step_by(100) {
+        server.mock(|when, then| {
+            when.method(GET)
+                .path(jira("/user/assignable/search"))
+                .query_param_exists("query")
+                .query_param("startAt", start.to_string())
+                .and(authorized);
+            then.status(200).json_body(json!([]));
+        });
+    }
     server.mock(|when, then| {
         when.method(GET)
             .path(jira("/user/assignable/search"))

@@ -1,4 +1,7 @@
-//! Index lag beyond seconds: a create that got no clear answer is confirmed or ruled out
+//! A create that got no clear answer (a timeout, a reset, a 5xx, a success whose body
+//! cannot be read) may still have landed: it is looked for before it is sent again.
+//!
+//! Index lag beyond seconds: such a create is confirmed or ruled out
 //! by search, and search may lag writes "from a few seconds to minutes" (Atlassian's
 //! "Search and reconcile"). So no second create is sent for a test until a search made at
 //! least a bound after the unclear create (default: the create lease, 2 minutes) has found
@@ -13,6 +16,8 @@ use tokio::time::Instant;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::issue::IssueDraft;
+use crate::jira::requests::CREATE_ISSUE;
 use crate::jira::{Found, JiraClient};
 
 /// What looking for an unclear create came to.
@@ -105,5 +110,66 @@ impl Pending {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(test_id);
+    }
+}
+/// Whether an issue found by label after an unclear create can be taken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LookBack {
+    /// Yes: the label is the test's, and nothing with it was open before the create. No
+    /// second create is sent until a search made at least `bound` after the unclear one
+    /// finds nothing (see this module).
+    ByLabel {
+        /// How far Jira's search may lag a create.
+        bound: Duration,
+    },
+    /// No (the test notification: every notification ticket has its label): an unclear
+    /// create goes back to the host as a retryable error.
+    Never,
+}
+
+/// Creates the draft's issue. When the create got no clear answer (a timeout, a reset, a
+/// 5xx, a success whose body cannot be read) it may still have landed: look for it by
+/// label; send it again, once, only when a search made at least the bound after it found
+/// nothing; otherwise answer `Error::CreateUnconfirmed`.
+pub(crate) async fn create(
+    client: &JiraClient,
+    conn: &Connection,
+    draft: &IssueDraft,
+    look_back: LookBack,
+) -> Result<Found> {
+    let first = match client.create(conn, draft.create_body()).await {
+        Err(e) if is_unclear(&e) => e,
+        other => return other,
+    };
+    let LookBack::ByLabel { bound } = look_back else {
+        return Err(first);
+    };
+    let since = Instant::now();
+    let lookback = client.policy().write_lookback();
+    tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");
+    match look_for(client, conn, &draft.test_label, since, bound, lookback).await {
+        Ok(Looked::Found(found)) => Ok(found),
+        Ok(Looked::Absent) => match client.create(conn, draft.create_body()).await {
+            // The second may have landed as well: it waits for its own confirmation.
+            Err(e) if is_unclear(&e) => Err(unconfirmed(&e, bound)),
+            other => other,
+        },
+        Ok(Looked::Unsure { retry_after }) => Err(unconfirmed(&first, retry_after)),
+        // Cannot look: creating blind could duplicate. The host reports again later.
+        Err(_) => Err(unconfirmed(
+            &first,
+            (since + bound).saturating_duration_since(Instant::now()),
+        )),
+    }
+}
+
+fn is_unclear(e: &Error) -> bool {
+    match e {
+        Error::Transport { error, .. } => !error.certainly_not_sent(),
+        Error::Api(a) => a.status >= 500,
+        // A 2xx answer whose body cannot be read (cut short, not JSON, no usable key): the
+        // issue most likely exists, but its key is unknown.
+        Error::UnexpectedResponse { operation, .. } => *operation == CREATE_ISSUE,
+        _ => false,
     }
 }
