@@ -163,9 +163,11 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// notifier: a report holds a connection for one round trip at a time (one read, plus a
 /// claim and a release when it creates an issue) and spends the rest of its time on Jira,
 /// so 8 connections keep up with more reports than the cap lets through, and a dozen
-/// replicas with 8 each stay under PostgreSQL's default `max_connections` of 100. A host
-/// serving many workspaces from one process sizes the pool to its report rate (see the
-/// figures of the `pg_reports` measurement in the README).
+/// replicas with 8 each stay under PostgreSQL's default `max_connections` of 100. A pool
+/// lends each connection to one call at a time, so a pool of 1 runs the process's calls
+/// one after the other. A host serving many workspaces from one process sizes the pool to
+/// its report rate: the `pg_reports` binary of the repository's `jira-notifier-stress`
+/// crate measures reports per second at several sizes (figures in the README).
 ///
 /// Connections are opened on demand, up to the pool's size; `connect` opens the first one
 /// to fail early. Unless the connection string sets `connect_timeout`, opening a
