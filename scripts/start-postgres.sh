@@ -13,16 +13,42 @@
 # as the superuser `postgres`) and `fsync=off`. Never point it at data you want to keep.
 # The server refuses to run as root, so when run by root it runs as the `postgres` user.
 #
+# With --tls, it starts (or reuses) a second, separate server for the TLS tests of
+# `jira-notifier-postgres` (feature `rustls`): it listens on 127.0.0.1 only, accepts TLS
+# connections only (`hostssl`; plain TCP is rejected), with a certificate for `localhost`
+# and 127.0.0.1 signed by a throwaway CA made with openssl at its first start:
+#
+#     export JIRA_NOTIFIER_PG_TLS="$(scripts/start-postgres.sh --tls)"
+#     export JIRA_NOTIFIER_PG_TLS_CA="${TMPDIR:-/tmp}/jira-notifier-pg-tls/tls/ca.crt"
+#
 # Environment:
-#   JIRA_NOTIFIER_PG_DIR   where the data directory, socket and log live
-#                          (default: ${TMPDIR:-/tmp}/jira-notifier-pg)
-#   JIRA_NOTIFIER_PG_PORT  the port number in the socket's name (default: 5432)
+#   JIRA_NOTIFIER_PG_DIR       where the data directory, socket and log live
+#                              (default: ${TMPDIR:-/tmp}/jira-notifier-pg)
+#   JIRA_NOTIFIER_PG_PORT      the port number in the socket's name (default: 5432)
+#   JIRA_NOTIFIER_PG_TLS_DIR   the same for the --tls server
+#                              (default: ${TMPDIR:-/tmp}/jira-notifier-pg-tls)
+#   JIRA_NOTIFIER_PG_TLS_PORT  its TCP port on 127.0.0.1 and socket (default: 5433)
 #
 # Stop it with: pg_ctl -D "$JIRA_NOTIFIER_PG_DIR/data" stop (as the user running it).
 set -euo pipefail
 
-dir="${JIRA_NOTIFIER_PG_DIR:-${TMPDIR:-/tmp}/jira-notifier-pg}"
-port="${JIRA_NOTIFIER_PG_PORT:-5432}"
+tls=0
+case "${1:-}" in
+    "") ;;
+    --tls) tls=1 ;;
+    *)
+        echo "usage: $0 [--tls]" >&2
+        exit 2
+        ;;
+esac
+
+if [ "$tls" = 1 ]; then
+    dir="${JIRA_NOTIFIER_PG_TLS_DIR:-${TMPDIR:-/tmp}/jira-notifier-pg-tls}"
+    port="${JIRA_NOTIFIER_PG_TLS_PORT:-5433}"
+else
+    dir="${JIRA_NOTIFIER_PG_DIR:-${TMPDIR:-/tmp}/jira-notifier-pg}"
+    port="${JIRA_NOTIFIER_PG_PORT:-5432}"
+fi
 data="$dir/data"
 sock="$dir/socket"
 logfile="$dir/server.log"
@@ -105,13 +131,55 @@ else
     as_server "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 >&2
 fi
 
+# The --tls server's certificates (a CA, and a server certificate it signs: rustls refuses
+# a CA certificate as the server's own) and its client authentication file.
+tls_dir="$dir/tls"
+make_tls_files() {
+    command -v openssl >/dev/null 2>&1 || {
+        say "--tls needs openssl to make the certificates"
+        exit 1
+    }
+    if [ ! -s "$tls_dir/server.crt" ]; then
+        say "making a throwaway CA and a server certificate for localhost in $tls_dir"
+        mkdir -p "$tls_dir"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=jira-notifier test CA" \
+            -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout "$tls_dir/server.key" -out "$tls_dir/server.csr" 2>/dev/null
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            >"$tls_dir/server.ext"
+        openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.crt" -CAkey "$tls_dir/ca.key" \
+            -CAcreateserial -days 3650 -extfile "$tls_dir/server.ext" -out "$tls_dir/server.crt" \
+            2>/dev/null
+        rm -f "$tls_dir/server.csr" "$tls_dir/server.ext" "$tls_dir/ca.key" "$tls_dir/ca.srl"
+        chmod 755 "$tls_dir"
+        chmod 644 "$tls_dir/ca.crt" "$tls_dir/server.crt"
+        chmod 600 "$tls_dir/server.key"
+        if is_root; then
+            chown "$server_user" "$tls_dir/server.key"
+        fi
+    fi
+    # Local socket: trust; TCP: TLS only.
+    printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 trust" \
+        "hostnossl all all 127.0.0.1/32 reject" | as_server tee "$dir/pg_hba_tls.conf" >/dev/null
+}
+
 if as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "the server in $data is already running"
 else
     as_server mkdir -p "$sock"
     say "starting the server in $data (log: $logfile)"
-    as_server "$bindir/pg_ctl" -D "$data" -l "$logfile" -w -t 60 \
-        -o "-c listen_addresses='' -k '$sock' -p $port -c fsync=off" start >&2
+    options="-k '$sock' -p $port -c fsync=off"
+    if [ "$tls" = 1 ]; then
+        make_tls_files
+        options="$options -c listen_addresses=127.0.0.1 -c ssl=on"
+        options="$options -c ssl_cert_file='$tls_dir/server.crt' -c ssl_key_file='$tls_dir/server.key'"
+        options="$options -c hba_file='$dir/pg_hba_tls.conf'"
+    else
+        options="$options -c listen_addresses=''"
+    fi
+    as_server "$bindir/pg_ctl" -D "$data" -l "$logfile" -w -t 60 -o "$options" start >&2
 fi
 
 # pg_ctl -w waits already; this also covers a server that another run is still starting.
@@ -128,4 +196,9 @@ if [ "$ready" != 1 ]; then
     exit 1
 fi
 
-echo "host=$sock port=$port user=postgres dbname=postgres"
+if [ "$tls" = 1 ]; then
+    say "the CA certificate to trust: $tls_dir/ca.crt"
+    echo "host=localhost hostaddr=127.0.0.1 port=$port user=postgres dbname=postgres sslmode=require"
+else
+    echo "host=$sock port=$port user=postgres dbname=postgres"
+fi

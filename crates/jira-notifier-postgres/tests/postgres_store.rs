@@ -6,9 +6,14 @@
 //! says it is skipped and passes, unless `JIRA_NOTIFIER_PG_REQUIRED=1` (as in CI), which
 //! makes them fail instead. Each test uses tables of its own (a random table prefix) and
 //! drops them at the end, so the tests run in parallel on one database.
+//!
+//! With the `rustls` feature, the TLS tests also need `JIRA_NOTIFIER_PG_TLS` (a connection
+//! string to a server that requires TLS) and `JIRA_NOTIFIER_PG_TLS_CA` (the PEM file of the
+//! CA that signed its certificate): `scripts/start-postgres.sh --tls` starts one and says
+//! both.
 
 use jira_notifier::ClaimOwner;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::env;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,6 +118,51 @@ impl Db {
             .await
             .unwrap();
         rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    async fn version(&self) -> i32 {
+        self.admin
+            .query_one(
+                &format!("SELECT version FROM {}", self.table("schema_version")),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// The columns of a table's primary key, in order.
+    async fn primary_key(&self, table: &str) -> Vec<String> {
+        let rows = self
+            .admin
+            .query(
+                "SELECT a.attname::text FROM pg_index i \
+                 JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n) ON true \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY k.n",
+                &[&self.table(table)],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    /// The claim rows, as (workspace, test id, owner).
+    async fn claim_rows(&self) -> Vec<(String, String, String)> {
+        let rows = self
+            .admin
+            .query(
+                &format!(
+                    "SELECT workspace, test_id, owner FROM {} ORDER BY 1, 2",
+                    self.table("claims")
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
     }
 
     async fn drop_tables(self) {
@@ -315,16 +365,7 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
     let mut want: Vec<_> = TABLES.iter().map(|t| db.table(t)).collect();
     want.sort();
     assert_eq!(db.tables().await, want);
-    let version: i32 = db
-        .admin
-        .query_one(
-            &format!("SELECT version FROM {}", db.table("schema_version")),
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(version, PostgresStore::SCHEMA_VERSION);
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
 
     // Again, on existing tables: nothing changes, nothing is lost.
     let again = db.store().await;
@@ -337,16 +378,32 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
     assert_eq!(db.tables().await, want);
 
     // Tables made by a newer version are left alone.
+    let newer = PostgresStore::SCHEMA_VERSION + 1;
     db.admin
         .batch_execute(&format!(
-            "UPDATE {} SET version = 2",
+            "UPDATE {} SET version = {newer}",
             db.table("schema_version")
         ))
         .await
         .unwrap();
     let error = db.store().await.load_record(&tid("t1")).await.unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Corrupt);
-    assert!(error.to_string().contains("version 2"), "{error}");
+    assert!(
+        error.to_string().contains(&format!("version {newer}")),
+        "{error}"
+    );
+    assert_eq!(db.tables().await, want);
+    assert_eq!(db.version().await, newer);
+    let rows: i64 = db
+        .admin
+        .query_one(
+            &format!("SELECT count(*) FROM {}", db.table("records")),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 4, "a newer version's rows were changed");
     db.drop_tables().await;
 }
 
@@ -710,7 +767,7 @@ async fn undecodable_rows_are_corrupt_and_not_quoted() {
         .unwrap();
     db.admin
         .batch_execute(&format!(
-            "UPDATE {} SET value = '{{\"private\": \"do-not-quote\"}}'; \
+            "UPDATE {} SET value = '{{\"settings\": \"do-not-quote\"}}'; \
              UPDATE {} SET value = '[\"do-not-quote\"]'",
             db.table("settings"),
             db.table("overrides")
@@ -858,6 +915,15 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
         .unwrap()
         .with_table_prefix(&db.prefix);
     store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+    // Several calls at once: the pool holds more than one connection when they are lost.
+    for read in concurrent_reads(&store, 4).await {
+        assert_eq!(read.unwrap(), Some(record("QA-1")));
+    }
+    assert!(
+        store.pool().status().size > 1,
+        "{:?}",
+        store.pool().status()
+    );
 
     proxy.go_down();
     // Every kind of call fails as retryable while the server is away.
@@ -876,12 +942,15 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
     let error = assert_unavailable(store.save_record(&tid("t"), &record("QA-2")).await);
     assert!(error.to_string().contains("PostgreSQL"), "{error}");
 
-    // Back again: the next call reconnects.
+    // Back again: the next calls reconnect.
     proxy.come_back();
     assert_eq!(
         store.load_record(&tid("t")).await.unwrap(),
         Some(record("QA-1"))
     );
+    for read in concurrent_reads(&store, 4).await {
+        assert_eq!(read.unwrap(), Some(record("QA-1")));
+    }
     assert!(granted(
         &store
             .claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
@@ -892,28 +961,823 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
 }
 
 #[tokio::test]
-async fn a_store_from_a_client_works_and_cannot_reconnect() {
+async fn a_store_on_the_hosts_pool_works_and_reconnects() {
     with_db!(db);
     let upstream: Config = db.config.parse().unwrap();
     let proxy = Proxy::start(&upstream).await;
-    let (client, connection) = proxy.config(&upstream).connect(NoTls).await.unwrap();
-    tokio::spawn(connection);
-    let store = PostgresStore::from_client(client).with_table_prefix(&db.prefix);
+    let manager = deadpool_postgres::Manager::new(proxy.config(&upstream), NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(2)
+        .build()
+        .unwrap();
+    // Made without a connection: the first call opens one.
+    let store = PostgresStore::from_pool(pool.clone()).with_table_prefix(&db.prefix);
+    assert_eq!(pool.status().size, 0);
     store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
     assert_eq!(
         store.load_record(&tid("t")).await.unwrap(),
         Some(record("QA-1"))
     );
-    assert!(format!("{store:?}").contains(&db.prefix));
+    assert_eq!(store.pool().status().max_size, 2);
+    let debug = format!("{store:?}");
+    assert!(debug.contains(&db.prefix), "{debug}");
+    assert!(!debug.contains("pg-password-never-shown"), "{debug}");
 
     proxy.go_down();
     assert_unavailable(store.load_record(&tid("t")).await);
     proxy.come_back();
-    // The lost connection stays lost; the error says so.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let error = assert_unavailable(store.load_record(&tid("t")).await);
-    assert!(error.to_string().contains("cannot reconnect"), "{error}");
+    // The pool drops the lost connection and opens another.
+    assert_eq!(
+        store.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
     db.drop_tables().await;
+}
+
+fn other_connection() -> Connection {
+    Connection::new(
+        Credentials::new("client-2", "globex-secret".to_owned()),
+        Site::new("cloud-2", "globex", "https://globex.atlassian.net"),
+    )
+}
+
+fn other_settings() -> SavedSettings {
+    SavedSettings::new(Settings::new("OPS"), target("OPS"), "cloud-2")
+}
+
+#[tokio::test]
+async fn two_workspaces_never_see_each_others_values() {
+    with_db!(db);
+    let store = db.store().await;
+    assert_eq!(store.workspace_id(), PostgresStore::DEFAULT_WORKSPACE);
+    let a = store.workspace("acme").unwrap();
+    let b = store.workspace("globex").unwrap();
+
+    a.save_connection(&connection("acme-secret")).await.unwrap();
+    a.save_settings(&settings()).await.unwrap();
+    a.save_override(&tid("t"), &test_override()).await.unwrap();
+    a.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+    // Neither b nor the default workspace sees any of it.
+    for other in [&b, &store] {
+        assert!(other.load_connection().await.unwrap().is_none());
+        assert!(other.load_settings().await.unwrap().is_none());
+        assert!(other.load_override(&tid("t")).await.unwrap().is_none());
+        assert!(other.load_record(&tid("t")).await.unwrap().is_none());
+        let ctx = other.load_test_context(&tid("t")).await.unwrap();
+        assert!(ctx.connection.is_none() && ctx.settings.is_none());
+        assert!(ctx.test_override.is_none() && ctx.record.is_none());
+    }
+
+    // b keeps values of its own; each reads its own.
+    b.save_connection(&other_connection()).await.unwrap();
+    b.save_settings(&other_settings()).await.unwrap();
+    b.save_record(&tid("t"), &record("OPS-1")).await.unwrap();
+    let ctx = a.load_test_context(&tid("t")).await.unwrap();
+    assert_same_connection(ctx.connection.as_ref().unwrap(), &connection("acme-secret"));
+    assert_eq!(ctx.settings, Some(settings()));
+    assert_eq!(ctx.test_override, Some(test_override()));
+    assert_eq!(ctx.record, Some(record("QA-1")));
+    let ctx = b.load_test_context(&tid("t")).await.unwrap();
+    assert_same_connection(ctx.connection.as_ref().unwrap(), &other_connection());
+    assert_eq!(ctx.settings, Some(other_settings()));
+    assert_eq!(ctx.test_override, None);
+    assert_eq!(ctx.record, Some(record("OPS-1")));
+
+    // A claim on t in a leaves t free in b, and b's release leaves a's claim alone.
+    assert_eq!(
+        a.claim_create(&tid("t"), &ClaimOwner::new("a-1"), LONG)
+            .await
+            .unwrap(),
+        Claim::Granted {
+            record: Some(record("QA-1"))
+        }
+    );
+    assert_eq!(
+        b.claim_create(&tid("t"), &ClaimOwner::new("b-1"), LONG)
+            .await
+            .unwrap(),
+        Claim::Granted {
+            record: Some(record("OPS-1"))
+        }
+    );
+    b.release_create(&tid("t"), &ClaimOwner::new("a-1"), None)
+        .await
+        .unwrap();
+    b.release_create(&tid("t"), &ClaimOwner::new("b-1"), Some(&record("OPS-2")))
+        .await
+        .unwrap();
+    match a
+        .claim_create(&tid("t"), &ClaimOwner::new("a-2"), LONG)
+        .await
+        .unwrap()
+    {
+        Claim::Busy { record: r, .. } => assert_eq!(r, Some(record("QA-1"))),
+        other => panic!("a-2 got {other:?}"),
+    }
+    assert_eq!(
+        db.claim_rows().await,
+        [("acme".to_owned(), "t".to_owned(), "a-1".to_owned())]
+    );
+
+    // Deleting in a leaves b's values.
+    a.delete_connection().await.unwrap();
+    a.delete_settings().await.unwrap();
+    a.delete_override(&tid("t")).await.unwrap();
+    assert_same_connection(
+        &b.load_connection().await.unwrap().unwrap(),
+        &other_connection(),
+    );
+    assert_eq!(b.load_settings().await.unwrap(), Some(other_settings()));
+    assert_eq!(
+        b.load_record(&tid("t")).await.unwrap(),
+        Some(record("OPS-2"))
+    );
+    assert_eq!(
+        a.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
+
+    // A workspace id is data, whatever it holds.
+    let odd = store.workspace("x'); DROP TABLE y; -- ü \"").unwrap();
+    odd.save_record(&tid("t"), &record("ODD-1")).await.unwrap();
+    assert_eq!(
+        odd.load_record(&tid("t")).await.unwrap(),
+        Some(record("ODD-1"))
+    );
+    assert_eq!(
+        a.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
+    // The default workspace is the one named so.
+    let named = b.workspace(PostgresStore::DEFAULT_WORKSPACE).unwrap();
+    store.save_record(&tid("d"), &record("D-1")).await.unwrap();
+    assert_eq!(
+        named.load_record(&tid("d")).await.unwrap(),
+        Some(record("D-1"))
+    );
+    assert!(store.workspace("").is_err());
+    assert!(store.workspace("a\0b").is_err());
+    let debug = format!("{a:?}");
+    assert!(
+        debug.contains("acme") && !debug.contains("acme-secret"),
+        "{debug}"
+    );
+    db.drop_tables().await;
+}
+
+/// Eight stores, each with a pool of its own (as eight processes would have), each with
+/// handles on three workspaces: 24 claimers of the same test id at once, every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_pools_times_three_workspaces_grant_one_claim_per_workspace_and_test() {
+    const WORKSPACES: [&str; 3] = ["ws-a", "ws-b", "ws-c"];
+    with_db!(db);
+    let mut stores = Vec::new();
+    for _ in 0..8 {
+        let store = PostgresStore::builder(db.config.parse().unwrap())
+            .pool_size(3)
+            .connect()
+            .await
+            .unwrap()
+            .with_table_prefix(&db.prefix);
+        stores.push(store);
+    }
+    stores[0].ensure_schema().await.unwrap();
+    let ids = ["a", "b"];
+    let mut last: HashMap<(usize, &str), IssueRecord> = HashMap::new();
+    for round in 0..12 {
+        let test_id = ids[round % ids.len()];
+        let barrier = Arc::new(Barrier::new(stores.len() * WORKSPACES.len()));
+        let mut tasks = Vec::new();
+        for (i, store) in stores.iter().enumerate() {
+            for (w, ws) in WORKSPACES.iter().enumerate() {
+                let handle = store.workspace(ws).unwrap();
+                let barrier = Arc::clone(&barrier);
+                tasks.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    let owner = ClaimOwner::new(format!("owner-{i}"));
+                    let claim = handle
+                        .claim_create(&tid(test_id), &owner, LONG)
+                        .await
+                        .unwrap();
+                    (w, i, handle, claim)
+                }));
+            }
+        }
+        let mut winners: Vec<Vec<(usize, PostgresStore)>> = vec![Vec::new(); WORKSPACES.len()];
+        for task in tasks {
+            let (w, i, handle, claim) = task.await.unwrap();
+            let want = last.get(&(w, test_id)).cloned();
+            match claim {
+                Claim::Granted { record } => {
+                    assert_eq!(record, want, "round {round}, {}", WORKSPACES[w]);
+                    winners[w].push((i, handle));
+                }
+                Claim::Busy { record, .. } => {
+                    assert_eq!(record, want, "round {round}, {}", WORKSPACES[w]);
+                }
+                other => panic!("an unknown claim: {other:?}"),
+            }
+        }
+        for (w, won) in winners.iter().enumerate() {
+            let who: Vec<usize> = won.iter().map(|(i, _)| *i).collect();
+            assert_eq!(
+                who.len(),
+                1,
+                "round {round}, {}: granted to {who:?}",
+                WORKSPACES[w]
+            );
+            let (i, handle) = &won[0];
+            let rec = record(&format!("{}-{round}", WORKSPACES[w]));
+            handle
+                .release_create(
+                    &tid(test_id),
+                    &ClaimOwner::new(format!("owner-{i}")),
+                    Some(&rec),
+                )
+                .await
+                .unwrap();
+            last.insert((w, test_id), rec);
+        }
+    }
+    db.drop_tables().await;
+}
+
+/// Version 1's tables, exactly as version 1 of this crate created them.
+fn v1_tables(p: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {p}schema_version (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            version integer NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {p}connection (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            client_id text NOT NULL,
+            client_secret text NOT NULL,
+            site jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {p}settings (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            value jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {p}overrides (
+            test_id text PRIMARY KEY,
+            value jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {p}records (
+            test_id text PRIMARY KEY,
+            issue_id text NOT NULL,
+            issue_key text NOT NULL,
+            label text NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {p}claims (
+            test_id text PRIMARY KEY,
+            owner text NOT NULL,
+            expires_at timestamptz NOT NULL
+        );
+        INSERT INTO {p}schema_version (version) VALUES (1);"
+    )
+}
+
+impl Db {
+    /// A database of version 1 with a row in every table: the connection, the settings,
+    /// two overrides, two records, a live claim (an hour left) and an expired one, written
+    /// with version 1's statements.
+    async fn version_1(&self) {
+        let p = &self.prefix;
+        self.admin.batch_execute(&v1_tables(p)).await.unwrap();
+        let conn = connection("v1 s3cret 'quoted'");
+        let site = serde_json::to_string(&conn.site).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}connection (singleton, client_id, client_secret, site) \
+                     VALUES (true, $1, $2, $3::text::jsonb)"
+                ),
+                &[
+                    &conn.credentials.client_id(),
+                    &conn.credentials.client_secret().expose_secret(),
+                    &site,
+                ],
+            )
+            .await
+            .unwrap();
+        let value = serde_json::to_string(&settings()).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}settings (singleton, value) VALUES (true, $1::text::jsonb)"
+                ),
+                &[&value],
+            )
+            .await
+            .unwrap();
+        let value = serde_json::to_string(&test_override()).unwrap();
+        for test in ["t", "u"] {
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}overrides (test_id, value) VALUES ($1, $2::text::jsonb)"
+                    ),
+                    &[&test, &value],
+                )
+                .await
+                .unwrap();
+        }
+        for (test, key) in [("t", "QA-1"), ("v", "QA-7")] {
+            let r = record(key);
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}records (test_id, issue_id, issue_key, label) \
+                         VALUES ($1, $2, $3, $4)"
+                    ),
+                    &[&test, &r.issue_id, &r.issue_key, &r.label],
+                )
+                .await
+                .unwrap();
+        }
+        self.admin
+            .batch_execute(&format!(
+                "INSERT INTO {p}claims (test_id, owner, expires_at) VALUES \
+                 ('t', 'v1-owner', now() + interval '1 hour'), \
+                 ('w', 'v1-gone', now() - interval '1 minute')"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_1_database_becomes_the_default_workspace_with_nothing_lost() {
+    with_db!(db);
+    db.version_1().await;
+    assert_eq!(db.version().await, 1);
+    // Eight stores open it at once: one migrates, the others find version 2.
+    let stores = db.stores(8).await;
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.ensure_schema().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    let mut want: Vec<_> = TABLES.iter().map(|t| db.table(t)).collect();
+    want.sort();
+    assert_eq!(db.tables().await, want);
+    assert_eq!(db.primary_key("connection").await, ["workspace"]);
+    assert_eq!(db.primary_key("settings").await, ["workspace"]);
+    for table in ["overrides", "records", "claims"] {
+        assert_eq!(
+            db.primary_key(table).await,
+            ["workspace", "test_id"],
+            "{table}"
+        );
+    }
+    let index: i64 = db
+        .admin
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = $1",
+            &[&db.table("claims_expires_at")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(index, 1, "no index for sweeping claims");
+
+    // Everything is the default workspace's.
+    let store = &stores[0];
+    let conn = connection("v1 s3cret 'quoted'");
+    assert_same_connection(&store.load_connection().await.unwrap().unwrap(), &conn);
+    assert_eq!(store.load_settings().await.unwrap(), Some(settings()));
+    for test in ["t", "u"] {
+        assert_eq!(
+            store.load_override(&tid(test)).await.unwrap(),
+            Some(test_override())
+        );
+    }
+    assert_eq!(
+        store.load_record(&tid("v")).await.unwrap(),
+        Some(record("QA-7"))
+    );
+    let ctx = store.load_test_context(&tid("t")).await.unwrap();
+    assert_same_connection(ctx.connection.as_ref().unwrap(), &conn);
+    assert_eq!(ctx.settings, Some(settings()));
+    assert_eq!(ctx.test_override, Some(test_override()));
+    assert_eq!(ctx.record, Some(record("QA-1")));
+    // The live claim is still live; its holder renews it; the expired one is free.
+    let left = busy_for(
+        store
+            .claim_create(&tid("t"), &ClaimOwner::new("v2-owner"), LONG)
+            .await
+            .unwrap(),
+    );
+    assert!(left > Duration::from_secs(3500), "{left:?}");
+    assert_eq!(
+        store
+            .claim_create(&tid("t"), &ClaimOwner::new("v1-owner"), LONG)
+            .await
+            .unwrap(),
+        Claim::Granted {
+            record: Some(record("QA-1"))
+        }
+    );
+    assert!(granted(
+        &store
+            .claim_create(&tid("w"), &ClaimOwner::new("v2-owner"), LONG)
+            .await
+            .unwrap()
+    ));
+
+    // Another workspace sees none of it, and its claims are its own.
+    let other = store.workspace("acme").unwrap();
+    assert!(other.load_connection().await.unwrap().is_none());
+    assert!(other.load_settings().await.unwrap().is_none());
+    assert!(other.load_override(&tid("t")).await.unwrap().is_none());
+    assert!(other.load_record(&tid("t")).await.unwrap().is_none());
+    let ctx = other.load_test_context(&tid("t")).await.unwrap();
+    assert!(ctx.connection.is_none() && ctx.settings.is_none());
+    assert!(ctx.test_override.is_none() && ctx.record.is_none());
+    assert_eq!(
+        other
+            .claim_create(&tid("t"), &ClaimOwner::new("v2-owner"), LONG)
+            .await
+            .unwrap(),
+        Claim::Granted { record: None }
+    );
+    let rows = db.claim_rows().await;
+    let owners: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(w, t, o)| (w.as_str(), t.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            ("acme", "t", "v2-owner"),
+            ("default", "t", "v1-owner"),
+            ("default", "w", "v2-owner"),
+        ]
+    );
+    db.drop_tables().await;
+}
+
+#[tokio::test]
+async fn a_migration_that_cannot_be_done_changes_nothing_and_is_corrupt() {
+    with_db!(db);
+    db.version_1().await;
+    // A host's view on a column that version 2 drops.
+    let view = db.table("host_view");
+    db.admin
+        .batch_execute(&format!(
+            "CREATE VIEW {view} AS SELECT singleton, client_id FROM {}",
+            db.table("connection")
+        ))
+        .await
+        .unwrap();
+    let store = db.store().await;
+    let error = store.ensure_schema().await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+    assert!(error.to_string().contains("nothing was changed"), "{error}");
+    assert!(!full_message(&error).contains("s3cret"), "{error:?}");
+    let error = store.load_record(&tid("t")).await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+    // Still version 1, every table as it was.
+    assert_eq!(db.version().await, 1);
+    assert_eq!(db.primary_key("connection").await, ["singleton"]);
+    for table in ["overrides", "records", "claims"] {
+        assert_eq!(db.primary_key(table).await, ["test_id"], "{table}");
+    }
+    let rows: i64 = db
+        .admin
+        .query_one(&format!("SELECT count(*) FROM {}", db.table("claims")), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2);
+    // Once the view is gone, the same store migrates.
+    db.admin
+        .batch_execute(&format!("DROP VIEW {view}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_record(&tid("t")).await.unwrap(),
+        Some(record("QA-1"))
+    );
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    db.drop_tables().await;
+}
+
+#[tokio::test]
+async fn expired_claims_are_swept_in_every_workspace_and_live_ones_stay() {
+    with_db!(db);
+    let store = db.store().await.with_claim_sweep_interval(None);
+    let (a, b) = (store.workspace("a").unwrap(), store.workspace("b").unwrap());
+    let short = Duration::from_millis(200);
+    for ws in [&a, &b] {
+        assert!(granted(
+            &ws.claim_create(&tid("t"), &ClaimOwner::new("x"), short)
+                .await
+                .unwrap()
+        ));
+        assert!(granted(
+            &ws.claim_create(&tid("live"), &ClaimOwner::new("x"), LONG)
+                .await
+                .unwrap()
+        ));
+    }
+    a.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The store never swept by itself: the expired rows are still there.
+    assert_eq!(db.claim_rows().await.len(), 4);
+
+    assert_eq!(store.sweep_expired_claims().await.unwrap(), 2);
+    let x = || "x".to_owned();
+    assert_eq!(
+        db.claim_rows().await,
+        [
+            ("a".to_owned(), "live".to_owned(), x()),
+            ("b".to_owned(), "live".to_owned(), x()),
+        ]
+    );
+    assert_eq!(store.sweep_expired_claims().await.unwrap(), 0);
+    // As after a takeover: the next claim is granted, with the record; the former
+    // holder's late release frees nothing of the new holder's.
+    assert_eq!(
+        a.claim_create(&tid("t"), &ClaimOwner::new("y"), LONG)
+            .await
+            .unwrap(),
+        Claim::Granted {
+            record: Some(record("QA-1"))
+        }
+    );
+    a.release_create(&tid("t"), &ClaimOwner::new("x"), None)
+        .await
+        .unwrap();
+    busy_for(
+        a.claim_create(&tid("t"), &ClaimOwner::new("z"), LONG)
+            .await
+            .unwrap(),
+    );
+    // Live claims were never swept.
+    busy_for(
+        b.claim_create(&tid("live"), &ClaimOwner::new("z"), LONG)
+            .await
+            .unwrap(),
+    );
+    db.drop_tables().await;
+}
+
+/// Waits (10 s at most) until no claim row of `test` is left.
+async fn until_swept(db: &Db, test: &str) -> Vec<(String, String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = db.claim_rows().await;
+        if !rows.iter().any(|(_, t, _)| t == test) || Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn claims_start_a_sweep_at_most_once_per_interval_per_store() {
+    with_db!(db);
+    let quiet = db.store().await.with_claim_sweep_interval(None);
+    let short = Duration::from_millis(100);
+    let expire = |test: &'static str| {
+        let quiet = quiet.clone();
+        async move {
+            assert!(granted(
+                &quiet
+                    .claim_create(&tid(test), &ClaimOwner::new("gone"), short)
+                    .await
+                    .unwrap()
+            ));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+
+    // A store's first claim sweeps, whatever the workspace.
+    expire("old-1").await;
+    let periodic = db.store().await.workspace("p").unwrap();
+    assert!(granted(
+        &periodic
+            .claim_create(&tid("p1"), &ClaimOwner::new("p"), LONG)
+            .await
+            .unwrap()
+    ));
+    let rows = until_swept(&db, "old-1").await;
+    assert_eq!(
+        rows,
+        [("p".to_owned(), "p1".to_owned(), "p".to_owned())],
+        "the first claim did not sweep"
+    );
+
+    // Its next claims within the interval do not, from any of its handles.
+    expire("old-2").await;
+    let sibling = periodic.workspace("q").unwrap();
+    assert!(granted(
+        &sibling
+            .claim_create(&tid("q1"), &ClaimOwner::new("q"), LONG)
+            .await
+            .unwrap()
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        db.claim_rows().await.iter().any(|(_, t, _)| t == "old-2"),
+        "swept again within the interval"
+    );
+
+    // A store set to sweep at every claim does.
+    let eager = db
+        .store()
+        .await
+        .with_claim_sweep_interval(Some(Duration::ZERO));
+    assert!(granted(
+        &eager
+            .claim_create(&tid("e1"), &ClaimOwner::new("e"), LONG)
+            .await
+            .unwrap()
+    ));
+    let rows = until_swept(&db, "old-2").await;
+    assert!(!rows.iter().any(|(_, t, _)| t == "old-2"), "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    db.drop_tables().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pool_of_one_connection_serves_many_calls_at_once() {
+    with_db!(db);
+    let store = PostgresStore::builder(db.config.parse().unwrap())
+        .pool_size(1)
+        .connect()
+        .await
+        .unwrap()
+        .with_table_prefix(&db.prefix);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let ws = store.workspace(&format!("ws-{}", i % 4)).unwrap();
+            tokio::spawn(async move {
+                let test = tid(format!("t{i}"));
+                let owner = ClaimOwner::new(format!("o{i}"));
+                assert!(granted(
+                    &ws.claim_create(&test, &owner, LONG).await.unwrap()
+                ));
+                let rec = record(&format!("QA-{i}"));
+                ws.release_create(&test, &owner, Some(&rec)).await.unwrap();
+                assert_eq!(ws.load_test_context(&test).await.unwrap().record, Some(rec));
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let status = store.pool().status();
+    assert_eq!(status.max_size, 1);
+    assert!(status.size <= 1, "{status:?}");
+    db.drop_tables().await;
+}
+
+#[cfg(feature = "rustls")]
+mod tls {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    const TLS_SERVER: &str = "JIRA_NOTIFIER_PG_TLS";
+    const TLS_CA: &str = "JIRA_NOTIFIER_PG_TLS_CA";
+
+    /// A rustls configuration trusting the CA in the PEM file `ca`, or nothing.
+    fn tls_config(ca: Option<&str>) -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(path) = ca {
+            for cert in CertificateDer::pem_file_iter(path).expect("the CA file") {
+                roots.add(cert.expect("a PEM certificate")).unwrap();
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    /// The TLS server's connection string and CA file, or a skip.
+    fn tls_server() -> Option<(Config, String)> {
+        match (env::var(TLS_SERVER), env::var(TLS_CA)) {
+            (Ok(config), Ok(ca)) => Some((config.parse().expect(TLS_SERVER), ca)),
+            _ => {
+                unavailable(&format!(
+                    "{TLS_SERVER} and {TLS_CA} are not set (scripts/start-postgres.sh --tls)"
+                ));
+                None
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tls_store_works_on_a_tls_server_and_checks_its_certificate() {
+        let Some((config, ca)) = tls_server() else {
+            return;
+        };
+        let prefix = format!("jn_tls_{:08x}_", fastrand::u32(..));
+        let store = PostgresStore::builder(config.clone())
+            .tls(tls_config(Some(&ca)))
+            .pool_size(2)
+            .connect()
+            .await
+            .unwrap()
+            .with_table_prefix(&prefix);
+        store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+        assert_eq!(
+            store
+                .workspace("acme")
+                .unwrap()
+                .claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
+                .await
+                .unwrap(),
+            Claim::Granted { record: None }
+        );
+        assert_eq!(
+            store.load_record(&tid("t")).await.unwrap(),
+            Some(record("QA-1"))
+        );
+        {
+            let client = store.pool().get().await.unwrap();
+            let ssl: bool = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert!(ssl, "the store's connection is not encrypted");
+            let names: Vec<_> = TABLES.iter().map(|t| format!("{prefix}{t}")).collect();
+            client
+                .batch_execute(&format!("DROP TABLE {}", names.join(", ")))
+                .await
+                .unwrap();
+        }
+
+        // A certificate signed by a CA the store does not trust is refused.
+        let error = PostgresStore::builder(config.clone())
+            .tls(tls_config(None))
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        assert!(error.to_string().contains("TLS"), "{error}");
+        // And without TLS, the server refuses the store.
+        let mut plain = config;
+        plain.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        let error = PostgresStore::connect_with_config(plain).await.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_tls_store_refuses_a_server_without_tls() {
+        with_db!(db);
+        // The plain test server (a Unix socket: PostgreSQL never offers TLS there), with
+        // the connection string's default `sslmode=prefer`.
+        let config: Config = db.config.parse().unwrap();
+        assert_eq!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Prefer
+        );
+        let error = PostgresStore::builder(config)
+            .tls(tls_config(None))
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        assert!(
+            error.to_string().contains("does not support TLS"),
+            "{error}"
+        );
+    }
+}
+
+/// `n` reads of test `t`'s record at once, each in a task of its own.
+async fn concurrent_reads(
+    store: &PostgresStore,
+    n: usize,
+) -> Vec<Result<Option<IssueRecord>, StoreError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.load_record(&tid("t")).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
 }
 
 /// A test id, as the notifier hands it to a store.
