@@ -103,6 +103,8 @@ fn notifier_with(
                     issue_type_id: "10001".into(),
                 },
                 cloud_id: "cloud".into(),
+                fields: None,
+                warnings: Vec::new(),
             })
             .await
             .unwrap();
@@ -127,6 +129,8 @@ fn notifier_with(
                         test_override: TestOverride::disabled(),
                         target: None,
                         cloud_id: "cloud".into(),
+                        fields: None,
+                        warnings: Vec::new(),
                     },
                 )
                 .await

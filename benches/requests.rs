@@ -142,6 +142,8 @@ fn notifier(rt: &tokio::runtime::Runtime, answers: Answers) -> JiraNotifier {
                     issue_type_id: "10001".into(),
                 },
                 cloud_id: CLOUD.into(),
+                fields: None,
+                warnings: Vec::new(),
             })
             .await
             .unwrap();
@@ -252,6 +254,8 @@ fn store(c: &mut Criterion) {
                 issue_type_id: "10001".into(),
             },
             cloud_id: CLOUD.into(),
+            fields: None,
+            warnings: Vec::new(),
         })
         .await
         .unwrap();

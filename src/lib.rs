@@ -12,7 +12,9 @@ mod connection;
 mod dedupe;
 mod endpoints;
 mod error;
+mod fields;
 mod flight;
+mod health;
 mod issue;
 mod jira;
 mod notifier;
@@ -33,6 +35,11 @@ pub mod __private_fuzz;
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
+pub use fields::{
+    parse_field_assignment, AllowedValue, CreateField, FieldProblem, FieldProblemKind, FieldSchema,
+    FieldValue, ResolvedFields, SaveWarning, FIELDS_FILLED_BY_CRATE,
+};
+pub use health::{Health, HealthEvent, Refusal};
 pub use jira::models::{IssueType, Project, User};
 pub use notifier::{JiraNotifier, JiraNotifierBuilder, DEFAULT_CREATE_LEASE};
 pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};

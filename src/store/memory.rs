@@ -11,6 +11,7 @@ use async_trait::async_trait;
 
 use super::{Claim, ConfigStore, IssueRecord, StoreError, TestContext};
 use crate::connection::Connection;
+use crate::health::{Health, HealthEvent};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// A [`ConfigStore`] in memory. Cheap to create; share it with `Arc` between notifiers
@@ -26,6 +27,7 @@ struct State {
     settings: Option<SavedSettings>,
     overrides: HashMap<String, SavedOverride>,
     records: HashMap<String, IssueRecord>,
+    health: Health,
     /// Create claims by test id: owner and when the lease runs out.
     claims: HashMap<String, (String, Instant)>,
     /// When the claims map grows past this, expired claims (of holders that died) are
@@ -86,6 +88,12 @@ impl ConfigStore for MemoryStore {
         self.with(|s| {
             s.records.insert(test_id.to_owned(), record.clone());
         })
+    }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.with(|s| s.health.clone())
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        self.with(|s| s.health.apply(event))
     }
     async fn claim_create(
         &self,

@@ -33,8 +33,8 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
-    Claim, ConfigStore, Connection, Credentials, IssueRecord, SavedOverride, SavedSettings, Site,
-    StoreError, TestContext,
+    Claim, ConfigStore, Connection, Credentials, Health, HealthEvent, IssueRecord, Refusal,
+    SavedOverride, SavedSettings, Site, StoreError, TestContext,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -108,12 +108,12 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// unless set with [`with_table_prefix`](PostgresStore::with_table_prefix)), in the first
 /// schema of the connection's `search_path` (to use another schema, add
 /// `options='-c search_path=my_schema'` to the connection string). With the default
-/// prefix, schema version 1 is:
+/// prefix, schema version 2 is:
 ///
 /// ```sql
 /// CREATE TABLE jira_notifier_schema_version (
 ///     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-///     version integer NOT NULL                -- 1
+///     version integer NOT NULL                -- 2
 /// );
 /// CREATE TABLE jira_notifier_connection (    -- at most one row
 ///     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -140,6 +140,33 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///     owner text NOT NULL,
 ///     expires_at timestamptz NOT NULL         -- on the database's clock
 /// );
+/// CREATE TABLE jira_notifier_health (        -- at most one row; since version 2
+///     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+///     last_success_ms bigint,                 -- milliseconds since the Unix epoch
+///     last_refusal jsonb                      -- Refusal, as serde writes it
+/// );
+/// ```
+///
+/// Version 1 (before the health table) is migrated to version 2 on first use, in the
+/// same locked message that creates tables: the health table is added and the version
+/// row updated.
+///
+/// # Health
+///
+/// [`record_health`](ConfigStore::record_health) applies each event in one statement on
+/// the health row, so replicas recording at once never lose one another's events:
+///
+/// ```sql
+/// -- Created { at }: the success, and no refusal
+/// INSERT INTO jira_notifier_health (singleton, last_success_ms, last_refusal) VALUES (true, $1, NULL)
+/// ON CONFLICT (singleton) DO UPDATE SET last_success_ms = EXCLUDED.last_success_ms, last_refusal = NULL
+/// -- Refused(refusal): the refusal, the success kept
+/// INSERT INTO jira_notifier_health (singleton, last_refusal) VALUES (true, $1::jsonb)
+/// ON CONFLICT (singleton) DO UPDATE SET last_refusal = EXCLUDED.last_refusal
+/// -- SettingsSaved
+/// UPDATE jira_notifier_health SET last_refusal = NULL
+/// -- OverrideSaved { test_id }
+/// UPDATE jira_notifier_health SET last_refusal = NULL WHERE last_refusal ->> 'test_id' = $1
 /// ```
 ///
 /// Tables are created in one message holding the transaction-level advisory lock
@@ -260,7 +287,7 @@ impl PostgresStore {
 
     /// The version of the tables this build creates and reads (kept in the
     /// `<prefix>schema_version` table).
-    pub const SCHEMA_VERSION: i32 = 1;
+    pub const SCHEMA_VERSION: i32 = 2;
 
     /// Connects, without TLS, with a libpq-style connection string such as
     /// `host=/var/run/postgresql user=notifier dbname=app` or
@@ -610,6 +637,74 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        let table = self.table("health");
+        let rows = self
+            .query("read the health", &self.sql.load_health, &[])
+            .await?;
+        let mut health = Health::default();
+        if let Some(row) = rows.first() {
+            let success: Option<i64> = column(row, 0, &table)?;
+            let refusal: Option<String> = column(row, 1, &table)?;
+            health.last_success = success.map(|ms| {
+                std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            });
+            health.last_refusal = refusal
+                .map(|r| from_json::<Refusal>(&r, &table, "last_refusal"))
+                .transpose()?;
+        }
+        Ok(health)
+    }
+
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        const WHAT: &str = "record the health";
+        match event {
+            HealthEvent::Created { at } => {
+                let ms = at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                self.execute(WHAT, &self.sql.health_created, &[(&ms, Type::INT8)])
+                    .await
+            }
+            HealthEvent::Refused(refusal) => {
+                let value = to_json(refusal, "refusal")?;
+                self.execute(WHAT, &self.sql.health_refused, &[(&value, Type::TEXT)])
+                    .await
+            }
+            HealthEvent::SettingsSaved => self.execute(WHAT, &self.sql.health_cleared, &[]).await,
+            HealthEvent::OverrideSaved { test_id } => {
+                self.execute(
+                    WHAT,
+                    &self.sql.health_cleared_for,
+                    &[(&test_id.as_str(), Type::TEXT)],
+                )
+                .await
+            }
+            // An event of a newer jira-notifier than this store knows: applied as the
+            // crate says, by reading and writing the whole row (not atomic; cannot happen
+            // with the jira-notifier this crate is built against).
+            other => {
+                let mut health = self.load_health().await?;
+                health.apply(other);
+                let ms = health.last_success.map(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                });
+                let refusal = health
+                    .last_refusal
+                    .as_ref()
+                    .map(|r| to_json(r, "refusal"))
+                    .transpose()?;
+                self.execute(
+                    WHAT,
+                    &self.sql.health_replace,
+                    &[(&ms, Type::INT8), (&refusal, Type::TEXT)],
+                )
+                .await
+            }
+        }
+    }
+
     async fn claim_create(
         &self,
         test_id: &str,
@@ -881,6 +976,12 @@ struct Sql {
     claim_state: String,
     release: String,
     context: String,
+    load_health: String,
+    health_created: String,
+    health_refused: String,
+    health_cleared: String,
+    health_cleared_for: String,
+    health_replace: String,
 }
 
 impl Sql {
@@ -925,7 +1026,19 @@ BEGIN
             owner text NOT NULL,
             expires_at timestamptz NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS {p}health (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            last_success_ms bigint,
+            last_refusal jsonb
+        );
         INSERT INTO {p}schema_version (version) VALUES ({version});
+    ELSIF (SELECT version FROM {p}schema_version) = 1 THEN
+        CREATE TABLE IF NOT EXISTS {p}health (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            last_success_ms bigint,
+            last_refusal jsonb
+        );
+        UPDATE {p}schema_version SET version = {version};
     END IF;
 END
 $jira_notifier$;
@@ -994,6 +1107,28 @@ SELECT version FROM {p}schema_version"
                  FROM (VALUES (1)) AS one (x) \
                  LEFT JOIN {p}connection c ON true \
                  LEFT JOIN {p}records r ON r.test_id = $1"
+            ),
+            load_health: format!("SELECT last_success_ms, last_refusal::text FROM {p}health"),
+            health_created: format!(
+                "INSERT INTO {p}health (singleton, last_success_ms, last_refusal) \
+                 VALUES (true, $1, NULL) \
+                 ON CONFLICT (singleton) DO UPDATE \
+                 SET last_success_ms = EXCLUDED.last_success_ms, last_refusal = NULL"
+            ),
+            health_refused: format!(
+                "INSERT INTO {p}health (singleton, last_refusal) VALUES (true, $1::jsonb) \
+                 ON CONFLICT (singleton) DO UPDATE SET last_refusal = EXCLUDED.last_refusal"
+            ),
+            health_cleared: format!("UPDATE {p}health SET last_refusal = NULL"),
+            health_cleared_for: format!(
+                "UPDATE {p}health SET last_refusal = NULL WHERE last_refusal ->> 'test_id' = $1"
+            ),
+            health_replace: format!(
+                "INSERT INTO {p}health (singleton, last_success_ms, last_refusal) \
+                 VALUES (true, $1, $2::jsonb) \
+                 ON CONFLICT (singleton) DO UPDATE \
+                 SET last_success_ms = EXCLUDED.last_success_ms, \
+                 last_refusal = EXCLUDED.last_refusal"
             ),
         }
     }

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jira_notifier::{
-    Assignee, Claim, ConfigStore, Connection, Credentials, IssueRecord, ResolvedTarget,
-    SavedOverride, SavedSettings, Settings, Site, StoreError, StoreErrorKind, TestOverride,
+    Assignee, Claim, ConfigStore, Connection, Credentials, FieldValue, Health, HealthEvent,
+    IssueRecord, Refusal, ResolvedFields, ResolvedTarget, SavedOverride, SavedSettings, Settings,
+    Site, StoreError, StoreErrorKind, TestOverride,
 };
 use jira_notifier_postgres::PostgresStore;
 use secrecy::{ExposeSecret, SecretString};
@@ -28,12 +29,13 @@ use tokio_postgres::{Client, Config, NoTls};
 
 const SERVER: &str = "JIRA_NOTIFIER_PG";
 const REQUIRED: &str = "JIRA_NOTIFIER_PG_REQUIRED";
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "connection",
     "settings",
     "overrides",
     "records",
     "claims",
+    "health",
     "schema_version",
 ];
 const LONG: Duration = Duration::from_secs(60);
@@ -152,13 +154,29 @@ fn target(project: &str) -> ResolvedTarget {
     }
 }
 
+/// Field values resolved against a screen, as a save makes them.
+fn resolved() -> ResolvedFields {
+    serde_json::from_value(serde_json::json!({
+        "project_id": "10000",
+        "issue_type_id": "10004",
+        "configured": {"components": ["Backend"], "priority": "High"},
+        "values": {"components": [{"id": "10100"}], "priority": {"id": "2"}},
+        "description_on_screen": false,
+    }))
+    .unwrap()
+}
+
 fn settings() -> SavedSettings {
     SavedSettings {
         settings: Settings::new("QA")
             .with_labels(["ci", "ünïcödé \"quoted\""])
-            .with_assignee(Assignee::user("acc-1")),
+            .with_assignee(Assignee::user("acc-1"))
+            .with_field("priority", FieldValue::one("High"))
+            .with_field("components", FieldValue::many(["Backend"])),
         target: target("QA"),
         cloud_id: "cloud-1".into(),
+        fields: Some(resolved()),
+        warnings: Vec::new(),
     }
 }
 
@@ -169,6 +187,8 @@ fn test_override() -> SavedOverride {
             .with_labels(["flaky"]),
         target: Some(target("OPS")),
         cloud_id: "cloud-1".into(),
+        fields: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -337,14 +357,127 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
     // Tables made by a newer version are left alone.
     db.admin
         .batch_execute(&format!(
-            "UPDATE {} SET version = 2",
+            "UPDATE {} SET version = 3",
             db.table("schema_version")
         ))
         .await
         .unwrap();
     let error = db.store().await.load_record("t1").await.unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Corrupt);
-    assert!(error.to_string().contains("version 2"), "{error}");
+    assert!(error.to_string().contains("version 3"), "{error}");
+    db.drop_tables().await;
+}
+
+fn refusal(test_id: &str) -> Refusal {
+    serde_json::from_value(serde_json::json!({
+        "at": 1_700_000_000_123u64,
+        "test_id": test_id,
+        "project_key": "QA",
+        "issue_type": "Bug",
+        "status": 400,
+        "field_errors": {"components": "Component/s is required."},
+        "messages": [],
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn health_events_apply_in_one_statement_each() {
+    with_db!(db);
+    let store = db.store().await;
+    let other = db.store().await;
+    assert_eq!(store.load_health().await.unwrap(), Health::default());
+    // Clearing what is not there is fine.
+    store
+        .record_health(&HealthEvent::SettingsSaved)
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::Refused(refusal("t1")))
+        .await
+        .unwrap();
+    let seen = other.load_health().await.unwrap();
+    assert_eq!(seen.last_refusal, Some(refusal("t1")));
+    assert_eq!(seen.last_success, None);
+    // Another test's override leaves the refusal; the test's own clears it.
+    other
+        .record_health(&HealthEvent::OverrideSaved {
+            test_id: "t2".into(),
+        })
+        .await
+        .unwrap();
+    assert!(!store.load_health().await.unwrap().is_ok());
+    other
+        .record_health(&HealthEvent::OverrideSaved {
+            test_id: "t1".into(),
+        })
+        .await
+        .unwrap();
+    assert!(store.load_health().await.unwrap().is_ok());
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_999_000);
+    store
+        .record_health(&HealthEvent::Refused(refusal("t1")))
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::Created { at })
+        .await
+        .unwrap();
+    let mut want = Health::default();
+    want.last_success = Some(at);
+    assert_eq!(other.load_health().await.unwrap(), want);
+    store
+        .record_health(&HealthEvent::Refused(refusal("t3")))
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::SettingsSaved)
+        .await
+        .unwrap();
+    assert_eq!(other.load_health().await.unwrap(), want);
+    db.drop_tables().await;
+}
+
+#[tokio::test]
+async fn version_1_tables_are_migrated_and_keep_their_rows() {
+    with_db!(db);
+    let p = &db.prefix;
+    // The tables as version 1 of this crate made them, with a row.
+    db.admin
+        .batch_execute(&format!(
+            "CREATE TABLE {p}schema_version (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), version integer NOT NULL);
+             CREATE TABLE {p}connection (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), client_id text NOT NULL, client_secret text NOT NULL, site jsonb NOT NULL);
+             CREATE TABLE {p}settings (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), value jsonb NOT NULL);
+             CREATE TABLE {p}overrides (test_id text PRIMARY KEY, value jsonb NOT NULL);
+             CREATE TABLE {p}records (test_id text PRIMARY KEY, issue_id text NOT NULL, issue_key text NOT NULL, label text NOT NULL);
+             CREATE TABLE {p}claims (test_id text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
+             INSERT INTO {p}schema_version (version) VALUES (1);
+             INSERT INTO {p}records VALUES ('t', '10001', 'QA-1', 'testclix-t');
+             INSERT INTO {p}settings (value) VALUES ('{{\"settings\": {{\"project_key\": \"QA\", \"issue_type\": \"Bug\", \"label_prefix\": \"testclix-\", \"assignee\": {{\"mode\": \"auto\"}}, \"labels\": []}}, \"target\": {{\"project_key\": \"QA\", \"project_id\": \"10000\", \"issue_type_name\": \"Bug\", \"issue_type_id\": \"10004\"}}, \"cloud_id\": \"c\"}}');"
+        ))
+        .await
+        .unwrap();
+    let store = db.store().await;
+    assert_eq!(
+        store.load_record("t").await.unwrap().unwrap().issue_key,
+        "QA-1"
+    );
+    // Settings saved before field values existed read back without them.
+    let settings = store.load_settings().await.unwrap().unwrap();
+    assert!(settings.settings.fields.is_empty());
+    assert_eq!(settings.fields, None);
+    store
+        .record_health(&HealthEvent::Refused(refusal("t")))
+        .await
+        .unwrap();
+    assert!(!store.load_health().await.unwrap().is_ok());
+    let version: i32 = db
+        .admin
+        .query_one(&format!("SELECT version FROM {p}schema_version"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, PostgresStore::SCHEMA_VERSION);
     db.drop_tables().await;
 }
 
