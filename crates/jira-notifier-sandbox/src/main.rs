@@ -251,6 +251,7 @@ impl SettingsChange {
             label_prefix: self.label_prefix.unwrap_or(base.label_prefix),
             assignee: self.assignee.unwrap_or(base.assignee),
             labels: self.labels.unwrap_or(base.labels),
+            fields: base.fields,
         })
     }
 }
@@ -285,6 +286,7 @@ impl OverrideChange {
             project_key: self.project.or(base.project_key),
             assignee: self.assignee.or(base.assignee),
             labels: self.labels.unwrap_or(base.labels),
+            fields: base.fields,
         }
     }
 }
