@@ -4,4 +4,5 @@
 mod faults;
 mod lag;
 mod replicas;
+mod screens;
 mod support;
