@@ -153,7 +153,7 @@ pub enum Error {
         /// The issue type.
         issue_type: String,
         /// Jira's answer, with its field errors in [`ApiError::errors`].
-        error: ApiError,
+        error: Box<ApiError>,
     },
 
     /// The issue was created and recorded, but the failure details, which go into its
@@ -242,7 +242,8 @@ impl Error {
     /// The HTTP status, when the error is an answer from Jira or the auth host.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api(e) | Error::CreateRefused { error: e, .. } => Some(e.status),
+            Error::Api(e) => Some(e.status),
+            Error::CreateRefused { error, .. } => Some(error.status),
             Error::CredentialsRejected { status, .. } => Some(*status),
             _ => None,
         }

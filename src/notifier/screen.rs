@@ -225,7 +225,7 @@ impl Inner {
                 Error::CreateRefused {
                     project_key: target.project_key.clone(),
                     issue_type: target.issue_type_name.clone(),
-                    error: api,
+                    error: Box::new(api),
                 }
             }
             other => other,
