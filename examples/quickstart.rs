@@ -1,6 +1,7 @@
 //! The whole story of `jira-notifier`, offline, in a second: connect, list, configure, a
 //! test that fails twice (one issue), the issue closed, a third failure (a new issue), a
-//! disabled test, a test routed to another project, and the test notification.
+//! disabled test, a test routed to another project, the test notification, and a project
+//! whose create screen requires fields: the save refused naming them, then fixed.
 //!
 //! It runs against `SimJira`, the simulated Jira Cloud the crate ships behind the `sim`
 //! feature, with a search index that lags writes by five seconds, as Jira's does. Time is
@@ -12,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jira_notifier::{
-    Assignee, Credentials, JiraNotifier, MemoryStore, Outcome, Settings, TestInfo, TestOverride,
-    TestStatus,
+    Assignee, Credentials, FieldValue, JiraNotifier, MemoryStore, Outcome, Settings, TestInfo,
+    TestOverride, TestStatus,
 };
-use jira_notifier_sim::{SimJira, StatusCategory};
+use jira_notifier_sim::{ScreenKind, SimJira, StatusCategory};
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -169,6 +170,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("The settings screen's test notification");
     let ticket = notifier.send_test_notification().await?;
     println!("  created {} {}", ticket.key, ticket.url);
+
+    step("Another team's project requires fields the crate does not fill");
+    // Its create screen has a required "Team" select list and required Component/s,
+    // neither with a default: Jira would refuse every issue. The save says so, at once.
+    let key = jira.add_screen_project(ScreenKind::RequiredFields);
+    let wanted = Settings::new(key).with_labels(["automated-test"]);
+    match notifier.save_settings(wanted.clone()).await {
+        Err(e) => println!("  refused: {e}"),
+        Ok(_) => unreachable!("the project requires Team and Component/s"),
+    }
+
+    step("Fix it from what the create screen allows, and save again");
+    for f in notifier.create_fields(key, "Bug").await? {
+        if f.needs_value() && !f.filled_by_crate {
+            println!("  {} ({}): {}", f.id, f.name, f.allowed_names().join(", "));
+        }
+    }
+    notifier
+        .save_settings(
+            wanted
+                .with_field("customfield_10100", FieldValue::one("Red"))
+                .with_field("components", FieldValue::one("Backend")),
+        )
+        .await?;
+    println!("  saved");
+    let checkout = TestInfo::new(
+        "checkout",
+        "Checkout completes",
+        "https://testclix.example/tests/checkout",
+    );
+    let created = report(&notifier, &jira, &checkout, &error).await?;
+    if let Some(issue) = created.issue().and_then(|i| jira.issue(&i.key)) {
+        println!(
+            "  {} has Team {} and Component/s {}",
+            issue.key, issue.fields["customfield_10100"], issue.fields["components"]
+        );
+    }
+    println!("  health: {}", notifier.health().await?);
 
     step("Disconnect: nothing is sent any more");
     notifier.disconnect().await?;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::connection::Site;
+use crate::fields::FieldProblem;
 use crate::outcome::IssueRef;
 use crate::store::{StoreError, StoreErrorKind};
 use crate::transport::TransportError;
@@ -148,6 +149,57 @@ pub enum Error {
     #[error("the store failed")]
     Store(#[source] StoreError),
 
+    /// The settings (or an override) do not fit the project's create screen: every
+    /// problem is listed, field by field, so that a settings screen can show each next to
+    /// its field. Nothing was saved. See [`FieldProblem`].
+    #[error("the settings do not fit the create screen of {project_key} ({issue_type}); nothing was saved: {}", problem_list(.problems))]
+    FieldsRefused {
+        /// The project whose screen was checked.
+        project_key: String,
+        /// The issue type whose screen was checked.
+        issue_type: String,
+        /// Every problem found.
+        problems: Vec<FieldProblem>,
+    },
+
+    /// The service account lacks Jira permissions the settings need in a project
+    /// (`BROWSE_PROJECTS`, `CREATE_ISSUES`; `ASSIGN_ISSUES` with a specific assignee;
+    /// `ADD_COMMENTS` when Description is not on the create screen). Nothing was saved.
+    #[error("the service account lacks the Jira permission {} in project {project_key}: grant it to the service account in the project's permission scheme (Project settings > Permissions); nothing was saved", permission_list(.permissions))]
+    PermissionMissing {
+        /// The project.
+        project_key: String,
+        /// The missing permissions' keys (`CREATE_ISSUES`, …).
+        permissions: Vec<String>,
+    },
+
+    /// Jira refused to create the issue because of its fields (a 400 with field errors in
+    /// `errors`): most likely the project's create screen changed since the settings were
+    /// saved (a field became required, Labels left the screen, …). The failure did not
+    /// reach Jira, and reporting it again fails the same way: save the settings again,
+    /// which checks them against the screen and says what to fix. Remembered in the store:
+    /// see [`JiraNotifier::health`](crate::JiraNotifier::health).
+    #[error("Jira refused to create the issue in {project_key} ({issue_type}): {error}; the create screen probably changed since the settings were saved: save them again to see what to fix")]
+    CreateRefused {
+        /// The project.
+        project_key: String,
+        /// The issue type.
+        issue_type: String,
+        /// Jira's answer, with its field errors in [`ApiError::errors`].
+        error: Box<ApiError>,
+    },
+
+    /// The issue was created and recorded, but the failure details, which go into its
+    /// first comment when Description is not on the create screen, could not be added.
+    /// Reporting the failure again finds the open issue and adds nothing.
+    #[error("issue {} was created, but the failure details could not be added as its comment: {error}", .issue.key)]
+    DetailsNotAdded {
+        /// The issue that was created.
+        issue: IssueRef,
+        /// Why the comment failed.
+        error: Box<Error>,
+    },
+
     /// The issue was created but the store could not remember it. The issue is not lost:
     /// its key is here. Reporting the same failure again is safe once the store works.
     /// The store's error is the [`source`](std::error::Error::source).
@@ -165,6 +217,31 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         Error::Store(e)
     }
+}
+
+fn problem_list(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn permission_list(permissions: &[String]) -> String {
+    permissions
+        .iter()
+        .map(|p| {
+            let name = match p.as_str() {
+                "BROWSE_PROJECTS" => "Browse Projects",
+                "CREATE_ISSUES" => "Create Issues",
+                "ASSIGN_ISSUES" => "Assign Issues",
+                "ADD_COMMENTS" => "Add Comments",
+                _ => return p.clone(),
+            };
+            format!("{p} ({name})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn site_names(sites: &[Site]) -> String {
@@ -205,6 +282,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status),
+            Error::CreateRefused { error, .. } => Some(error.status),
             Error::CredentialsRejected { status, .. } => Some(*status),
             Error::MissingScope { .. } => Some(401),
             _ => None,

@@ -14,6 +14,8 @@ mod connection;
 mod dedupe;
 mod endpoints;
 mod error;
+mod fields;
+mod health;
 mod issue;
 mod jira;
 mod limits;
@@ -36,6 +38,11 @@ pub use catalog::{IssueType, Project, User};
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
+pub use fields::{
+    parse_field_assignment, AllowedValue, CreateField, FieldProblem, FieldProblemKind, FieldSchema,
+    FieldValue, ResolvedFields, SaveWarning, FIELDS_FILLED_BY_CRATE,
+};
+pub use health::{Health, HealthEvent, Refusal};
 pub use notifier::{
     JiraNotifier, JiraNotifierBuilder, NotifierBuilder, NotifierEngine, NotifierEngineBuilder,
     DEFAULT_CREATE_LEASE,

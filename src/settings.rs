@@ -1,7 +1,11 @@
 //! What the host's settings screen edits: the global [`Settings`] and per-test
 //! [`TestOverride`]s, plus the forms the notifier saves once Jira has validated them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::fields::{FieldValue, ResolvedFields, SaveWarning};
 
 /// The issue type used when none is chosen.
 pub const DEFAULT_ISSUE_TYPE: &str = "Bug";
@@ -59,6 +63,12 @@ pub struct Settings {
     pub assignee: Assignee,
     /// Labels added to every created issue.
     pub labels: Vec<String>,
+    /// Values for other fields of the project's create screen, by field id (see
+    /// [`JiraNotifier::create_fields`](crate::JiraNotifier::create_fields)): a select
+    /// list's option, components, a priority, a text, … Required fields without a default
+    /// need one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldValue>,
 }
 
 impl Default for Settings {
@@ -78,6 +88,7 @@ impl Settings {
             label_prefix: DEFAULT_LABEL_PREFIX.to_owned(),
             assignee: Assignee::Auto,
             labels: Vec::new(),
+            fields: BTreeMap::new(),
         }
     }
 
@@ -106,6 +117,20 @@ impl Settings {
         S: Into<String>,
     {
         self.labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets a value for a field of the create screen, by field id; the value is chosen by
+    /// id or name of an allowed value (see [`FieldValue`]), and checked when the settings
+    /// are saved.
+    pub fn with_field(mut self, field_id: impl Into<String>, value: FieldValue) -> Self {
+        self.fields.insert(field_id.into(), value);
+        self
+    }
+
+    /// Removes a field's value.
+    pub fn without_field(mut self, field_id: &str) -> Self {
+        self.fields.remove(field_id);
         self
     }
 }
@@ -154,6 +179,15 @@ pub struct SavedSettings {
     pub target: ResolvedTarget,
     /// The site (cloud id) the settings were checked against.
     pub cloud_id: String,
+    /// The field values resolved against the create screen, and whether Description is on
+    /// it. `None` in settings saved before the crate read create screens: issues are then
+    /// created as they always were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<ResolvedFields>,
+    /// What the host should show although the settings were saved (Description not on the
+    /// create screen, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SaveWarning>,
 }
 
 impl SavedSettings {
@@ -164,6 +198,8 @@ impl SavedSettings {
             settings,
             target,
             cloud_id: cloud_id.into(),
+            fields: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -181,6 +217,10 @@ pub struct TestOverride {
     pub assignee: Option<Assignee>,
     /// Labels added on top of the global ones.
     pub labels: Vec<String>,
+    /// Field values that replace the global value of the same field (see
+    /// [`Settings::fields`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldValue>,
 }
 
 impl Default for TestOverride {
@@ -190,6 +230,7 @@ impl Default for TestOverride {
             project_key: None,
             assignee: None,
             labels: Vec::new(),
+            fields: BTreeMap::new(),
         }
     }
 }
@@ -230,6 +271,30 @@ impl TestOverride {
         self.labels = labels.into_iter().map(Into::into).collect();
         self
     }
+
+    /// Sets a field's value for the test's issues, replacing the global one.
+    pub fn with_field(mut self, field_id: impl Into<String>, value: FieldValue) -> Self {
+        self.fields.insert(field_id.into(), value);
+        self
+    }
+
+    /// Whether saving the override needs the create screen: it names a project, field
+    /// values or an assignee.
+    pub(crate) fn needs_screen(&self) -> bool {
+        self.project_key.is_some() || !self.fields.is_empty() || self.assignee.is_some()
+    }
+}
+
+/// The field values in effect for a test: the global ones, with the override's on top.
+pub(crate) fn merged_fields(
+    global: &Settings,
+    test_override: Option<&TestOverride>,
+) -> BTreeMap<String, FieldValue> {
+    let mut all = global.fields.clone();
+    if let Some(o) = test_override {
+        all.extend(o.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    all
 }
 
 /// An override as saved, after Jira accepted it.
@@ -243,6 +308,14 @@ pub struct SavedOverride {
     pub target: Option<ResolvedTarget>,
     /// The site (cloud id) `target` was resolved on: ids do not carry over to another.
     pub cloud_id: String,
+    /// The field values in effect for the test (the global ones with the override's on
+    /// top), resolved against the create screen of the override's project, or of the
+    /// global one; `None` when the override changes no field, project or assignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<ResolvedFields>,
+    /// What the host should show although the override was saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SaveWarning>,
 }
 
 impl SavedOverride {
@@ -256,6 +329,8 @@ impl SavedOverride {
             test_override,
             target,
             cloud_id: cloud_id.into(),
+            fields: None,
+            warnings: Vec::new(),
         }
     }
 }

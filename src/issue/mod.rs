@@ -6,7 +6,10 @@ pub(crate) mod jql;
 pub(crate) mod labels;
 pub(crate) mod text;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::Value;
 
 use self::text::{cut, single_line};
 
@@ -39,6 +42,11 @@ pub(crate) struct IssueDraft {
     pub issue_type_id: String,
     pub summary: String,
     pub description: adf::Doc,
+    /// Whether the description goes in the create body; when Description is not on the
+    /// create screen it goes into the issue's first comment instead.
+    pub description_in_body: bool,
+    /// Values for other fields of the create screen, resolved when settings were saved.
+    pub fields: BTreeMap<String, Value>,
     /// Global labels, then the override's, then the test label; no repeats.
     pub labels: Vec<String>,
     /// `None` leaves the field out: the project's default assignee.
@@ -59,10 +67,13 @@ impl IssueDraft {
             project: Id<'a>,
             issuetype: Id<'a>,
             summary: &'a str,
-            description: &'a adf::Doc,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            description: Option<&'a adf::Doc>,
             labels: &'a [String],
             #[serde(skip_serializing_if = "Option::is_none")]
             assignee: Option<Account<'a>>,
+            #[serde(flatten)]
+            fields: &'a BTreeMap<String, Value>,
         }
         #[derive(Serialize)]
         struct Id<'a> {
@@ -82,12 +93,13 @@ impl IssueDraft {
                     id: &self.issue_type_id,
                 },
                 summary: &self.summary,
-                description: &self.description,
+                description: self.description_in_body.then_some(&self.description),
                 labels: &self.labels,
                 assignee: self
                     .assignee
                     .as_deref()
                     .map(|account_id| Account { account_id }),
+                fields: &self.fields,
             },
         };
         serde_json::to_vec(&body).expect("an issue draft always serialises")
@@ -146,11 +158,14 @@ mod tests {
             issue_type_id: "10001".into(),
             summary: "Test Failed: x".into(),
             description: adf::paragraphs(&["x"]),
+            description_in_body: true,
+            fields: BTreeMap::new(),
             labels: vec!["a".into(), "testclix-x".into()],
             assignee: None,
             test_label: "testclix-x".into(),
         };
         let f = fields(&d);
+        assert_eq!(f.as_object().unwrap().len(), 5);
         assert!(f.get("assignee").is_none());
         assert_eq!(f["description"]["content"][0]["content"][0]["text"], "x");
         assert_eq!(f["summary"], "Test Failed: x");
@@ -159,6 +174,30 @@ mod tests {
         assert_eq!(f["labels"], serde_json::json!(["a", "testclix-x"]));
         d.assignee = Some("acc-1".into());
         assert_eq!(fields(&d)["assignee"]["accountId"], "acc-1");
+    }
+
+    #[test]
+    fn configured_fields_join_the_body_and_description_can_stay_out() {
+        let d = IssueDraft {
+            project_id: "10000".into(),
+            issue_type_id: "10001".into(),
+            summary: "Test Failed: x".into(),
+            description: adf::paragraphs(&["x"]),
+            description_in_body: false,
+            fields: [
+                ("priority".to_owned(), serde_json::json!({"id": "3"})),
+                ("customfield_1".to_owned(), serde_json::json!([{"id": "7"}])),
+            ]
+            .into(),
+            labels: vec!["testclix-x".into()],
+            assignee: None,
+            test_label: "testclix-x".into(),
+        };
+        let f = fields(&d);
+        assert!(f.get("description").is_none());
+        assert_eq!(f["priority"], serde_json::json!({"id": "3"}));
+        assert_eq!(f["customfield_1"], serde_json::json!([{"id": "7"}]));
+        assert_eq!(f["labels"], serde_json::json!(["testclix-x"]));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Jira's REST API: requests as data (`requests`), answers as types (`models`,
-//! `answers`), sending with auth and retries (`client`), and the typed calls (`calls`).
+//! `answers`), sending with auth and retries (`client`), and the typed calls (`calls`);
+//! the create screen, permissions, users and comments in `createmeta`.
 
 pub(crate) mod answers;
 mod calls;
 pub(crate) mod client;
+pub(crate) mod createmeta;
 pub(crate) mod lookup;
 pub(crate) mod models;
 pub(crate) mod requests;

@@ -89,12 +89,14 @@ pub(crate) fn accessible_resources(e: &Endpoints) -> ApiRequest {
     get("site discovery", e.accessible_resources())
 }
 
-/// `GET /rest/api/3/project/search?startAt&maxResults`.
+/// `GET /rest/api/3/project/search?startAt&maxResults&action=create`: the projects the
+/// service account can create issues in.
 pub(crate) fn project_search(e: &Endpoints, cloud: &str, start_at: u64) -> ApiRequest {
     let mut url = e.jira(cloud, &["project", "search"]);
     url.query_pairs_mut()
         .append_pair("startAt", &start_at.to_string())
-        .append_pair("maxResults", &PROJECT_PAGE.to_string());
+        .append_pair("maxResults", &PROJECT_PAGE.to_string())
+        .append_pair("action", "create");
     get("project list", url)
 }
 
@@ -229,7 +231,10 @@ mod tests {
     #[test]
     fn list_requests_page() {
         let r = project_search(&e(), "c1", 200);
-        assert_eq!(r.url.query(), Some("startAt=200&maxResults=100"));
+        assert_eq!(
+            r.url.query(),
+            Some("startAt=200&maxResults=100&action=create")
+        );
         let r = issue_types(&e(), "c1", "QA", 0);
         assert_eq!(
             r.url.path(),

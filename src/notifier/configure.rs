@@ -5,16 +5,20 @@ use super::{Inner, JiraNotifier};
 use crate::catalog::{IssueType, Project, User};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::fields::FieldValue;
+use crate::health::HealthEvent;
 use crate::issue::labels::{check_label, check_prefix};
+use crate::jira::models::Project as WireProject;
 use crate::jira::Lookup;
 use crate::settings::{
-    Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
+    merged_fields, Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
 };
 use crate::store::TestId;
 
 impl JiraNotifier {
-    /// Every project the service account can see. An empty list is
-    /// [`Error::NoProjectsVisible`]: the credential most likely lacks `read:jira-work`.
+    /// Every project the service account can create issues in (`action=create`). An empty
+    /// list is [`Error::NoProjectsVisible`]: the credential most likely lacks
+    /// `read:jira-work`, or the service account may create issues in no project.
     pub async fn projects(&self) -> Result<Vec<Project>> {
         let conn = self.inner.require_connection().await?;
         let projects = self.inner.client.projects(&conn).await?;
@@ -58,9 +62,23 @@ impl JiraNotifier {
         Ok(self.inner.store.load_settings().await?.map(|s| s.settings))
     }
 
-    /// Checks the settings against Jira (the project exists, the issue type can be created
-    /// there, the assignee can be assigned, the labels are valid) and saves them. Invalid
-    /// settings are never saved: the error names the value.
+    /// Checks the settings against Jira and saves them: the project exists, the service
+    /// account may browse it and create issues in it (and assign them, with a specific
+    /// assignee), the issue type can be created there, the settings fit the project's
+    /// create screen for that issue type (Labels on it, Assignee on it for a specific
+    /// assignee, every required field without a default given a value, every configured
+    /// value allowed), the assignee can be assigned and the labels are valid. Invalid
+    /// settings are never saved: the error names the value, [`Error::PermissionMissing`]
+    /// the permission, and [`Error::FieldsRefused`] every field problem at once.
+    ///
+    /// Description missing from the screen is not fatal: the settings are saved with a
+    /// [`SaveWarning`](crate::SaveWarning) in [`SavedSettings::warnings`], and each issue's
+    /// failure details go into its first comment. Saving clears a refusal shown by
+    /// [`health`](Self::health).
+    ///
+    /// Costs four requests (project, permissions, issue types, create screen), plus one
+    /// per further 200 issue types or fields, one to check a specific assignee, and one
+    /// when user fields are configured.
     pub async fn save_settings(&self, settings: Settings) -> Result<SavedSettings> {
         let conn = self.inner.require_connection().await?;
         let mut settings = settings;
@@ -69,14 +87,33 @@ impl JiraNotifier {
         check_project_key(&settings.project_key)?;
         check_prefix(&settings.label_prefix)?;
         settings.labels = checked_labels(&settings.labels)?;
+        settings.fields = checked_fields(&settings.fields)?;
         if settings.issue_type.is_empty() {
             return Err(Error::invalid("issue_type", "choose an issue type"));
         }
+        let project = self
+            .inner
+            .find_project(&conn, &settings.project_key)
+            .await?;
+        let permissions = self
+            .inner
+            .check_permissions(&conn, &project.key, &settings.assignee)
+            .await?;
         let target = self
             .inner
-            .resolve(&conn, &settings.project_key, &settings.issue_type)
+            .choose_issue_type(&conn, project, &settings.issue_type)
             .await?;
         settings.project_key = target.project_key.clone();
+        let (fields, warnings) = self
+            .inner
+            .fit_screen(
+                &conn,
+                &target,
+                &settings.assignee,
+                &settings.fields,
+                Some(&permissions),
+            )
+            .await?;
         self.inner
             .check_assignee(&conn, &target.project_key, &settings.assignee)
             .await?;
@@ -84,13 +121,26 @@ impl JiraNotifier {
             settings,
             target,
             cloud_id: conn.site.cloud_id.clone(),
+            fields: Some(fields),
+            warnings,
         };
+        // The refusal is cleared first: if the store fails, nothing is saved.
+        self.inner
+            .store
+            .record_health(&HealthEvent::SettingsSaved)
+            .await?;
         self.inner.store.save_settings(&saved).await?;
         Ok(saved)
     }
 
     /// Checks a test's override against Jira and saves it. An override naming a project
     /// needs the global settings (for the issue type) to be saved first.
+    ///
+    /// An override that names a project, field values or an assignee is checked like
+    /// [`save_settings`](Self::save_settings) against the create screen its issues go to
+    /// (the override's project, or the global one), with the global field values and the
+    /// override's on top; one that changes only labels or turns the test off costs no
+    /// request.
     pub async fn set_override(
         &self,
         test_id: &str,
@@ -100,33 +150,67 @@ impl JiraNotifier {
         let conn = self.inner.require_connection().await?;
         let mut o = test_override;
         o.labels = checked_labels(&o.labels)?;
+        o.fields = checked_fields(&o.fields)?;
         let global = self.inner.store.load_settings().await?;
-        let target = match &o.project_key {
-            Some(key) => {
-                check_project_key(key)?;
-                let global = global.as_ref().ok_or(Error::NotConfigured)?;
-                let t = self
-                    .inner
-                    .resolve(&conn, key.trim(), &global.settings.issue_type)
-                    .await?;
-                o.project_key = Some(t.project_key.clone());
-                Some(t)
-            }
-            None => None,
-        };
-        if let Some(assignee) = &o.assignee {
-            let project = match (&target, &global) {
-                (Some(t), _) => t.project_key.clone(),
-                (None, Some(g)) => g.target.project_key.clone(),
-                (None, None) => return Err(Error::NotConfigured),
-            };
-            self.inner.check_assignee(&conn, &project, assignee).await?;
-        }
-        let saved = SavedOverride {
-            test_override: o,
-            target,
+        let mut saved = SavedOverride {
+            test_override: o.clone(),
+            target: None,
             cloud_id: conn.site.cloud_id.clone(),
+            fields: None,
+            warnings: Vec::new(),
         };
+        if o.needs_screen() {
+            let global = match global.as_ref() {
+                Some(g) if g.cloud_id == conn.site.cloud_id => g,
+                _ => return Err(Error::NotConfigured),
+            };
+            let assignee = o.assignee.as_ref().unwrap_or(&global.settings.assignee);
+            let (target, permissions) = match &o.project_key {
+                Some(key) => {
+                    check_project_key(key)?;
+                    let project = self.inner.find_project(&conn, key.trim()).await?;
+                    let permissions = self
+                        .inner
+                        .check_permissions(&conn, &project.key, assignee)
+                        .await?;
+                    let t = self
+                        .inner
+                        .choose_issue_type(&conn, project, &global.settings.issue_type)
+                        .await?;
+                    o.project_key = Some(t.project_key.clone());
+                    saved.target = Some(t.clone());
+                    (t, permissions)
+                }
+                None => {
+                    let t = global.target.clone();
+                    let permissions = self
+                        .inner
+                        .check_permissions(&conn, &t.project_key, assignee)
+                        .await?;
+                    (t, permissions)
+                }
+            };
+            let configured = merged_fields(&global.settings, Some(&o));
+            let (fields, warnings) = self
+                .inner
+                .fit_screen(&conn, &target, assignee, &configured, Some(&permissions))
+                .await?;
+            // The override's own assignee, or the global one sent to another project.
+            if o.assignee.is_some() || o.project_key.is_some() {
+                self.inner
+                    .check_assignee(&conn, &target.project_key, assignee)
+                    .await?;
+            }
+            saved.test_override = o;
+            saved.fields = Some(fields);
+            saved.warnings = warnings;
+        }
+        self.inner
+            .store
+            .record_health(&HealthEvent::OverrideSaved {
+                test_id: test.as_str().to_owned(),
+            })
+            .await?;
         self.inner.store.save_override(&test, &saved).await?;
         Ok(saved)
     }
@@ -158,17 +242,35 @@ impl Inner {
         project_key: &str,
         issue_type: &str,
     ) -> Result<ResolvedTarget> {
-        let project = match self.client.project(conn, project_key).await? {
-            Lookup::Found(p) => p,
-            Lookup::Missing(why) => {
-                return Err(Error::invalid(
-                    "project_key",
-                    format!(
-                        "no project {project_key:?} is visible to the service account ({why}); if no project is listed at all, the credential probably lacks read:jira-work"
-                    ),
-                ))
-            }
-        };
+        let project = self.find_project(conn, project_key).await?;
+        self.choose_issue_type(conn, project, issue_type).await
+    }
+
+    /// The project, or why there is none.
+    pub(super) async fn find_project(
+        &self,
+        conn: &Connection,
+        project_key: &str,
+    ) -> Result<WireProject> {
+        match self.client.project(conn, project_key).await? {
+            Lookup::Found(p) => Ok(p),
+            Lookup::Missing(why) => Err(Error::invalid(
+                "project_key",
+                format!(
+                    "no project {project_key:?} is visible to the service account ({why}); if no project is listed at all, the credential probably lacks read:jira-work"
+                ),
+            )),
+        }
+    }
+
+    /// The issue type (by name without regard to case, or by id) that can be created in
+    /// the project.
+    pub(super) async fn choose_issue_type(
+        &self,
+        conn: &Connection,
+        project: WireProject,
+        issue_type: &str,
+    ) -> Result<ResolvedTarget> {
         let types = self.client.issue_types(conn, &project.key).await?;
         let wanted = issue_type.trim();
         let chosen = types
@@ -244,7 +346,7 @@ pub(super) fn check_test_id(test_id: &str) -> Result<TestId> {
     Ok(TestId::new(test_id))
 }
 
-fn check_project_key(key: &str) -> Result<()> {
+pub(super) fn check_project_key(key: &str) -> Result<()> {
     let key = key.trim();
     if key.is_empty() {
         return Err(Error::invalid("project_key", "choose a project"));
@@ -261,6 +363,30 @@ fn check_project_key(key: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Field ids trimmed; an id must be non-empty and a value hold something.
+fn checked_fields(
+    fields: &std::collections::BTreeMap<String, FieldValue>,
+) -> Result<std::collections::BTreeMap<String, FieldValue>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (id, value) in fields {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "fields",
+                format!("{id:?} is not a field id"),
+            ));
+        }
+        if value.items().is_empty() {
+            return Err(Error::invalid(
+                "fields",
+                format!("the value of {id} is empty: remove the field instead"),
+            ));
+        }
+        out.insert(id.to_owned(), value.clone());
+    }
+    Ok(out)
 }
 
 fn checked_labels(labels: &[String]) -> Result<Vec<String>> {

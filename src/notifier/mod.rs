@@ -3,6 +3,7 @@
 mod configure;
 mod connect;
 mod report;
+mod screen;
 
 use std::collections::HashMap;
 use std::fmt;

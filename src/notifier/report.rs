@@ -7,6 +7,7 @@ use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
 use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
 use crate::error::{ApiError, Error, Result};
+use crate::fields::ResolvedFields;
 use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::Found;
@@ -18,9 +19,15 @@ impl JiraNotifier {
     /// Acts on a test's status change: on [`TestStatus::Error`], creates one issue for the
     /// test unless one is still open.
     ///
-    /// A first failure costs two requests (search, create); a repeat while the issue is
-    /// open costs one (search); a report made while the same test's report is in flight in
-    /// this process costs none. An error means the failure did not reach Jira:
+    /// A first failure costs two requests (search, create), and one more (the comment
+    /// holding the failure details) when Description is not on the project's create
+    /// screen; a repeat while the issue is open costs one (search); a report made while
+    /// the same test's report is in flight in this process costs none. When the global
+    /// field values or target changed since a test's override was saved, its first report
+    /// reads the create screen again (once per 200 fields).
+    ///
+    /// A create Jira refuses because of its fields is [`Error::CreateRefused`], remembered
+    /// in [`health`](Self::health) until an issue is created or settings are saved again. An error means the failure did not reach Jira:
     /// [`Error::is_retryable`] says whether to report it again later.
     pub async fn on_test_error(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
         let TestStatus::Error { message } = status else {
@@ -123,14 +130,20 @@ impl JiraNotifier {
     }
 
     /// Creates a test ticket in the configured project, with the configured issue type,
-    /// labels and assignee, to prove the setup works. It carries its own label, so it
-    /// never counts as a test's issue, and every call creates a ticket.
+    /// labels, assignee and field values, to prove the setup works. It carries its own
+    /// label, so it never counts as a test's issue, and every call creates a ticket. When
+    /// Description is not on the create screen, the ticket's text goes into its first
+    /// comment (one more request).
     pub async fn send_test_notification(&self) -> Result<IssueRef> {
         let conn = self.inner.require_connection().await?;
         let settings = match self.inner.store.load_settings().await? {
             Some(s) if s.cloud_id == conn.site.cloud_id => s,
             _ => return Err(Error::NotConfigured),
         };
+        let plan = self
+            .inner
+            .plan(&conn, &settings, None, &settings.target, None)
+            .await?;
         let s = &settings.settings;
         let label = notification_label(&s.label_prefix);
         let draft = IssueDraft {
@@ -141,12 +154,32 @@ impl JiraNotifier {
                 "This ticket was created by the Jira integration's test notification.",
                 "It proves that failing tests will reach this project. It can be closed.",
             ]),
+            description_in_body: plan.as_ref().is_none_or(|p| p.description_on_screen),
+            fields: plan.map(|p| p.values).unwrap_or_default(),
             labels: merge_labels([&s.labels[..], std::slice::from_ref(&label)]),
             assignee: s.assignee.account_id().map(str::to_owned),
             test_label: label,
         };
-        let found = dedupe::create(&self.inner.client, &conn, &draft, LookBack::Never).await?;
-        Ok(issue_ref(&conn, &found))
+        let found = match dedupe::create(&self.inner.client, &conn, &draft, LookBack::Never).await {
+            Ok(found) => found,
+            Err(e) => return Err(self.inner.refused(e, None, &settings.target).await),
+        };
+        self.inner.created().await;
+        let issue = issue_ref(&conn, &found);
+        if !draft.description_in_body {
+            if let Err(e) = self
+                .inner
+                .client
+                .add_comment(&conn, &found.id, &draft.description)
+                .await
+            {
+                return Err(Error::DetailsNotAdded {
+                    issue,
+                    error: Box::new(e),
+                });
+            }
+        }
+        Ok(issue)
     }
 }
 
@@ -161,9 +194,10 @@ impl Inner {
         }
     }
 
-    /// Creates the test's issue under the claim, then records it and releases the claim
-    /// in one store call. On failure the claim is released too, so others need not wait
-    /// out the lease.
+    /// Creates the test's issue under the claim (and, when Description is not on the
+    /// create screen, its first comment with the failure details), then records it and
+    /// releases the claim in one store call. On failure the claim is released too, so
+    /// others need not wait out the lease.
     async fn create_claimed(
         &self,
         conn: &Connection,
@@ -176,11 +210,22 @@ impl Inner {
         let test_id = &TestId::new(test.id.as_str());
         let attempt = async {
             let target = self.target(conn, settings, test_override, test_id).await?;
-            let mut draft = draft_for(test, message, settings, test_override, target, label);
+            let plan = self
+                .plan(conn, settings, test_override, &target, Some(&test.id))
+                .await?;
+            let mut draft = draft_for(
+                test,
+                message,
+                settings,
+                test_override,
+                target.clone(),
+                plan.as_ref(),
+                label,
+            );
             let look_back = LookBack::ByLabel {
                 bound: self.search_lag_bound,
             };
-            let found = match dedupe::create(&self.client, conn, &draft, look_back).await {
+            let created = match dedupe::create(&self.client, conn, &draft, look_back).await {
                 // Jira measured the description as longer than it was counted here (what
                 // it stores may add to what was sent): cut it harder and send it once
                 // more. A 400 is a clear answer: nothing was created.
@@ -188,13 +233,16 @@ impl Inner {
                     let half = draft.description.json_len() / 2;
                     draft.description =
                         adf::failure_doc_within(&test.name, &test.url, message, half);
-                    dedupe::create(&self.client, conn, &draft, look_back).await?
+                    dedupe::create(&self.client, conn, &draft, look_back).await
                 }
-                other => other?,
+                other => other,
             };
-            Ok::<_, Error>((found, draft.test_label))
+            match created {
+                Ok(found) => Ok::<_, Error>((found, draft)),
+                Err(e) => Err(self.refused(e, Some(&test.id), &target).await),
+            }
         };
-        let (found, label) = match attempt.await {
+        let (found, draft) = match attempt.await {
             Ok(v) => v,
             Err(e @ Error::CreateUnconfirmed { .. }) => {
                 self.hold_unconfirmed(test_id, &e).await;
@@ -208,6 +256,15 @@ impl Inner {
                 return Err(e);
             }
         };
+        self.created().await;
+        let commented = if draft.description_in_body {
+            Ok(())
+        } else {
+            self.client
+                .add_comment(conn, &found.id, &draft.description)
+                .await
+        };
+        let label = draft.test_label;
         let issue = issue_ref(conn, &found);
         let record = record_of(&found, &label);
         let mut saved = self
@@ -230,6 +287,12 @@ impl Inner {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(test_id.clone(), record);
             return Err(Error::RecordNotSaved { issue, error });
+        }
+        if let Err(e) = commented {
+            return Err(Error::DetailsNotAdded {
+                issue,
+                error: Box::new(e),
+            });
         }
         Ok(issue)
     }
@@ -358,6 +421,7 @@ fn draft_for(
     settings: &SavedSettings,
     test_override: Option<&SavedOverride>,
     target: ResolvedTarget,
+    plan: Option<&ResolvedFields>,
     label: String,
 ) -> IssueDraft {
     let s = &settings.settings;
@@ -369,6 +433,8 @@ fn draft_for(
         issue_type_id: target.issue_type_id,
         summary: summary(&test.name, &test.id),
         description: adf::failure_doc(&test.name, &test.url, message),
+        description_in_body: plan.is_none_or(|p| p.description_on_screen),
+        fields: plan.map(|p| p.values.clone()).unwrap_or_default(),
         labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&label)]),
         assignee: assignee.account_id().map(str::to_owned),
         test_label: label,

@@ -15,6 +15,7 @@ use super::{
     Claim, ClaimOwner, ConfigStore, IssueRecord, StoreError, TestContext, TestId, WorkspaceId,
 };
 use crate::connection::Connection;
+use crate::health::{Health, HealthEvent};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The only layout this build reads and writes.
@@ -46,9 +47,13 @@ const FORMAT_VERSION_WORKSPACES: u64 = 2;
 ///   "connection": { "client_id": "…", "client_secret": "…", "site": { "cloud_id": "…", "name": "…", "url": "…" } },
 ///   "settings": { … },
 ///   "overrides": { "<test id>": { … } },
-///   "records": { "<test id>": { "issue_id": "…", "issue_key": "…", "label": "…" } }
+///   "records": { "<test id>": { "issue_id": "…", "issue_key": "…", "label": "…" } },
+///   "health": { "last_success": 1700000000000, "last_refusal": { … } }
 /// }
 /// ```
+///
+/// `health` is left out until a health event is recorded (each event is applied under
+/// the exclusive lock, so replicas never lose one).
 ///
 /// `connection` and `settings` are `null` when absent. Nothing is created until the first
 /// write; a missing file reads as an empty store.
@@ -268,6 +273,13 @@ impl ConfigStore for FileStore {
         })
         .await
     }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.read(|d| d.health).await
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.update(move |d| d.health.apply(&event)).await
+    }
     async fn claim_create(
         &self,
         test_id: &TestId,
@@ -356,6 +368,8 @@ struct WorkspaceData {
     overrides: BTreeMap<String, SavedOverride>,
     #[serde(default)]
     records: BTreeMap<String, IssueRecord>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    health: Health,
     /// Create claims by test id. Leases are wall-clock times: every process sharing the
     /// file runs on one machine, so on one clock.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -376,6 +390,8 @@ struct FileRepr {
     overrides: BTreeMap<String, SavedOverride>,
     #[serde(default)]
     records: BTreeMap<String, IssueRecord>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    health: Health,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -390,6 +406,7 @@ impl From<FileRepr> for FileData {
                 settings: r.settings,
                 overrides: r.overrides,
                 records: r.records,
+                health: r.health,
                 claims: r.claims,
             },
             others: r.workspaces,
@@ -411,6 +428,7 @@ impl From<FileData> for FileRepr {
             settings: d.default.settings,
             overrides: d.default.overrides,
             records: d.default.records,
+            health: d.default.health,
             claims: d.default.claims,
             workspaces: others,
         }
@@ -422,6 +440,10 @@ impl From<FileData> for FileRepr {
 struct StoredClaim {
     owner: String,
     expires_at_ms: u64,
+}
+
+fn is_default(health: &Health) -> bool {
+    *health == Health::default()
 }
 
 fn unix_ms() -> u64 {
@@ -463,6 +485,7 @@ impl WorkspaceData {
             && self.settings.is_none()
             && self.overrides.is_empty()
             && self.records.is_empty()
+            && is_default(&self.health)
             && self.claims.is_empty()
     }
 }
@@ -759,6 +782,8 @@ mod tests {
                 .with_labels(["flaky", "nightly"]),
             target: target("QA"),
             cloud_id: "cloud-1".into(),
+            fields: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -770,6 +795,8 @@ mod tests {
                 .with_labels(["db"]),
             target: Some(target("OPS")),
             cloud_id: "cloud-1".into(),
+            fields: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -827,6 +854,8 @@ mod tests {
             test_override: TestOverride::disabled(),
             target: None,
             cloud_id: "cloud-1".into(),
+            fields: None,
+            warnings: Vec::new(),
         };
         store.save_override(&tid("t2"), &disabled).await.unwrap();
         store.save_record(&tid("t1"), &record(1)).await.unwrap();
@@ -915,6 +944,52 @@ mod tests {
         assert!(fs::read_dir(dir.path())
             .unwrap()
             .all(|e| e.unwrap().path() == lock_path(&path)));
+    }
+
+    #[tokio::test]
+    async fn health_events_are_kept_in_the_file_and_lost_by_no_one() {
+        use crate::health::{Health, HealthEvent, Refusal};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        store.save_settings(&settings()).await.unwrap();
+        // A file with no health member reads as healthy, and is written without one.
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert!(json.get("health").is_none());
+        assert_eq!(store.load_health().await.unwrap(), Health::default());
+
+        // Two stores on one file record at once: every event lands.
+        let other = FileStore::open(&path).unwrap();
+        let refusal = Refusal::now(Some("t1"), "QA", "Bug", 400, Default::default(), vec![]);
+        let at = crate::health::truncate_ms(SystemTime::now());
+        let (created, refused) = (
+            HealthEvent::Created { at },
+            HealthEvent::Refused(refusal.clone()),
+        );
+        let (a, b) = tokio::join!(store.record_health(&created), other.record_health(&refused),);
+        a.unwrap();
+        b.unwrap();
+        let health = FileStore::open(&path).unwrap().load_health().await.unwrap();
+        assert_eq!(health.last_success, Some(at));
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["health"]["last_success"], crate::health::tests_ms(at));
+        // The order decides whether the refusal stands: either way nothing was lost.
+        if let Some(r) = &health.last_refusal {
+            assert_eq!(r, &refusal);
+        }
+        store
+            .record_health(&HealthEvent::Refused(refusal.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            other.load_health().await.unwrap().last_refusal,
+            Some(refusal)
+        );
+        other
+            .record_health(&HealthEvent::SettingsSaved)
+            .await
+            .unwrap();
+        assert!(store.load_health().await.unwrap().is_ok());
+        assert_eq!(store.load_settings().await.unwrap(), Some(settings()));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::{
     WorkspaceId,
 };
 use crate::connection::Connection;
+use crate::health::{Health, HealthEvent};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// A [`ConfigStore`] in memory. Cheap to create; share it with `Arc` between notifiers
@@ -57,6 +58,7 @@ struct State {
     settings: Option<SavedSettings>,
     overrides: HashMap<TestId, SavedOverride>,
     records: HashMap<TestId, IssueRecord>,
+    health: Health,
 }
 
 impl MemoryStore {
@@ -136,6 +138,12 @@ impl ConfigStore for MemoryStore {
         self.with(|s| {
             s.records.insert(test_id.clone(), record.clone());
         })
+    }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.with(|s| s.health.clone())
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        self.with(|s| s.health.apply(event))
     }
     async fn claim_create(
         &self,

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
+use crate::health::{Health, HealthEvent};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The last issue the notifier made (or found) for a test, remembered so that a repeat
@@ -186,6 +187,22 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
     async fn load_record(&self, test: &TestId) -> Result<Option<IssueRecord>, StoreError>;
     /// Remembers the last issue made for a test.
     async fn save_record(&self, test: &TestId, record: &IssueRecord) -> Result<(), StoreError>;
+
+    /// The integration's health as recorded ([`Health::default`] when nothing is).
+    ///
+    /// Kept apart from the settings (its own key, row or member), so that a failure
+    /// report never rewrites the settings a person may be saving at that moment. See
+    /// [`JiraNotifier::health`](crate::JiraNotifier::health).
+    async fn load_health(&self) -> Result<Health, StoreError>;
+
+    /// Applies a health event to the stored health, as [`Health::apply`] does, in one
+    /// atomic step: replicas sharing the store record events concurrently, and none may
+    /// be lost to another's read-modify-write (a lock, a transaction, or one conditional
+    /// statement per event kind).
+    ///
+    /// Required rather than defaulted on purpose: a default that kept nothing would make
+    /// every host's settings screen say "ok" while Jira refuses every issue.
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError>;
 
     /// Claims the right to create the test's issue, for `lease` at most, as `owner`.
     ///

@@ -11,6 +11,7 @@ mod notification;
 mod overrides;
 mod report;
 mod resilience;
+mod screens;
 mod secrets;
 mod settings;
 mod store_faults;

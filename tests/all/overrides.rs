@@ -92,6 +92,7 @@ async fn override_project_and_assignee_reach_the_create_body() {
         .await;
 
     let project = h.mock_project(OPS_KEY, OPS_ID).await;
+    let permissions = h.mock_permissions(OPS_KEY, &ALL_PERMISSIONS).await;
     let types = h
         .mock_issue_types(
             OPS_KEY,
@@ -99,6 +100,9 @@ async fn override_project_and_assignee_reach_the_create_body() {
             json!([{ "id": OPS_BUG_ID, "name": "Bug", "subtask": false }]),
             1,
         )
+        .await;
+    let screen = h
+        .mock_screen(OPS_KEY, OPS_BUG_ID, 0, full_screen(), 7)
         .await;
     let check = h
         .mock_assignable_check(
@@ -124,7 +128,9 @@ async fn override_project_and_assignee_reach_the_create_body() {
         (OPS_ID, OPS_BUG_ID)
     );
     project.assert_calls_async(1).await;
+    permissions.assert_calls_async(1).await;
     types.assert_calls_async(1).await;
+    screen.assert_calls_async(1).await;
     check.assert_calls_async(1).await;
     h.reset().await;
 
@@ -229,6 +235,7 @@ async fn after_switching_sites_an_override_is_resolved_on_the_new_site() {
     let h = Harness::start().await;
     h.ready().await;
     h.mock_project(OPS_KEY, OPS_ID).await;
+    h.mock_permissions(OPS_KEY, &ALL_PERMISSIONS).await;
     h.mock_issue_types(
         OPS_KEY,
         0,
@@ -236,6 +243,8 @@ async fn after_switching_sites_an_override_is_resolved_on_the_new_site() {
         1,
     )
     .await;
+    h.mock_screen(OPS_KEY, OPS_BUG_ID, 0, full_screen(), 7)
+        .await;
     h.notifier
         .set_override(TEST_ID, TestOverride::default().with_project(OPS_KEY))
         .await
@@ -288,6 +297,30 @@ async fn after_switching_sites_an_override_is_resolved_on_the_new_site() {
     let (qa_project, qa_types) = resolve_on_b("QA", "10000", "10004");
     h.mock(qa_project).await;
     h.mock(qa_types).await;
+    h.mock(|when, then| {
+        get(
+            when,
+            &on_b("mypermissions"),
+            &[("projectKey", "QA"), ("permissions", PERMISSIONS_ASKED)],
+            TOKEN,
+        );
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(permissions_answer(&ALL_PERMISSIONS));
+    })
+    .await;
+    h.mock(|when, then| {
+        get(
+            when,
+            &on_b("issue/createmeta/QA/issuetypes/10004"),
+            &[("startAt", "0"), ("maxResults", "200")],
+            TOKEN,
+        );
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({ "total": 7, "fields": full_screen() }));
+    })
+    .await;
     h.notifier
         .save_settings(jira_notifier::Settings::new(PROJECT_KEY))
         .await

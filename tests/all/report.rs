@@ -223,7 +223,10 @@ async fn one_token_serves_many_calls() {
         .await;
     h.notifier.connect(creds()).await.unwrap();
     h.mock_project(PROJECT_KEY, PROJECT_ID).await;
+    h.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
     h.mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
+        .await;
+    h.mock_screen(PROJECT_KEY, BUG_ID, 0, full_screen(), 7)
         .await;
     h.notifier
         .save_settings(jira_notifier::Settings::new(PROJECT_KEY))

@@ -258,9 +258,10 @@ async fn a_500_on_create_with_nothing_found_is_created_once_more() {
     h.assert_no_strays();
 }
 
-/// Jira's recorded 400 for a create without a valid project.
+/// Jira's recorded 400 for a create without a valid project: a refusal with field errors
+/// is `Error::CreateRefused`, carrying Jira's answer.
 #[tokio::test]
-async fn a_400_on_create_is_a_final_api_error_carrying_jiras_field_message() {
+async fn a_400_on_create_is_a_final_refusal_carrying_jiras_field_message() {
     let h = Harness::start().await;
     h.ready().await;
     let recorded = Recorded::load("issue_create_no_project");
@@ -273,10 +274,17 @@ async fn a_400_on_create_is_a_final_api_error_carrying_jiras_field_message() {
 
     let err = h.report_checkout().await.unwrap_err();
 
-    let Error::Api(api) = &err else {
-        panic!("expected Error::Api, got {err:?}");
+    let Error::CreateRefused {
+        project_key,
+        issue_type,
+        error: api,
+    } = &err
+    else {
+        panic!("expected Error::CreateRefused, got {err:?}");
     };
+    assert_eq!((project_key.as_str(), issue_type.as_str()), ("QA", "Bug"));
     assert_eq!(api.status, 400);
+    assert_eq!(err.status(), Some(400));
     assert_eq!(api.operation, "create issue");
     assert_eq!(
         api.errors.get("project").map(String::as_str),
@@ -294,6 +302,15 @@ async fn a_400_on_create_is_a_final_api_error_carrying_jiras_field_message() {
     create.assert_calls_async(1).await;
     search.assert_calls_async(1).await;
     assert!(h.store.load_record(&tid(TEST_ID)).await.unwrap().is_none());
+    // Remembered for the settings screen.
+    let health = h.notifier.health().await.unwrap();
+    let refusal = health.last_refusal.expect("the refusal is remembered");
+    assert_eq!(
+        refusal.field_errors.get("project").map(String::as_str),
+        Some("Specify a valid project ID or key")
+    );
+    assert_eq!(refusal.test_id.as_deref(), Some(TEST_ID));
+    assert_eq!(refusal.status, 400);
     h.assert_no_strays();
 }
 

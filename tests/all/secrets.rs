@@ -114,7 +114,7 @@ async fn no_value_or_error_shows_the_secret_or_a_token() {
         .on_test_error(&other, &TestStatus::error("x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Api(_)), "{err:?}");
+    assert!(matches!(err, Error::CreateRefused { .. }), "{err:?}");
     seen.error("refused create", &err);
     h.reset().await;
 

@@ -27,7 +27,11 @@ async fn mock_project_page<'a>(
         get(
             when,
             &jira_path("project/search"),
-            &[("startAt", &start_at.to_string()), ("maxResults", "100")],
+            &[
+                ("startAt", &start_at.to_string()),
+                ("maxResults", "100"),
+                ("action", "create"),
+            ],
             TOKEN,
         );
         then.status(200)
@@ -213,8 +217,12 @@ async fn save_settings_checks_project_issue_type_and_assignee_then_saves() {
     let h = Harness::start().await;
     h.connect().await;
     let project = h.mock_project(PROJECT_KEY, PROJECT_ID).await;
+    let permissions = h.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
     let types = h
         .mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
+        .await;
+    let screen = h
+        .mock_screen(PROJECT_KEY, BUG_ID, 0, full_screen(), 7)
         .await;
     let assignee = h
         .mock_assignable_check(PROJECT_KEY, "acc-7", json!([user("acc-7", "Grace", true)]))
@@ -243,9 +251,15 @@ async fn save_settings_checks_project_issue_type_and_assignee_then_saves() {
         h.notifier.settings().await.unwrap(),
         Some(saved.settings.clone())
     );
+    assert!(saved.warnings.is_empty());
+    let fields = saved.fields.as_ref().expect("the screen's facts are saved");
+    assert!(fields.description_on_screen);
+    assert!(fields.values.is_empty());
     assert_eq!(h.store.load_settings().await.unwrap(), Some(saved));
     project.assert_calls_async(1).await;
+    permissions.assert_calls_async(1).await;
     types.assert_calls_async(1).await;
+    screen.assert_calls_async(1).await;
     assignee.assert_calls_async(1).await;
     h.assert_no_strays();
 }
@@ -291,6 +305,7 @@ async fn issue_type_that_cannot_be_created_is_invalid_issue_type_and_keeps_old_s
     h.configure(Settings::new(PROJECT_KEY)).await;
     let before = h.store.load_settings().await.unwrap();
     let project = h.mock_project(PROJECT_KEY, PROJECT_ID).await;
+    let permissions = h.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
     let types = h
         .mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
         .await;
@@ -321,6 +336,7 @@ async fn issue_type_that_cannot_be_created_is_invalid_issue_type_and_keeps_old_s
         "the saved settings changed"
     );
     project.assert_calls_async(2).await;
+    permissions.assert_calls_async(2).await;
     types.assert_calls_async(2).await;
     h.assert_no_strays();
 }
@@ -330,8 +346,12 @@ async fn assignee_who_cannot_be_assigned_is_invalid_assignee_and_nothing_is_save
     let h = Harness::start().await;
     h.connect().await;
     let project = h.mock_project(PROJECT_KEY, PROJECT_ID).await;
+    let permissions = h.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
     let types = h
         .mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
+        .await;
+    let screen = h
+        .mock_screen(PROJECT_KEY, BUG_ID, 0, full_screen(), 7)
         .await;
     let check = h
         .mock_assignable_check(PROJECT_KEY, "acc-gone", json!([]))
@@ -349,7 +369,9 @@ async fn assignee_who_cannot_be_assigned_is_invalid_assignee_and_nothing_is_save
     assert_eq!(*field, "assignee");
     assert!(reason.contains("acc-gone"), "{reason}");
     project.assert_calls_async(1).await;
+    permissions.assert_calls_async(1).await;
     types.assert_calls_async(1).await;
+    screen.assert_calls_async(1).await;
     check.assert_calls_async(1).await;
     assert_eq!(h.notifier.settings().await.unwrap(), None);
     h.assert_no_strays();

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jira_notifier::{
-    Claim, ConfigStore, Connection, Error, IssueRecord, JiraNotifier, MemoryStore, Outcome,
-    SavedOverride, SavedSettings, Settings, StoreError, StoreErrorKind, TestContext,
+    Claim, ConfigStore, Connection, Error, Health, HealthEvent, IssueRecord, JiraNotifier,
+    MemoryStore, Outcome, SavedOverride, SavedSettings, Settings, StoreError, StoreErrorKind,
+    TestContext,
 };
 use serde_json::json;
 
@@ -152,6 +153,14 @@ impl ConfigStore for FlakyStore {
         self.check(Op::Load)?;
         self.inner.load_test_context(test_id).await
     }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.check(Op::Load)?;
+        self.inner.load_health().await
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        self.check(Op::Save)?;
+        self.inner.record_health(event).await
+    }
 }
 
 /// A notifier on the harness's server whose store is `store`.
@@ -185,8 +194,12 @@ async fn a_failing_save_leaves_the_old_settings_readable_and_unchanged() {
         .expect("saved settings");
     let token = h.mock_token(TOKEN).await;
     let project = h.mock_project(PROJECT_KEY, PROJECT_ID).await;
+    let permissions = h.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
     let types = h
         .mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
+        .await;
+    let screen = h
+        .mock_screen(PROJECT_KEY, BUG_ID, 0, full_screen(), 7)
         .await;
     let new = Settings::new(PROJECT_KEY)
         .with_label_prefix("tc-")
@@ -214,7 +227,9 @@ async fn a_failing_save_leaves_the_old_settings_readable_and_unchanged() {
     assert_eq!(h.store.load_settings().await.unwrap(), Some(saved));
     token.assert_calls_async(1).await;
     project.assert_calls_async(3).await;
+    permissions.assert_calls_async(3).await;
     types.assert_calls_async(3).await;
+    screen.assert_calls_async(3).await;
     h.assert_no_strays();
 }
 

@@ -420,12 +420,73 @@ impl Harness {
         .await
     }
 
-    /// Saves `settings` for project QA (issue types Bug and Sub-task), checking the
-    /// requests it takes, then clears the mocks.
+    /// The permission check for a project, answering that the service account has
+    /// `have` (of the four the crate asks about).
+    pub async fn mock_permissions(&self, key: &str, have: &[&str]) -> Mock<'_> {
+        let key = key.to_owned();
+        let answer = permissions_answer(have);
+        self.mock(move |when, then| {
+            get(
+                when,
+                &jira_path("mypermissions"),
+                &[("projectKey", &key), ("permissions", PERMISSIONS_ASKED)],
+                TOKEN,
+            );
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(answer);
+        })
+        .await
+    }
+
+    /// One page of a create screen's fields (createmeta for an issue type).
+    pub async fn mock_screen(
+        &self,
+        key: &str,
+        issue_type_id: &str,
+        start_at: u64,
+        fields: Value,
+        total: u64,
+    ) -> Mock<'_> {
+        let path = jira_path(&format!(
+            "issue/createmeta/{key}/issuetypes/{issue_type_id}"
+        ));
+        self.mock(move |when, then| {
+            get(
+                when,
+                &path,
+                &[("startAt", &start_at.to_string()), ("maxResults", "200")],
+                TOKEN,
+            );
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(json!({
+                    "startAt": start_at,
+                    "maxResults": 200,
+                    "total": total,
+                    "fields": fields,
+                }));
+        })
+        .await
+    }
+
+    /// Saves `settings` for project QA (issue types Bug and Sub-task, a create screen with
+    /// every field the crate fills, every permission), checking the requests it takes,
+    /// then clears the mocks.
     pub async fn configure(&self, settings: Settings) {
+        self.configure_on(settings, full_screen()).await;
+    }
+
+    /// [`Harness::configure`] with another create screen for QA's Bug.
+    pub async fn configure_on(&self, settings: Settings, screen: Value) {
         let project = self.mock_project(PROJECT_KEY, PROJECT_ID).await;
+        let permissions = self.mock_permissions(PROJECT_KEY, &ALL_PERMISSIONS).await;
         let types = self
             .mock_issue_types(PROJECT_KEY, 0, qa_issue_types(), 2)
+            .await;
+        let total = screen.as_array().map_or(0, Vec::len) as u64;
+        let fields = self
+            .mock_screen(PROJECT_KEY, BUG_ID, 0, screen, total)
             .await;
         let assignee = match settings.assignee.account_id() {
             Some(id) => Some(
@@ -439,7 +500,9 @@ impl Harness {
             .await
             .expect("save_settings");
         project.assert_calls_async(1).await;
+        permissions.assert_calls_async(1).await;
         types.assert_calls_async(1).await;
+        fields.assert_calls_async(1).await;
         if let Some(a) = assignee {
             a.assert_calls_async(1).await;
         }
@@ -614,6 +677,137 @@ pub fn site_resource(cloud_id: &str, name: &str) -> Value {
         "scopes": ["read:jira-work", "write:jira-work", "read:jira-user"],
         "avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png",
     })
+}
+
+/// The permissions the crate asks about, as the `permissions` parameter carries them.
+pub const PERMISSIONS_ASKED: &str = "BROWSE_PROJECTS,CREATE_ISSUES,ASSIGN_ISSUES,ADD_COMMENTS";
+/// Every permission the crate asks about.
+pub const ALL_PERMISSIONS: [&str; 4] = [
+    "BROWSE_PROJECTS",
+    "CREATE_ISSUES",
+    "ASSIGN_ISSUES",
+    "ADD_COMMENTS",
+];
+
+/// Jira's answer to the permission check: the four asked, `have` of them granted.
+pub fn permissions_answer(have: &[&str]) -> Value {
+    let mut permissions = serde_json::Map::new();
+    for (key, id) in [
+        ("BROWSE_PROJECTS", "10"),
+        ("CREATE_ISSUES", "11"),
+        ("ASSIGN_ISSUES", "13"),
+        ("ADD_COMMENTS", "15"),
+    ] {
+        permissions.insert(
+            key.to_owned(),
+            json!({
+                "id": id,
+                "key": key,
+                "name": key,
+                "type": "PROJECT",
+                "description": "",
+                "havePermission": have.contains(&key),
+            }),
+        );
+    }
+    json!({ "permissions": permissions })
+}
+
+/// A field of a create screen, as createmeta describes it.
+pub fn screen_field(id: &str, name: &str, required: bool, schema: Value) -> Value {
+    json!({
+        "required": required,
+        "schema": schema,
+        "name": name,
+        "key": id,
+        "fieldId": id,
+        "hasDefaultValue": false,
+        "operations": ["set"],
+    })
+}
+
+/// A create screen's field with allowed values `(id, name)`.
+pub fn choice_field(
+    id: &str,
+    name: &str,
+    required: bool,
+    schema: Value,
+    allowed: &[(&str, &str)],
+) -> Value {
+    let mut f = screen_field(id, name, required, schema);
+    f["allowedValues"] = allowed
+        .iter()
+        .map(|(id, name)| json!({ "id": id, "name": name, "self": format!("https://x/{id}") }))
+        .collect();
+    f
+}
+
+/// The create screen of a project with every field the crate fills (what the crate
+/// always assumed).
+pub fn full_screen() -> Value {
+    json!([
+        screen_field(
+            "project",
+            "Project",
+            true,
+            json!({"type": "project", "system": "project"})
+        ),
+        screen_field(
+            "issuetype",
+            "Issue Type",
+            true,
+            json!({"type": "issuetype", "system": "issuetype"})
+        ),
+        screen_field(
+            "summary",
+            "Summary",
+            true,
+            json!({"type": "string", "system": "summary"})
+        ),
+        screen_field(
+            "description",
+            "Description",
+            false,
+            json!({"type": "string", "system": "description"})
+        ),
+        screen_field(
+            "labels",
+            "Labels",
+            false,
+            json!({"type": "array", "items": "string", "system": "labels"})
+        ),
+        screen_field(
+            "assignee",
+            "Assignee",
+            false,
+            json!({"type": "user", "system": "assignee"})
+        ),
+        with_default(screen_field(
+            "reporter",
+            "Reporter",
+            true,
+            json!({"type": "user", "system": "reporter"})
+        )),
+    ])
+}
+
+/// A field with a default value in Jira.
+pub fn with_default(mut field: Value) -> Value {
+    field["hasDefaultValue"] = json!(true);
+    field
+}
+
+/// [`full_screen`] without some fields, with others added.
+pub fn screen_with(without: &[&str], add: &[Value]) -> Value {
+    let mut fields: Vec<Value> = full_screen()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !without.contains(&f["fieldId"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    fields.extend(add.iter().cloned());
+    Value::Array(fields)
 }
 
 pub fn qa_issue_types() -> Value {
@@ -826,7 +1020,8 @@ impl JiraState {
 /// A Jira that behaves, for every call the crate makes, with state: the first token is
 /// [`TOKEN`] and every later one [`TOKEN2`] (both are accepted); project QA with Bug;
 /// one assignable user; the checkout test's creates make QA-41, QA-42, ... and the
-/// search for its label shows every issue created so far (no search lag). Requests are
+/// search for its label shows every issue created so far (no search lag); every
+/// permission, and a create screen with every field the crate fills. Requests are
 /// matched exactly; anything else reaches the catch-all.
 pub async fn mount_jira(h: &Harness) -> Arc<JiraState> {
     let state = Arc::new(JiraState::default());
@@ -859,7 +1054,11 @@ pub async fn mount_jira(h: &Harness) -> Arc<JiraState> {
         get_any_token(
             when,
             &jira_path("project/search"),
-            &[("startAt", "0"), ("maxResults", "100")],
+            &[
+                ("startAt", "0"),
+                ("maxResults", "100"),
+                ("action", "create"),
+            ],
         );
         then.status(200)
             .header("content-type", "application/json")
@@ -894,6 +1093,39 @@ pub async fn mount_jira(h: &Harness) -> Arc<JiraState> {
                 "maxResults": 200,
                 "total": 2,
                 "issueTypes": qa_issue_types(),
+            }));
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(
+            when,
+            &jira_path("mypermissions"),
+            &[
+                ("projectKey", PROJECT_KEY),
+                ("permissions", PERMISSIONS_ASKED),
+            ],
+        );
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(permissions_answer(&ALL_PERMISSIONS));
+    })
+    .await;
+    h.mock(|when, then| {
+        get_any_token(
+            when,
+            &jira_path(&format!(
+                "issue/createmeta/{PROJECT_KEY}/issuetypes/{BUG_ID}"
+            )),
+            &[("startAt", "0"), ("maxResults", "200")],
+        );
+        let screen = full_screen();
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({
+                "startAt": 0,
+                "maxResults": 200,
+                "total": screen.as_array().map_or(0, Vec::len),
+                "fields": screen,
             }));
     })
     .await;
@@ -960,7 +1192,9 @@ pub enum Call {
     Sites,
     ProjectList,
     ProjectLookup,
+    Permissions,
     IssueTypes,
+    CreateFields,
     AssignableUsers,
     Search,
     Create,
@@ -974,7 +1208,9 @@ impl Call {
             Call::Sites => "sites",
             Call::ProjectList => "plist",
             Call::ProjectLookup => "proj",
+            Call::Permissions => "perms",
             Call::IssueTypes => "types",
+            Call::CreateFields => "fields",
             Call::AssignableUsers => "users",
             Call::Search => "search",
             Call::Create => "create",
@@ -996,6 +1232,10 @@ impl Call {
             ("GET", r) if r.starts_with("issue/createmeta/") && r.ends_with("/issuetypes") => {
                 Call::IssueTypes
             }
+            ("GET", r) if r.starts_with("issue/createmeta/") && r.contains("/issuetypes/") => {
+                Call::CreateFields
+            }
+            ("GET", "mypermissions") => Call::Permissions,
             ("GET", "user/assignable/search") => Call::AssignableUsers,
             ("POST", "search/jql") => Call::Search,
             ("POST", "issue") => Call::Create,

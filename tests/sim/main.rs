@@ -6,6 +6,7 @@ mod faults;
 mod lag;
 mod replicas;
 mod scopes;
+mod screens;
 mod slow_index;
 mod stale;
 mod support;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jira_notifier::{
-    Claim, ClaimOwner, ConfigStore, Connection, Error, FileStore, IssueRecord, MemoryStore,
-    Outcome, SavedOverride, SavedSettings, StoreError, TestContext, TestId,
+    Claim, ClaimOwner, ConfigStore, Connection, Error, FileStore, Health, HealthEvent, IssueRecord,
+    MemoryStore, Outcome, SavedOverride, SavedSettings, StoreError, TestContext, TestId,
 };
 use jira_notifier_sim::{SimJira, StatusCategory};
 
@@ -167,6 +167,12 @@ impl ConfigStore for DiesAfterCreate {
     }
     async fn load_test_context(&self, id: &TestId) -> Result<TestContext, StoreError> {
         self.inner.load_test_context(id).await
+    }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.inner.load_health().await
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        self.inner.record_health(event).await
     }
     async fn claim_create(
         &self,

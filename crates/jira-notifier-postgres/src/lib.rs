@@ -54,8 +54,8 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
-    Claim, ClaimOwner, ConfigStore, Connection, Credentials, IssueRecord, SavedOverride,
-    SavedSettings, Site, StoreError, TestContext, TestId,
+    Claim, ClaimOwner, ConfigStore, Connection, Credentials, Health, HealthEvent, IssueRecord,
+    Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -1104,6 +1104,87 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        let ws = self.ws();
+        let table = self.table("health");
+        let rows = self
+            .query(
+                "read the health",
+                &self.shared.sql.load_health,
+                &[(&ws, Type::TEXT)],
+            )
+            .await?;
+        let mut health = Health::default();
+        if let Some(row) = rows.first() {
+            let success: Option<i64> = column(row, 0, &table)?;
+            let refusal: Option<String> = column(row, 1, &table)?;
+            health.last_success = success.map(|ms| {
+                std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            });
+            health.last_refusal = refusal
+                .map(|r| from_json::<Refusal>(&r, &table, "last_refusal"))
+                .transpose()?;
+        }
+        Ok(health)
+    }
+
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        const WHAT: &str = "record the health";
+        let ws = self.ws();
+        let sql = &self.shared.sql;
+        match event {
+            HealthEvent::Created { at } => {
+                let ms = unix_ms(*at);
+                self.execute(
+                    WHAT,
+                    &sql.health_created,
+                    &[(&ws, Type::TEXT), (&ms, Type::INT8)],
+                )
+                .await
+            }
+            HealthEvent::Refused(refusal) => {
+                let value = to_json(refusal, "refusal")?;
+                self.execute(
+                    WHAT,
+                    &sql.health_refused,
+                    &[(&ws, Type::TEXT), (&value, Type::TEXT)],
+                )
+                .await
+            }
+            HealthEvent::SettingsSaved => {
+                self.execute(WHAT, &sql.health_cleared, &[(&ws, Type::TEXT)])
+                    .await
+            }
+            HealthEvent::OverrideSaved { test_id } => {
+                self.execute(
+                    WHAT,
+                    &sql.health_cleared_for,
+                    &[(&ws, Type::TEXT), (&test_id.as_str(), Type::TEXT)],
+                )
+                .await
+            }
+            // An event of a newer jira-notifier than this store knows: applied as the
+            // crate says, by reading and writing the whole row (not atomic; cannot happen
+            // with the jira-notifier this crate is built against).
+            other => {
+                let mut health = self.load_health().await?;
+                health.apply(other);
+                let ms = health.last_success.map(unix_ms);
+                let refusal = health
+                    .last_refusal
+                    .as_ref()
+                    .map(|r| to_json(r, "refusal"))
+                    .transpose()?;
+                self.execute(
+                    WHAT,
+                    &sql.health_replace,
+                    &[(&ws, Type::TEXT), (&ms, Type::INT8), (&refusal, Type::TEXT)],
+                )
+                .await
+            }
+        }
+    }
+
     async fn claim_create(
         &self,
         test_id: &TestId,
@@ -1268,6 +1349,12 @@ async fn both<A: Future, B: Future>(first: A, second: B) -> (A::Output, B::Outpu
         }
     })
     .await
+}
+
+/// A time as milliseconds since the Unix epoch, as the health table keeps it.
+fn unix_ms(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The lease in microseconds, cut to [`MAX_LEASE`].
@@ -1466,7 +1553,21 @@ fn create_tables(p: &str) -> String {
             expires_at timestamptz NOT NULL,
             PRIMARY KEY (workspace, test_id)
         );
-        CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);"
+        CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);
+        {health}",
+        health = create_health(p)
+    )
+}
+
+/// The health table (new in version 2, so made by both the fresh setup and the step from
+/// version 1): one row per workspace, each event applied by one statement.
+fn create_health(p: &str) -> String {
+    format!(
+        "CREATE TABLE {p}health (
+            workspace text PRIMARY KEY,
+            last_success_ms bigint,
+            last_refusal jsonb
+        );"
     )
 }
 
@@ -1508,6 +1609,7 @@ fn migrate_1_to_2(p: &str) -> String {
     sql.push_str(&format!(
         "CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);"
     ));
+    sql.push_str(&create_health(p));
     sql
 }
 
@@ -1573,6 +1675,12 @@ struct Sql {
     release: String,
     context: String,
     sweep: String,
+    load_health: String,
+    health_created: String,
+    health_refused: String,
+    health_cleared: String,
+    health_cleared_for: String,
+    health_replace: String,
 }
 
 impl Sql {
@@ -1653,6 +1761,33 @@ impl Sql {
                  LEFT JOIN {p}records r ON r.workspace = $1 AND r.test_id = $2"
             ),
             sweep: format!("DELETE FROM {p}claims WHERE expires_at <= clock_timestamp()"),
+            load_health: format!(
+                "SELECT last_success_ms, last_refusal::text FROM {p}health WHERE workspace = $1"
+            ),
+            health_created: format!(
+                "INSERT INTO {p}health (workspace, last_success_ms, last_refusal) \
+                 VALUES ($1, $2, NULL) \
+                 ON CONFLICT (workspace) DO UPDATE \
+                 SET last_success_ms = EXCLUDED.last_success_ms, last_refusal = NULL"
+            ),
+            health_refused: format!(
+                "INSERT INTO {p}health (workspace, last_refusal) VALUES ($1, $2::jsonb) \
+                 ON CONFLICT (workspace) DO UPDATE SET last_refusal = EXCLUDED.last_refusal"
+            ),
+            health_cleared: format!(
+                "UPDATE {p}health SET last_refusal = NULL WHERE workspace = $1"
+            ),
+            health_cleared_for: format!(
+                "UPDATE {p}health SET last_refusal = NULL \
+                 WHERE workspace = $1 AND last_refusal ->> 'test_id' = $2"
+            ),
+            health_replace: format!(
+                "INSERT INTO {p}health (workspace, last_success_ms, last_refusal) \
+                 VALUES ($1, $2, $3::jsonb) \
+                 ON CONFLICT (workspace) DO UPDATE \
+                 SET last_success_ms = EXCLUDED.last_success_ms, \
+                 last_refusal = EXCLUDED.last_refusal"
+            ),
         }
     }
 }

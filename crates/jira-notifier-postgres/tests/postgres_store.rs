@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jira_notifier::{
-    Assignee, Claim, ConfigStore, Connection, Credentials, IssueRecord, ResolvedTarget,
-    SavedOverride, SavedSettings, Settings, Site, StoreError, StoreErrorKind, TestOverride,
+    Assignee, Claim, ConfigStore, Connection, Credentials, FieldValue, Health, HealthEvent,
+    IssueRecord, Refusal, ResolvedFields, ResolvedTarget, SavedOverride, SavedSettings, Settings,
+    Site, StoreError, StoreErrorKind, TestOverride,
 };
 use jira_notifier_postgres::PostgresStore;
 use secrecy::{ExposeSecret, SecretString};
@@ -34,12 +35,13 @@ use tokio_postgres::{Client, Config, NoTls};
 
 const SERVER: &str = "JIRA_NOTIFIER_PG";
 const REQUIRED: &str = "JIRA_NOTIFIER_PG_REQUIRED";
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "connection",
     "settings",
     "overrides",
     "records",
     "claims",
+    "health",
     "schema_version",
 ];
 const LONG: Duration = Duration::from_secs(60);
@@ -194,14 +196,30 @@ fn target(project: &str) -> ResolvedTarget {
     ResolvedTarget::new(project, "10000", "Bug", "10004")
 }
 
+/// Field values resolved against a screen, as a save makes them.
+fn resolved() -> ResolvedFields {
+    serde_json::from_value(serde_json::json!({
+        "project_id": "10000",
+        "issue_type_id": "10004",
+        "configured": {"components": ["Backend"], "priority": "High"},
+        "values": {"components": [{"id": "10100"}], "priority": {"id": "2"}},
+        "description_on_screen": false,
+    }))
+    .unwrap()
+}
+
 fn settings() -> SavedSettings {
-    SavedSettings::new(
+    let mut saved = SavedSettings::new(
         Settings::new("QA")
             .with_labels(["ci", "ünïcödé \"quoted\""])
-            .with_assignee(Assignee::user("acc-1")),
+            .with_assignee(Assignee::user("acc-1"))
+            .with_field("priority", FieldValue::one("High"))
+            .with_field("components", FieldValue::many(["Backend"])),
         target("QA"),
         "cloud-1",
-    )
+    );
+    saved.fields = Some(resolved());
+    saved
 }
 
 fn test_override() -> SavedOverride {
@@ -404,6 +422,78 @@ async fn eight_stores_creating_the_tables_at_once_all_succeed() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 4, "a newer version's rows were changed");
+    db.drop_tables().await;
+}
+
+fn refusal(test_id: &str) -> Refusal {
+    serde_json::from_value(serde_json::json!({
+        "at": 1_700_000_000_123u64,
+        "test_id": test_id,
+        "project_key": "QA",
+        "issue_type": "Bug",
+        "status": 400,
+        "field_errors": {"components": "Component/s is required."},
+        "messages": [],
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn health_events_apply_in_one_statement_each_and_stay_in_their_workspace() {
+    with_db!(db);
+    let store = db.store().await;
+    let other = db.store().await;
+    let elsewhere = store.workspace("elsewhere").unwrap();
+    assert_eq!(store.load_health().await.unwrap(), Health::default());
+    // Clearing what is not there is fine.
+    store
+        .record_health(&HealthEvent::SettingsSaved)
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::Refused(refusal("t1")))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.load_health().await.unwrap(), Health::default());
+    let seen = other.load_health().await.unwrap();
+    assert_eq!(seen.last_refusal, Some(refusal("t1")));
+    assert_eq!(seen.last_success, None);
+    // Another test's override leaves the refusal; the test's own clears it.
+    other
+        .record_health(&HealthEvent::OverrideSaved {
+            test_id: "t2".into(),
+        })
+        .await
+        .unwrap();
+    assert!(!store.load_health().await.unwrap().is_ok());
+    other
+        .record_health(&HealthEvent::OverrideSaved {
+            test_id: "t1".into(),
+        })
+        .await
+        .unwrap();
+    assert!(store.load_health().await.unwrap().is_ok());
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_999_000);
+    store
+        .record_health(&HealthEvent::Refused(refusal("t1")))
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::Created { at })
+        .await
+        .unwrap();
+    let mut want = Health::default();
+    want.last_success = Some(at);
+    assert_eq!(other.load_health().await.unwrap(), want);
+    store
+        .record_health(&HealthEvent::Refused(refusal("t3")))
+        .await
+        .unwrap();
+    store
+        .record_health(&HealthEvent::SettingsSaved)
+        .await
+        .unwrap();
+    assert_eq!(other.load_health().await.unwrap(), want);
     db.drop_tables().await;
 }
 

@@ -176,6 +176,31 @@ fn stand_in(server: &MockServer, sites: serde_json::Value) {
             "total": 2,
         }));
     });
+    // Saving settings checks the permissions and the create screen.
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(jira("/mypermissions"))
+            .and(authorized);
+        let granted = json!({ "havePermission": true });
+        then.status(200).json_body(json!({ "permissions": {
+            "BROWSE_PROJECTS": granted, "CREATE_ISSUES": granted,
+            "ASSIGN_ISSUES": granted, "ADD_COMMENTS": granted,
+        }}));
+    });
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(jira("/issue/createmeta/QA/issuetypes/10004"))
+            .and(authorized);
+        let field = |id: &str, schema: serde_json::Value| {
+            json!({ "fieldId": id, "key": id, "name": id, "required": false, "schema": schema })
+        };
+        then.status(200).json_body(json!({ "total": 4, "fields": [
+            field("summary", json!({ "type": "string", "system": "summary" })),
+            field("description", json!({ "type": "string", "system": "description" })),
+            field("labels", json!({ "type": "array", "items": "string", "system": "labels" })),
+            field("assignee", json!({ "type": "user", "system": "assignee" })),
+        ]}));
+    });
     // Jira filters inside each window of its first 1,000 candidates: the list goes on to
     // the window past the 1,000th.
     server.mock(|when, then| {

@@ -153,8 +153,8 @@ fn is_known(kind: &str) -> bool {
         || LEAVES.contains(&kind)
 }
 
-/// Checks a description value against Jira's default limit; `Ok` for a valid document.
-#[cfg(test)]
+/// Checks a rich-text value (a description, a comment) against Jira's default limit; `Ok`
+/// for a valid document.
 pub(crate) fn check(value: &Value) -> Result<(), AdfError> {
     check_within(value, MAX_TEXT)
 }

@@ -6,18 +6,10 @@ use super::adf::{self, AdfError};
 use super::render::{self, FieldSet};
 use super::reply;
 use super::router::{Body, Ctx};
+use super::screens;
 use super::world::{JiraData, NewIssue};
 use jira_notifier::HttpResponse;
 
-/// The fields on the simulated create screen.
-const SETTABLE: [&str; 6] = [
-    "project",
-    "issuetype",
-    "summary",
-    "description",
-    "labels",
-    "assignee",
-];
 const MAX_SUMMARY: usize = 255;
 const MAX_LABEL: usize = 255;
 
@@ -63,14 +55,34 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
         Ok(id) => id,
         Err(message) => return field_error("issuetype", message),
     };
+    let may = |permission: &str| {
+        jira.projects
+            .get(project)
+            .is_some_and(|p| p.granted.contains(permission))
+    };
+    if !may("CREATE_ISSUES") {
+        return reply::bad_request("You do not have permission to create issues in this project.");
+    }
+    // The screen decides which fields may be set and which must be: checked first, so
+    // that a field off the screen is named as such whatever its value.
     let mut errors = Map::new();
-    let description = match description_of(fields.get("description"), jira.description_limit) {
-        Ok(description) => description,
-        Err(DescriptionError::Request(answer)) => return answer,
-        Err(DescriptionError::Field(message)) => {
-            errors.insert("description".to_owned(), Value::from(message));
-            Value::Null
+    let checked = screens::check_create(jira, project, &issue_type_id, fields, &mut errors);
+    let on_screen = |name: &str| !errors.contains_key(name) && fields.contains_key(name);
+    let description_given = on_screen("description");
+    let summary_given = on_screen("summary") || !fields.contains_key("summary");
+    let labels_given = on_screen("labels");
+    let assignee_given = on_screen("assignee");
+    let description = if description_given {
+        match description_of(fields.get("description"), jira.description_limit) {
+            Ok(description) => description,
+            Err(DescriptionError::Request(answer)) => return answer,
+            Err(DescriptionError::Field(message)) => {
+                errors.insert("description".to_owned(), Value::from(message));
+                Value::Null
+            }
         }
+    } else {
+        Value::Null
     };
     let mut note = |field: &str, result: Result<(), String>| {
         if let Err(message) = result {
@@ -78,27 +90,31 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
         }
     };
     let mut summary = String::new();
-    note(
-        "summary",
-        summary_of(fields.get("summary")).map(|s| summary = s),
-    );
-    let mut labels = Vec::new();
-    note(
-        "labels",
-        labels_of(fields.get("labels")).map(|l| labels = l),
-    );
-    let mut assignee = None;
-    note(
-        "assignee",
-        assignee_of(jira, project, fields.get("assignee")).map(|a| assignee = a),
-    );
-    for name in fields.keys().filter(|k| !SETTABLE.contains(&k.as_str())) {
-        errors.insert(
-            name.clone(),
-            Value::from(format!(
-                "Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
-            )),
+    if summary_given {
+        note(
+            "summary",
+            summary_of(fields.get("summary")).map(|s| summary = s),
         );
+    }
+    let mut labels = Vec::new();
+    if labels_given {
+        note(
+            "labels",
+            labels_of(fields.get("labels")).map(|l| labels = l),
+        );
+    }
+    let mut assignee = None;
+    if assignee_given {
+        note(
+            "assignee",
+            assignee_of(jira, project, fields.get("assignee")).map(|a| assignee = a),
+        );
+        if assignee.is_some() && !may("ASSIGN_ISSUES") {
+            note(
+                "assignee",
+                Err("You do not have permission to assign issues.".to_owned()),
+            );
+        }
     }
     if !errors.is_empty() {
         return reply::field_errors(errors);
@@ -111,6 +127,7 @@ pub(crate) fn create(jira: &mut JiraData, ctx: &Ctx<'_>, body: &Body) -> HttpRes
             description,
             labels,
             assignee,
+            fields: checked.fields,
         },
         ctx.now,
     );

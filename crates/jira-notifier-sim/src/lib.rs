@@ -14,13 +14,22 @@
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}` | current data |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/project/search`, `.../project/{idOrKey}` | projects |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes` | issue types |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes/{id}` | the create screen's fields, paged |
+//! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/comment` | a comment (ADF only) |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/mypermissions` | the service account's project permissions |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/user/bulk` | users by account id |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/assignable/search` | assignee picker |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/myself` | the service account |
 //!
 //! It is strict where Jira is: error statuses, texts and shapes are the real ones (recorded
 //! from Jira Cloud), unknown body members are refused, the JQL must be bounded and quoted
 //! correctly, descriptions must be ADF, and search sees a lagging index unless issues are
-//! reconciled. Code that passes against it should pass against Jira.
+//! reconciled. Each project has a create screen per issue type ([`SimField`]): a create
+//! that sets a field not on it, or leaves a required field without a default empty, is
+//! refused as Jira refuses it, and the service account's project permissions
+//! ([`SimJira::set_permission`]) decide what it may do. [`ScreenKind`] adds projects
+//! configured the way companies configure them. Code that passes against it should pass
+//! against Jira.
 //!
 //! ```
 //! # async fn demo() {
@@ -60,6 +69,7 @@ mod render;
 mod reply;
 mod router;
 mod scopes;
+mod screens;
 mod search;
 mod server;
 #[cfg(test)]
@@ -74,6 +84,7 @@ use async_trait::async_trait;
 
 pub use self::faults::Fault;
 pub use self::model::{RateLimit, RecordedRequest, SimIssue, StatusCategory};
+pub use self::screens::{ScreenKind, SimField};
 pub use self::server::SimServer;
 use self::world::{NewIssue, User, World};
 use jira_notifier::Site;
@@ -245,6 +256,7 @@ impl SimJira {
                 description: serde_json::Value::Null,
                 labels: unique,
                 assignee: None,
+                fields: Default::default(),
             },
             tokio::time::Instant::now(),
         );

@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 use super::render;
 use super::reply;
 use super::router::Ctx;
+use super::screens;
 use super::world::{JiraData, User};
 use jira_notifier::HttpResponse;
 
 const PROJECT_PAGE_MAX: i64 = 100;
-const ISSUE_TYPE_PAGE_MAX: i64 = 200;
 const USER_PAGE_MAX: i64 = 1000;
 /// Jira's user searches only ever look at the first 1,000 candidates: windows past that
 /// come back empty, whatever they would have held. (The v3 spec's `maxResults` of
@@ -84,9 +84,21 @@ pub(crate) fn projects(jira: &JiraData, ctx: &Ctx<'_>) -> HttpResponse {
         .collect();
     let ids = ctx.params("id");
     let query = ctx.param("query").map(|q| q.to_lowercase());
+    // What the service account must be able to do in a project for it to be listed.
+    let needed = match ctx.param("action").as_deref() {
+        None | Some("view" | "browse") => "BROWSE_PROJECTS",
+        Some("edit") => "ADMINISTER_PROJECTS",
+        Some("create") => "CREATE_ISSUES",
+        Some(other) => {
+            return reply::bad_request(format!(
+                "The value '{other}' is not valid for the parameter 'action'. Valid values are [view, browse, edit, create]."
+            ))
+        }
+    };
     let mut matching: Vec<_> = jira
         .projects
         .iter()
+        .filter(|p| p.granted.contains(needed))
         .filter(|p| keys.is_empty() || keys.contains(&p.key))
         .filter(|p| ids.is_empty() || ids.contains(&p.id))
         .filter(|p| {
@@ -142,17 +154,15 @@ pub(crate) fn issue_types(jira: &JiraData, ctx: &Ctx<'_>, id_or_key: &str) -> Ht
     else {
         return reply::project_not_found(id_or_key);
     };
-    let start_at = match paging(ctx, "startAt", 0, 0) {
-        Ok(n) => n,
+    let (start_at, max_results) = match screens::createmeta_page(ctx) {
+        Ok(page) => page,
         Err(answer) => return answer,
     };
-    let max_results = match paging(ctx, "maxResults", DEFAULT_PAGE, 1) {
-        Ok(n) => n.min(ISSUE_TYPE_PAGE_MAX),
-        Err(answer) => return answer,
-    };
+    // Only the types the service account can create: none without Create Issues.
     let types: Vec<_> = project
         .issue_type_ids
         .iter()
+        .filter(|_| project.granted.contains("CREATE_ISSUES"))
         .filter_map(|id| jira.issue_type(id))
         .collect();
     let range = window(types.len(), start_at, max_results);

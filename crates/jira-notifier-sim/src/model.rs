@@ -1,5 +1,6 @@
 //! The simulator's public data types: what tests read back and configure.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -95,6 +96,11 @@ pub struct SimIssue {
     pub labels: Vec<String>,
     /// The assignee's account id; `None` when unassigned.
     pub assignee: Option<String>,
+    /// The values of the screen's other fields (priority, components, custom fields),
+    /// as sent, or their defaults.
+    pub fields: BTreeMap<String, Value>,
+    /// The comments' bodies (ADF documents), oldest first.
+    pub comments: Vec<Value>,
     /// The current status category.
     pub status_category: StatusCategory,
 }

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::model::{RateLimit, RecordedRequest};
 use super::world::{JiraData, World};
-use super::{auth, issues, lists, reply, scopes, search};
+use super::{auth, issues, lists, reply, scopes, screens, search};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
 const REDACTED: &str = "[redacted]";
@@ -264,6 +264,19 @@ fn known_path(rest: &[&str]) -> bool {
             | ["rest", "api", "3", "issue" | "project", _]
             | ["rest", "api", "3", "issue", "createmeta", _, "issuetypes"]
             | ["rest", "api", "3", "user", "assignable", "search"]
+            | [
+                "rest",
+                "api",
+                "3",
+                "issue",
+                "createmeta",
+                _,
+                "issuetypes",
+                _
+            ]
+            | ["rest", "api", "3", "issue", _, "comment"]
+            | ["rest", "api", "3", "mypermissions"]
+            | ["rest", "api", "3", "user", "bulk"]
     )
 }
 
@@ -271,7 +284,9 @@ fn known_path(rest: &[&str]) -> bool {
 fn takes_post(rest: &[&str]) -> bool {
     matches!(
         rest,
-        ["rest", "api", "3", "search" | "issue"] | ["rest", "api", "3", "search", "jql"]
+        ["rest", "api", "3", "search" | "issue"]
+            | ["rest", "api", "3", "search", "jql"]
+            | ["rest", "api", "3", "issue", _, "comment"]
     )
 }
 
@@ -308,6 +323,15 @@ fn dispatch(
         (Method::Get, ["rest", "api", "3", "issue", "createmeta", project, "issuetypes"]) => {
             lists::issue_types(jira, ctx, project)
         }
+        (
+            Method::Get,
+            ["rest", "api", "3", "issue", "createmeta", project, "issuetypes", issue_type],
+        ) => screens::create_fields(jira, ctx, project, issue_type),
+        (Method::Post, ["rest", "api", "3", "issue", id_or_key, "comment"]) => {
+            screens::add_comment(jira, ctx, id_or_key, body)
+        }
+        (Method::Get, ["rest", "api", "3", "mypermissions"]) => screens::my_permissions(jira, ctx),
+        (Method::Get, ["rest", "api", "3", "user", "bulk"]) => screens::users_bulk(jira, ctx),
         (Method::Get, ["rest", "api", "3", "issue", id_or_key]) => {
             issues::get(jira, ctx, id_or_key)
         }

@@ -1,6 +1,6 @@
 //! The simulator's state: the auth host's tokens, the sites, and each site's Jira data.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::faults::FaultQueue;
 use super::model::{RateLimit, RecordedRequest, SimIssue, StatusCategory};
+use super::screens::{self, SimField};
 use jira_notifier::Site;
 
 /// The first numeric id Jira Cloud hands out for projects, issues and issue types.
@@ -174,6 +175,10 @@ pub(crate) struct Project {
     /// Ids of the issue types that can be created in the project, in display order.
     pub(crate) issue_type_ids: Vec<String>,
     pub(crate) issues_created: u64,
+    /// The create screen of each issue type, by issue type id.
+    pub(crate) screens: HashMap<String, Vec<SimField>>,
+    /// The project permissions the service account has.
+    pub(crate) granted: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +211,10 @@ pub(crate) struct Issue {
     pub(crate) description: Value,
     pub(crate) labels: Vec<String>,
     pub(crate) assignee: Option<String>,
+    /// Values of the other fields of the screen, as sent (or their defaults).
+    pub(crate) fields: BTreeMap<String, Value>,
+    /// Comment bodies, oldest first.
+    pub(crate) comments: Vec<Value>,
     pub(crate) created: SystemTime,
     /// Status changes with when they happened; the first is the creation.
     pub(crate) history: Vec<(Instant, StatusCategory)>,
@@ -242,6 +251,7 @@ pub(crate) struct NewIssue {
     pub(crate) description: Value,
     pub(crate) labels: Vec<String>,
     pub(crate) assignee: Option<String>,
+    pub(crate) fields: BTreeMap<String, Value>,
 }
 
 /// One Jira site's content.
@@ -307,6 +317,9 @@ impl JiraData {
             p.name = name.to_owned();
             for id in type_ids {
                 if !p.issue_type_ids.contains(&id) {
+                    p.screens
+                        .entry(id.clone())
+                        .or_insert_with(screens::default_screen);
                     p.issue_type_ids.push(id);
                 }
             }
@@ -317,8 +330,13 @@ impl JiraData {
             id: id.clone(),
             key: key.to_owned(),
             name: name.to_owned(),
+            screens: type_ids
+                .iter()
+                .map(|t| (t.clone(), screens::default_screen()))
+                .collect(),
             issue_type_ids: type_ids,
             issues_created: 0,
+            granted: screens::all_permissions(),
         });
         id
     }
@@ -382,6 +400,8 @@ impl JiraData {
             description: new.description,
             labels: new.labels,
             assignee: new.assignee,
+            fields: new.fields,
+            comments: Vec::new(),
             created: SystemTime::now(),
             history: vec![(now, StatusCategory::ToDo)],
             deleted: false,
@@ -455,6 +475,8 @@ impl JiraData {
             description: issue.description.clone(),
             labels: issue.labels.clone(),
             assignee: issue.assignee.clone(),
+            fields: issue.fields.clone(),
+            comments: issue.comments.clone(),
             status_category: issue.status(),
         })
     }

@@ -40,8 +40,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jira_notifier::{
-    Claim, ClaimOwner, ConfigStore, Connection, Credentials, IssueRecord, JiraNotifier, Outcome,
-    SavedOverride, SavedSettings, Settings, StoreError, TestContext, TestId, TestInfo, TestStatus,
+    Claim, ClaimOwner, ConfigStore, Connection, Credentials, Health, HealthEvent, IssueRecord,
+    JiraNotifier, Outcome, SavedOverride, SavedSettings, Settings, StoreError, TestContext, TestId,
+    TestInfo, TestStatus,
 };
 use jira_notifier_postgres::{tokio_postgres, PostgresStore};
 use jira_notifier_sim::SimJira;
@@ -49,7 +50,7 @@ use tokio::sync::Semaphore;
 
 // ----- a store that counts its calls (each one round trip to PostgreSQL) -----
 
-const METHODS: [&str; 13] = [
+const METHODS: [&str; 15] = [
     "load_connection",
     "save_connection",
     "delete_connection",
@@ -63,6 +64,8 @@ const METHODS: [&str; 13] = [
     "save_record",
     "claim_create",
     "release_create",
+    "load_health",
+    "record_health",
 ];
 const CONTEXT: usize = METHODS.len();
 
@@ -167,6 +170,14 @@ impl ConfigStore for Counted {
     async fn load_test_context(&self, test: &TestId) -> Result<TestContext, StoreError> {
         self.calls.count(CONTEXT);
         self.inner.load_test_context(test).await
+    }
+    async fn load_health(&self) -> Result<Health, StoreError> {
+        self.calls.count(index("load_health"));
+        self.inner.load_health().await
+    }
+    async fn record_health(&self, event: &HealthEvent) -> Result<(), StoreError> {
+        self.calls.count(index("record_health"));
+        self.inner.record_health(event).await
     }
 }
 
