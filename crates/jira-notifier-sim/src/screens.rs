@@ -1564,7 +1564,10 @@ mod tests {
         assert_eq!(status, 201, "{answer}");
         assert_eq!(answer["body"], doc);
         assert_eq!(answer["author"]["accountId"], SimJira::SERVICE_ACCOUNT_ID);
-        assert_eq!(sim.issue("QA-1").unwrap().comments, std::slice::from_ref(&doc));
+        assert_eq!(
+            sim.issue("QA-1").unwrap().comments,
+            std::slice::from_ref(&doc)
+        );
         // The recorded answer's field error (the permission message was the anonymous
         // caller's).
         let (status, answer) = c.post(&path, json!({"body": "plain"})).await;
