@@ -1,18 +1,5 @@
 //! The integration's health, as the settings screen shows it: when an issue was last
 //! created, and whether Jira refused the last one, and why.
-//!
-//! # How it is kept
-//!
-//! Each event ([`HealthEvent`]) is handed to the store with
-//! [`ConfigStore::record_health`](crate::ConfigStore::record_health), which applies it to
-//! the stored [`Health`] in one atomic step ([`Health::apply`] says how). Events rather
-//! than a whole value, so that replicas sharing a store never need a read-modify-write:
-//! a success recorded by one replica and a refusal recorded by another at the same moment
-//! both land, and the stores can apply each event in a single statement.
-//!
-//! A store keeps one [`Health`] per integration, apart from the settings: saving settings
-//! clears the refusal through its own event, and a failure report writes the health
-//! without touching the settings a person may be saving at that moment.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +8,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 /// The integration's health: see [`JiraNotifier::health`](crate::JiraNotifier::health).
+///
+/// # How the store keeps it
+///
+/// Each event ([`HealthEvent`]) is handed to the store with
+/// [`ConfigStore::record_health`](crate::ConfigStore::record_health), which applies it to
+/// the stored `Health` in one atomic step ([`Health::apply`] says how). Events rather than
+/// a whole value, so that replicas sharing a store never need a read-modify-write: a
+/// success recorded by one replica and a refusal recorded by another at the same moment
+/// both land, and a store can apply each event in a single statement (as `PostgresStore`
+/// does; `FileStore` applies it under its file lock, `MemoryStore` under its mutex).
+///
+/// A store keeps one `Health` per integration, apart from the settings (its own key, row
+/// or member): a failure report writes it without rewriting the settings a person may be
+/// saving at that moment, and saving settings clears the refusal through an event of its
+/// own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Health {
