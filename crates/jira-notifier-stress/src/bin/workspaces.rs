@@ -19,13 +19,18 @@
 //!    (handles, engine, store, simulated Jiras) and what each drop frees is its share. A
 //!    workspace's store data (scoped `MemoryStore` handle, connection, settings) is shown
 //!    apart and is not in the engine-side figures.
-//! 2. **storm**: 1,000 workspaces × 10 tests × 10 reports each, all spawned at once on a
-//!    fresh engine (the workspaces were connected beforehand by another engine, so the storm
-//!    fetches every token itself), 50 ms round trip on every request. Every workspace uses
-//!    the same ten test ids, so a single-flight map keyed by test alone would show up as
-//!    missing issues. Prints issues per (workspace, test), requests by kind against their
-//!    floor (1 token per credential, 1 search + 1 create per new failure), wall and CPU
-//!    time, and latency from arrival to outcome, in round trips.
+//! 2. **storm**: 1,000 workspaces × 10 tests × 10 reports each on a fresh engine (the
+//!    workspaces were connected beforehand by another engine, so the storm fetches every
+//!    token itself), 50 ms round trip on every request. Every workspace uses the same ten
+//!    test ids, so a single-flight map keyed by test alone would show up as missing issues.
+//!    "At once" is made exact: spawning 100,000 reports takes seconds on two cores, so the
+//!    simulated Jiras answer nothing until every report has reached the engine (counted in
+//!    the poll that boards the test's flight), and the storm's clock starts then
+//!    (`--no-hold`: answers flow while reports are still arriving, and a report arriving
+//!    after its test's issue exists costs a search of its own, as it would in a host).
+//!    Prints issues per (workspace, test), requests by kind against their floor (1 token
+//!    per credential, 1 search + 1 create per new failure), wall and CPU time, when the
+//!    tokens came back, and latency to outcome, in round trips.
 //! 3. **isolation**: one engine, two workspaces on two sites. Site B answers `429` past
 //!    its rate limit. The reports of site A (200 tests × 10 reports) are timed alone (B
 //!    idle), and while B is under a load of its own and answering 429s (A starts once B has
@@ -43,13 +48,14 @@
 //! | `--tests N` | `WORKSPACES_TESTS` | 10 | tests per workspace in the storm |
 //! | `--reports N` | `WORKSPACES_REPORTS` | 10 | reports per test in the storm |
 //! | `--rtt-ms N` | `WORKSPACES_RTT_MS` | 50 | round trip of every request (parts 2 and 3) |
-//! | `--max-in-flight N` | `WORKSPACES_MAX_IN_FLIGHT` | 8 (the crate's default) | the engine's cap per site |
+//! | `--max-in-flight N` | `WORKSPACES_MAX_IN_FLIGHT` | 8 (the crate's default) | the engine's cap per site (the auth host counts as one) |
 //! | `--seed N` | `WORKSPACES_SEED` | 1 | the order reports arrive in |
 //! | `--iso-tests N` | `WORKSPACES_ISO_TESTS` | 200 | tests of site A (part 3) |
 //! | `--iso-reports N` | `WORKSPACES_ISO_REPORTS` | 10 | reports per test, sites A and B |
 //! | `--iso-load-tests N` | `WORKSPACES_ISO_LOAD_TESTS` | 200 | tests of site B's load |
 //! | `--iso-rate-limit N/SECS` | `WORKSPACES_ISO_RATE_LIMIT` | 10/1 | site B's rate limit |
 //! | `--runs N` | `WORKSPACES_RUNS` | 5 | runs of each side in part 3 |
+//! | `--no-hold` | `WORKSPACES_NO_HOLD=1` | off | storm: let Jira answer while reports arrive |
 //!
 //! How the sites are simulated: one `SimJira` per workspace, each built with
 //! `SimJira::empty()`, `set_credentials` (client `ws-client-00017`, its own secret) and
