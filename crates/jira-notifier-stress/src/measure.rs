@@ -1,5 +1,5 @@
-//! What the storm and its raw baseline both measure with: a counting allocator, the
-//! process's memory and latency figures. Included by both with `#[path]`; not an example.
+//! What the load drivers measure with: a counting allocator, the process's memory, CPU
+//! time and latency figures. Included by each driver with `#[path]`; not an example.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -54,6 +54,44 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 pub static ALLOC: Counting = Counting;
+
+/// Live heap (requested bytes, so the allocator's rounding is not in it) and blocks.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // the baseline counts no blocks
+pub struct Heap {
+    pub bytes: usize,
+    pub blocks: usize,
+}
+
+#[allow(dead_code)] // the baseline counts no blocks
+pub fn heap() -> Heap {
+    Heap {
+        bytes: LIVE_BYTES.load(Relaxed),
+        blocks: LIVE_BLOCKS.load(Relaxed),
+    }
+}
+
+/// Bytes and blocks freed between two readings (`before` taken first); negative if the
+/// heap grew.
+#[allow(dead_code)] // the baseline counts no blocks
+pub fn freed(before: Heap, after: Heap) -> (i64, i64) {
+    (
+        before.bytes as i64 - after.bytes as i64,
+        before.blocks as i64 - after.blocks as i64,
+    )
+}
+
+/// User + system CPU time of the whole process, from `/proc/self/stat`.
+pub fn cpu_time() -> Duration {
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`.
+    Duration::from_secs_f64((ticks(11) + ticks(12)) / ticks_per_sec)
+}
 
 /// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`).
 pub fn proc_kib(field: &str) -> u64 {

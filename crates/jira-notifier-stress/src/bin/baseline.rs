@@ -33,16 +33,9 @@ use url::Url;
 #[path = "../measure.rs"]
 mod measure;
 use measure::{
-    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BYTES, PEAK_BYTES,
+    cpu_time, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BYTES,
+    PEAK_BYTES,
 };
-
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    Duration::from_secs_f64((ticks(11) + ticks(12)) / 100.0)
-}
 
 // ----- options (the storm's) -----
 

@@ -65,45 +65,9 @@ use jira_notifier_sim::{RateLimit, SimJira};
 #[path = "../measure.rs"]
 mod measure;
 use measure::{
-    in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BLOCKS, LIVE_BYTES,
+    cpu_time, freed, heap, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit,
     PEAK_BYTES,
 };
-
-// ----- a global allocator that counts live heap -----
-
-/// Live heap: bytes and blocks.
-#[derive(Clone, Copy)]
-struct Heap {
-    bytes: usize,
-    blocks: usize,
-}
-
-fn heap() -> Heap {
-    Heap {
-        bytes: LIVE_BYTES.load(Relaxed),
-        blocks: LIVE_BLOCKS.load(Relaxed),
-    }
-}
-
-/// Bytes and blocks freed between two readings (`before` taken first).
-fn freed(before: Heap, after: Heap) -> (i64, i64) {
-    (
-        before.bytes as i64 - after.bytes as i64,
-        before.blocks as i64 - after.blocks as i64,
-    )
-}
-
-/// User + system CPU time of the whole process, from `/proc/self/stat`.
-fn cpu_time() -> Duration {
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`.
-    Duration::from_secs_f64((ticks(11) + ticks(12)) / ticks_per_sec)
-}
 
 // ----- options -----
 
