@@ -158,7 +158,11 @@ async fn a_description_refused_twice_is_not_sent_a_third_time() {
         .await
         .unwrap_err();
 
-    assert!(matches!(&e, Error::Api(a) if a.status == 400), "{e:?}");
+    // Jira's refusal, typed for the settings screen (and remembered as the health).
+    assert!(
+        matches!(&e, Error::CreateRefused { error, .. } if error.status == 400),
+        "{e:?}"
+    );
     assert!(!e.is_retryable());
     let creates = jira
         .requests()
