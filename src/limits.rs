@@ -75,21 +75,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_slow_down_of_one_site_leaves_the_others_alone() {
+    async fn a_429_of_one_site_leaves_the_others_alone() {
+        use crate::throttle::{Priority, Scopes};
+        use crate::transport::{HttpResponse, Method};
+        use std::time::Duration;
+
         let gates = SiteGates::new(4);
-        let slow = gates.for_url(&url(
-            "https://api.atlassian.com/ex/jira/slow/rest/api/3/issue",
-        ));
-        slow.slow_down(std::time::Duration::from_secs(30));
-        let fast = gates.for_url(&url(
-            "https://api.atlassian.com/ex/jira/fast/rest/api/3/issue",
-        ));
+        let slow_url = url("https://api.atlassian.com/ex/jira/slow/rest/api/3/issue");
+        let fast_url = url("https://api.atlassian.com/ex/jira/fast/rest/api/3/issue");
+        let slow = gates.for_url(&slow_url);
+        let fast = gates.for_url(&fast_url);
+        let scopes = |u: &Url| Scopes::of(false, Method::Post, u, "create issue");
+        // A site-wide quota 429 on the slow site.
+        let answer = HttpResponse::json(429, "{}")
+            .with_header("ratelimit-reason", "jira-quota-global-based");
+        slow.observe(&scopes(&slow_url), &answer, Some(Duration::from_secs(30)));
         let before = tokio::time::Instant::now();
-        let _permit = fast
-            .enter(std::time::Duration::from_secs(60))
-            .await
-            .unwrap();
+        let pass = fast
+            .enter(
+                &scopes(&fast_url),
+                Priority::Normal,
+                Duration::from_secs(60),
+            )
+            .await;
+        assert!(pass.is_ok());
         assert_eq!(tokio::time::Instant::now(), before, "the fast site waited");
-        assert!(slow.enter(std::time::Duration::from_secs(1)).await.is_err());
+        drop(pass);
+        assert!(slow
+            .enter(&scopes(&slow_url), Priority::Normal, Duration::from_secs(1))
+            .await
+            .is_err());
     }
 }

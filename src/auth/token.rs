@@ -32,27 +32,61 @@ struct Cached {
     token: SecretString,
     fetched_at: Instant,
     renew_at: Instant,
+    expires_at: Instant,
 }
 
+/// How a token is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    /// There is no usable token: wait and retry as the policy says.
+    Patiently,
+    /// The current token still works (it is due for renewal): one try, no waiting, so
+    /// that no Jira call waits on the auth host (issue 9: a 429 from the auth host never
+    /// slows Jira calls).
+    Once,
+}
+
+/// After a renewal failed, how long the current token is used before the next try: a
+/// storm of calls costs the auth host one request per this, not one per call.
+const RENEW_RETRY: Duration = Duration::from_secs(10);
+
 impl TokenCache {
-    /// A valid token for the credentials, fetched with `fetch` only when needed.
+    /// A valid token for the credentials, fetched with `fetch` only when needed. A token
+    /// due for renewal but still valid is renewed with one try and kept if that fails.
     pub(crate) async fn get<F, Fut>(
         &self,
         credentials: &Credentials,
         fetch: F,
     ) -> Result<SecretString>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Fetch) -> Fut,
         Fut: Future<Output = Result<(SecretString, Duration)>>,
     {
         let mut slot = self.slot.lock().await;
-        if let Some(c) = slot.as_ref() {
-            if c.credentials.same_as(credentials) && Instant::now() < c.renew_at {
+        let now = Instant::now();
+        let mut how = Fetch::Patiently;
+        if let Some(c) = slot.as_mut().filter(|c| c.credentials.same_as(credentials)) {
+            if now < c.renew_at {
+                return Ok(c.token.clone());
+            }
+            if now < c.expires_at {
+                how = Fetch::Once;
+            }
+        }
+        let fetched = fetch(how).await;
+        if how == Fetch::Once {
+            if let (Err(error), Some(c)) = (&fetched, slot.as_mut()) {
+                // The current token still works: keep using it, and try again later.
+                tracing::warn!(%error, "could not renew the access token; the current one is used until it expires");
+                let retry = error.retry_after().unwrap_or(RENEW_RETRY).max(RENEW_RETRY);
+                c.renew_at = now
+                    .checked_add(retry)
+                    .map_or(c.expires_at, |at| at.min(c.expires_at));
                 return Ok(c.token.clone());
             }
         }
         *slot = None;
-        let (token, lifetime) = fetch().await?;
+        let (token, lifetime) = fetched?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let margin = RENEW_BEFORE.min(lifetime / 10);
         // `expires_in` comes from the server: an absurd one must not overflow the clock.
@@ -60,11 +94,13 @@ impl TokenCache {
         let renew_at = now
             .checked_add(lifetime.saturating_sub(margin))
             .unwrap_or_else(|| now + FOREVER);
+        let expires_at = now.checked_add(lifetime).unwrap_or(renew_at);
         *slot = Some(Cached {
             credentials: credentials.clone(),
             token: token.clone(),
             fetched_at: now,
             renew_at,
+            expires_at,
         });
         Ok(token)
     }
@@ -128,13 +164,13 @@ mod tests {
     async fn reuses_until_shortly_before_expiry() {
         let cache = TokenCache::default();
         let c = creds("s");
-        let t = cache.get(&c, || ok("t1", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t1", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t1");
         tokio::time::advance(Duration::from_secs(3500)).await;
-        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t1");
         tokio::time::advance(Duration::from_secs(50)).await; // 3550 s: within the last minute
-        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t2");
         assert_eq!(cache.fetches(), 2);
     }
@@ -142,18 +178,57 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn knows_the_age_of_the_cached_token_only() {
         let cache = TokenCache::default();
-        let t = cache.get(&creds("s"), || ok("t1", 3600)).await.unwrap();
+        let t = cache.get(&creds("s"), |_| ok("t1", 3600)).await.unwrap();
         tokio::time::advance(Duration::from_secs(30)).await;
         assert_eq!(cache.age(&t).await, Some(Duration::from_secs(30)));
         let other = SecretString::from("t0".to_owned());
         assert_eq!(cache.age(&other).await, None);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_renewal_keeps_the_valid_token_and_tries_again_later() {
+        let cache = TokenCache::default();
+        let c = creds("s");
+        cache.get(&c, |_| ok("t1", 600)).await.unwrap();
+        tokio::time::advance(Duration::from_secs(545)).await; // renewal due
+        let refused = || async {
+            Err::<(SecretString, Duration), _>(Error::Throttled {
+                retry_after: Duration::from_secs(30),
+            })
+        };
+        let mut asked = None;
+        let t = cache
+            .get(&c, |how| {
+                asked = Some(how);
+                refused()
+            })
+            .await
+            .unwrap();
+        assert_eq!(asked, Some(Fetch::Once));
+        assert_eq!(t.expose_secret(), "t1");
+        // Not asked again for the 30 s the auth host asked for.
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let t = cache.get(&c, |_| ok("t2", 600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t1");
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let t = cache.get(&c, |_| ok("t2", 600)).await.unwrap();
+        assert_eq!(t.expose_secret(), "t2");
+        // An expired token is fetched patiently, and a failure is the caller's.
+        tokio::time::advance(Duration::from_secs(700)).await;
+        let e = cache
+            .get(&c, |how| {
+                assert_eq!(how, Fetch::Patiently);
+                refused()
+            })
+            .await;
+        assert!(e.is_err());
+    }
+
     #[tokio::test]
     async fn other_credentials_get_their_own_token() {
         let cache = TokenCache::default();
-        cache.get(&creds("a"), || ok("ta", 3600)).await.unwrap();
-        let t = cache.get(&creds("b"), || ok("tb", 3600)).await.unwrap();
+        cache.get(&creds("a"), |_| ok("ta", 3600)).await.unwrap();
+        let t = cache.get(&creds("b"), |_| ok("tb", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "tb");
     }
 
@@ -161,14 +236,14 @@ mod tests {
     async fn invalidate_only_drops_the_refused_token() {
         let cache = TokenCache::default();
         let c = creds("s");
-        cache.get(&c, || ok("t1", 3600)).await.unwrap();
+        cache.get(&c, |_| ok("t1", 3600)).await.unwrap();
         cache
             .invalidate(&SecretString::from("other".to_owned()))
             .await;
-        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t1");
         cache.invalidate(&SecretString::from("t1".to_owned())).await;
-        let t = cache.get(&c, || ok("t2", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t2", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t2");
     }
 
@@ -177,12 +252,12 @@ mod tests {
         let cache = TokenCache::default();
         let c = creds("s");
         let e = cache
-            .get(&c, || async {
+            .get(&c, |_| async {
                 Err::<(SecretString, Duration), _>(Error::NoSites)
             })
             .await;
         assert!(e.is_err());
-        let t = cache.get(&c, || ok("t", 3600)).await.unwrap();
+        let t = cache.get(&c, |_| ok("t", 3600)).await.unwrap();
         assert_eq!(t.expose_secret(), "t");
         assert_eq!(cache.fetches(), 1);
     }
@@ -197,7 +272,7 @@ mod tests {
             let c = c.clone();
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get(&c, || async {
+                    .get(&c, |_| async {
                         tokio::task::yield_now().await;
                         ok("t", 3600).await
                     })

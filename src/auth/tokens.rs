@@ -10,7 +10,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::token::TokenCache;
+use super::token::{Fetch, TokenCache};
 use crate::connection::Credentials;
 use crate::error::Result;
 
@@ -71,7 +71,7 @@ impl TokenCaches {
         fetch: F,
     ) -> Result<SecretString>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Fetch) -> Fut,
         Fut: Future<Output = Result<(SecretString, Duration)>>,
     {
         self.cache(credentials).get(credentials, fetch).await
@@ -129,27 +129,27 @@ mod tests {
     async fn one_token_per_credential_shared_by_its_users_and_kept_apart_from_others() {
         let caches = TokenCaches::default();
         let (a, b) = (creds("a", "s1"), creds("b", "s2"));
-        let t = caches.get(&a, || async { token("ta") }).await.unwrap();
+        let t = caches.get(&a, |_| async { token("ta") }).await.unwrap();
         assert_eq!(t.expose_secret(), "ta");
         // The same credential (another workspace): no new fetch.
         let again = caches
-            .get(&a.clone(), || async { token("never") })
+            .get(&a.clone(), |_| async { token("never") })
             .await
             .unwrap();
         assert_eq!(again.expose_secret(), "ta");
         // Another credential does not evict the first.
-        caches.get(&b, || async { token("tb") }).await.unwrap();
-        let still = caches.get(&a, || async { token("never") }).await.unwrap();
+        caches.get(&b, |_| async { token("tb") }).await.unwrap();
+        let still = caches.get(&a, |_| async { token("never") }).await.unwrap();
         assert_eq!(still.expose_secret(), "ta");
         assert_eq!(caches.fetches(), 2);
         // The same client id with a rotated secret is another credential.
         let rotated = caches
-            .get(&creds("a", "s3"), || async { token("ta2") })
+            .get(&creds("a", "s3"), |_| async { token("ta2") })
             .await
             .unwrap();
         assert_eq!(rotated.expose_secret(), "ta2");
         caches.forget(&a).await;
-        let fresh = caches.get(&a, || async { token("ta3") }).await.unwrap();
+        let fresh = caches.get(&a, |_| async { token("ta3") }).await.unwrap();
         assert_eq!(fresh.expose_secret(), "ta3");
     }
 
@@ -158,13 +158,13 @@ mod tests {
         let caches = TokenCaches::default();
         for i in 0..200 {
             let c = creds(&format!("id{i}"), "s");
-            caches.get(&c, || async { token("t") }).await.unwrap();
+            caches.get(&c, |_| async { token("t") }).await.unwrap();
         }
         tokio::time::advance(Duration::from_secs(7200)).await;
         // The map doubles to 256 before the next sweep: the 200 expired go then.
         for i in 0..100 {
             let c = creds(&format!("new{i}"), "s");
-            caches.get(&c, || async { token("t") }).await.unwrap();
+            caches.get(&c, |_| async { token("t") }).await.unwrap();
         }
         assert!(caches.len() <= 100, "{} caches kept", caches.len());
     }

@@ -26,7 +26,7 @@ use crate::jira::models::{
     self as wire, AccessibleResource, CreatedIssue, IssueTypePage, ProjectPage, SearchAnswer,
     TokenAnswer,
 };
-use crate::throttle::Gate;
+use crate::throttle::{Gate, Scope};
 use crate::transport::HttpResponse;
 
 /// The longest label Jira accepts, in UTF-16 units.
@@ -129,7 +129,7 @@ pub fn token(body: &[u8]) -> Result<TokenInfo> {
 pub fn keep_token(lifetime: Duration) -> bool {
     let cache = TokenCache::default();
     let creds = Credentials::new("fuzz", SecretString::from("fuzz"));
-    let got = poll_ready(cache.get(&creds, || async move {
+    let got = poll_ready(cache.get(&creds, |_| async move {
         Ok((SecretString::from("token"), lifetime))
     }));
     matches!(got, Some(Ok(t)) if t.expose_secret() == "token")
@@ -244,7 +244,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// Holds a fresh request gate back for `delay`, as the client does on a 429 with the
 /// answer's `Retry-After`.
 pub fn hold_back(delay: Duration) {
-    Gate::new(1).slow_down(delay);
+    Gate::new(1).hold(&Scope::Site("fuzz".to_owned()), delay);
 }
 
 /// Polls a future that never waits once; `None` if it did wait.

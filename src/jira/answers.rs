@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::models::ErrorBody;
 use crate::error::{ApiError, Error, Result};
 use crate::retry::parse_retry_after;
+use crate::throttle::Limits;
 use crate::transport::HttpResponse;
 
 /// Parses a 2xx body. The error never quotes the body: it may hold a token.
@@ -31,10 +32,18 @@ pub(crate) fn parse<T: DeserializeOwned>(
     })
 }
 
-/// The `Retry-After` of an answer, if it has a readable one.
+/// How long an answer asks to wait: its `Retry-After`, if it has a readable one; for a
+/// 429 without one, until its `X-RateLimit-Reset` ("Rate limiting": 429 answers "may be
+/// accompanied by Retry-After and X-RateLimit-Reset headers").
 pub(crate) fn retry_after(resp: &HttpResponse) -> Option<Duration> {
+    let now = SystemTime::now();
     resp.header("retry-after")
-        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| {
+            (resp.status == 429)
+                .then(|| Limits::of(resp).reset_after(now))
+                .flatten()
+        })
 }
 
 /// An error answer, with whatever message its body carries.
@@ -238,6 +247,18 @@ mod tests {
     fn retry_after_is_read() {
         let r = resp(429, "{}").with_header("Retry-After", "3");
         assert_eq!(api_error("x", &r).retry_after, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_for_the_reset() {
+        let r = resp(429, "{}").with_header("X-RateLimit-Reset", "2999-01-01T00:00Z");
+        let d = api_error("x", &r).retry_after.unwrap();
+        assert!(d > Duration::from_secs(86_400 * 365), "{d:?}");
+        let past = resp(429, "{}").with_header("X-RateLimit-Reset", "2000-01-01T00:00Z");
+        assert_eq!(retry_after(&past), Some(Duration::ZERO));
+        // Only a 429's reset is a wait: on other answers it is the window's end.
+        let ok = resp(200, "{}").with_header("X-RateLimit-Reset", "2999-01-01T00:00Z");
+        assert_eq!(retry_after(&ok), None);
     }
 
     #[test]

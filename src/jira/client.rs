@@ -9,12 +9,14 @@ use super::answers::{api_error, parse, retry_after};
 use super::models::TokenAnswer;
 use super::requests::{self, ApiRequest, Replay};
 use crate::auth::scopes;
+use crate::auth::token::Fetch;
 use crate::auth::tokens::TokenCaches;
 use crate::connection::Credentials;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, Result};
 use crate::limits::SiteGates;
 use crate::retry::{classify, RetryPolicy, Verdict};
+use crate::throttle::{Priority, Scopes};
 use crate::transport::{HttpRequest, HttpResponse, HttpTransport};
 
 /// How old a token refused for a scope must be before one new token is fetched for it:
@@ -61,13 +63,19 @@ impl JiraClient {
     }
 
     async fn token(&self, creds: &Credentials) -> Result<SecretString> {
-        self.tokens.get(creds, || self.fetch_token(creds)).await
+        self.tokens
+            .get(creds, |how| self.fetch_token(creds, how))
+            .await
     }
 
-    async fn fetch_token(&self, creds: &Credentials) -> Result<(SecretString, Duration)> {
+    async fn fetch_token(
+        &self,
+        creds: &Credentials,
+        how: Fetch,
+    ) -> Result<(SecretString, Duration)> {
         let req = requests::token(&self.endpoints, creds);
         // Boxed: `run` asks for tokens, and this is how tokens are asked for.
-        match Box::pin(self.run(&req, None)).await {
+        match Box::pin(self.run_as(&req, None, how)).await {
             Ok(resp) => {
                 let answer: TokenAnswer = parse(req.operation, &resp)?;
                 if answer.access_token.expose_secret().is_empty() {
@@ -113,61 +121,103 @@ impl JiraClient {
     /// one more try, outside the retry budget; unless it says the token lacks a scope,
     /// which a new token would lack too.
     async fn run(&self, req: &ApiRequest, creds: Option<&Credentials>) -> Result<HttpResponse> {
+        self.run_as(req, creds, Fetch::Patiently).await
+    }
+
+    /// [`run`](Self::run); `Fetch::Once` makes one try that waits for nothing.
+    async fn run_as(
+        &self,
+        req: &ApiRequest,
+        creds: Option<&Credentials>,
+        how: Fetch,
+    ) -> Result<HttpResponse> {
+        let (max_wait, max_retries) = match how {
+            Fetch::Patiently => (self.policy.max_retry_after(), self.policy.max_retries()),
+            Fetch::Once => (Duration::ZERO, 0),
+        };
+        // The token request goes to the auth host: apart from Jira's limits and slots.
+        let scopes = Scopes::of(creds.is_none(), req.method, &req.url, req.operation);
+        let priority = if req.operation == requests::CREATE_ISSUE {
+            Priority::First
+        } else {
+            Priority::Normal
+        };
+        // Each Jira site (and the auth host) has its own slots and pacing: a site's limits
+        // never hold back another's requests.
+        let gate = self.gates.for_url(&req.url);
         let mut attempt = 0;
         let mut renewed = false;
         loop {
+            // Through the gate first, then the token: a token never ages in a queue, and
+            // the token lock is never held while waiting for Jira's limits.
+            let pass = match gate.enter(&scopes, priority, max_wait).await {
+                Ok(p) => p,
+                // Jira asked this notifier to hold off longer than it waits in place: the
+                // host hears so at once, rather than a call blocking for minutes.
+                Err(left) => return Err(Error::Throttled { retry_after: left }),
+            };
             let token = match creds {
                 Some(c) => Some(self.token(c).await?),
                 None => None,
             };
-            let (err, wait) = match self.send_once(req, token.as_ref()).await? {
-                Ok(resp) => match classify(resp.status) {
-                    Verdict::Success => return Ok(resp),
-                    _ if resp.status == 401 => {
-                        let (Some(t), Some(c)) = (&token, creds) else {
-                            return Err(api_error(req.operation, &resp).into());
-                        };
-                        if renewed || self.lacks_scope(&resp, c, t).await {
-                            if scopes::is_scope_mismatch(&resp) {
-                                return Err(Error::MissingScope {
-                                    operation: req.operation,
-                                    scope: scopes::required(req.method, &req.url),
-                                });
+            let sent = self.send_once(req, token.as_ref()).await;
+            let (err, wait) = match sent {
+                Ok(resp) => {
+                    // A 429's wait: `Retry-After`, else `X-RateLimit-Reset`, else backoff.
+                    let asked = retry_after(&resp);
+                    let hold = (resp.status == 429)
+                        .then(|| asked.unwrap_or_else(|| self.policy.backoff(attempt)));
+                    gate.observe(&scopes, &resp, hold);
+                    drop(pass);
+                    match classify(resp.status) {
+                        Verdict::Success => return Ok(resp),
+                        _ if resp.status == 401 => {
+                            let (Some(t), Some(c)) = (&token, creds) else {
+                                return Err(api_error(req.operation, &resp).into());
+                            };
+                            if renewed || self.lacks_scope(&resp, c, t).await {
+                                if scopes::is_scope_mismatch(&resp) {
+                                    return Err(Error::MissingScope {
+                                        operation: req.operation,
+                                        scope: scopes::required(req.method, &req.url),
+                                    });
+                                }
+                                return Err(api_error(req.operation, &resp).into());
                             }
-                            return Err(api_error(req.operation, &resp).into());
+                            renewed = true;
+                            self.tokens.invalidate(c, t).await;
+                            continue;
                         }
-                        renewed = true;
-                        self.tokens.invalidate(c, t).await;
-                        continue;
-                    }
-                    Verdict::Throttled => {
-                        let asked = retry_after(&resp);
-                        let err = Error::from(api_error(req.operation, &resp));
-                        if resp.status == 429 {
-                            // Jira limits the whole tenant: every request to this
-                            // site waits, not just this one; other sites go on.
-                            self.gates
-                                .for_url(&req.url)
-                                .slow_down(asked.unwrap_or_else(|| self.policy.backoff(attempt)));
-                        } else if req.replay == Replay::OnlyIfNotReceived {
-                            // A 503 may come after the create was processed.
-                            return Err(err);
+                        Verdict::Throttled => {
+                            let err = Error::from(api_error(req.operation, &resp));
+                            if resp.status != 429 && req.replay == Replay::OnlyIfNotReceived {
+                                // A 503 may come after the create was processed.
+                                return Err(err);
+                            }
+                            let wait = asked.unwrap_or_else(|| self.policy.backoff(attempt));
+                            if asked.is_some_and(|d| d > max_wait) {
+                                return Err(err);
+                            }
+                            // A 429 held its scope back in the gate, which the next try
+                            // waits out; a 503 is waited out here.
+                            let wait = if resp.status == 429 {
+                                Duration::ZERO
+                            } else {
+                                wait
+                            };
+                            (err, wait)
                         }
-                        match asked {
-                            Some(d) if d > self.policy.max_retry_after() => return Err(err),
-                            Some(d) => (err, d),
-                            None => (err, self.policy.backoff(attempt)),
+                        Verdict::Transient if req.replay == Replay::Safe => (
+                            api_error(req.operation, &resp).into(),
+                            self.policy.backoff(attempt),
+                        ),
+                        Verdict::Transient | Verdict::Fatal => {
+                            return Err(api_error(req.operation, &resp).into())
                         }
                     }
-                    Verdict::Transient if req.replay == Replay::Safe => (
-                        api_error(req.operation, &resp).into(),
-                        self.policy.backoff(attempt),
-                    ),
-                    Verdict::Transient | Verdict::Fatal => {
-                        return Err(api_error(req.operation, &resp).into())
-                    }
-                },
+                }
                 Err(error) => {
+                    drop(pass);
                     let retry = req.replay == Replay::Safe || error.certainly_not_sent();
                     let err = Error::Transport {
                         operation: req.operation,
@@ -179,7 +229,7 @@ impl JiraClient {
                     (err, self.policy.backoff(attempt))
                 }
             };
-            if attempt >= self.policy.max_retries() {
+            if attempt >= max_retries {
                 return Err(err);
             }
             attempt += 1;
@@ -192,7 +242,7 @@ impl JiraClient {
         &self,
         req: &ApiRequest,
         token: Option<&SecretString>,
-    ) -> Result<Result<HttpResponse, crate::transport::TransportError>> {
+    ) -> Result<HttpResponse, crate::transport::TransportError> {
         let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
         if req.body.is_some() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
@@ -209,13 +259,6 @@ impl JiraClient {
             headers,
             body: req.body.clone(),
         };
-        let gate = self.gates.for_url(&req.url);
-        let _permit = match gate.enter(self.policy.max_retry_after()).await {
-            Ok(p) => p,
-            // Jira asked this notifier to hold off longer than it waits in place: the
-            // host hears so at once, rather than a call blocking for minutes.
-            Err(left) => return Err(Error::Throttled { retry_after: left }),
-        };
-        Ok(self.transport.send(request).await)
+        self.transport.send(request).await
     }
 }

@@ -4,6 +4,7 @@
 mod corners;
 mod faults;
 mod lag;
+mod limits;
 mod replicas;
 mod scopes;
 mod screens;

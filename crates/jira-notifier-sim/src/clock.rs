@@ -75,6 +75,28 @@ pub(crate) fn jira_datetime(t: SystemTime) -> String {
     )
 }
 
+/// ISO 8601 to the millisecond, rounded up, for `X-RateLimit-Reset`:
+/// `2026-10-08T07:13:36.235Z`. Rounded up so that a client waiting for it is never early.
+pub(crate) fn iso_millis_ceil(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let ceil = since
+        .checked_add(std::time::Duration::from_nanos(u64::from(
+            (1_000_000 - since.subsec_nanos() % 1_000_000) % 1_000_000,
+        )))
+        .unwrap_or(since);
+    let u = utc(UNIX_EPOCH + ceil);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        u.year,
+        u.month,
+        u.day,
+        u.hour,
+        u.minute,
+        u.second,
+        u.nanos / 1_000_000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -108,5 +130,14 @@ mod tests {
             gateway_timestamp(at(1_791_443_616, 234_600_367)),
             "2026-10-08T07:13:36.234600367Z"
         );
+        assert_eq!(
+            iso_millis_ceil(at(1_791_443_616, 234_600_367)),
+            "2026-10-08T07:13:36.235Z"
+        );
+        assert_eq!(
+            iso_millis_ceil(at(1_791_443_616, 999_000_001)),
+            "2026-10-08T07:13:37.000Z"
+        );
+        assert_eq!(iso_millis_ceil(at(0, 0)), "1970-01-01T00:00:00.000Z");
     }
 }

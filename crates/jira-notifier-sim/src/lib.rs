@@ -65,6 +65,7 @@ mod issues;
 mod jql;
 mod lists;
 mod model;
+mod ratelimit;
 mod render;
 mod reply;
 mod router;
@@ -83,7 +84,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use self::faults::Fault;
-pub use self::model::{RateLimit, RecordedRequest, SimIssue, StatusCategory};
+pub use self::model::{LimitScope, RateLimit, RecordedRequest, SimIssue, StatusCategory};
 pub use self::screens::{ScreenKind, SimField};
 pub use self::server::SimServer;
 use self::world::{NewIssue, User, World};
@@ -320,13 +321,26 @@ impl SimJira {
         self.world().latency = latency;
     }
 
-    /// Limits Jira requests (everything under `/ex/jira/`); `None` (the default) removes
-    /// the limit. Requests over the limit get `429` with `Retry-After` (seconds until the
-    /// window ends) and `RateLimit-Reason: jira-burst-based`, and change nothing.
+    /// Limits Jira requests (everything under `/ex/jira/`), replacing any limits set
+    /// before; `None` (the default) removes them. [`RateLimit::new`] counts the whole site,
+    /// [`RateLimit::burst`] each endpoint, [`RateLimit::per_issue_write`] writes to each
+    /// issue. Every answer under a limit carries Jira's rate-limit headers
+    /// (`RateLimit-Reason`, `X-RateLimit-Limit`, `-Remaining`, `-Reset`, `-NearLimit`);
+    /// requests over a limit get `429` with `Retry-After` (seconds until the window ends)
+    /// and change nothing.
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        let mut world = self.world();
-        world.rate_limit = limit;
-        world.rate_window = world::RateWindow::default();
+        self.world().limiter.set(limit);
+    }
+
+    /// Adds a limit to those on Jira requests: each request must fit every one.
+    pub fn add_rate_limit(&self, limit: RateLimit) {
+        self.world().limiter.add(limit);
+    }
+
+    /// Limits token requests to the auth host (`None`, the default: unlimited). Past it,
+    /// `429` with `Retry-After`; Jira's own limits are apart.
+    pub fn set_auth_rate_limit(&self, limit: Option<RateLimit>) {
+        self.world().limiter.set_auth(limit);
     }
 
     /// Makes every issued token invalid at once: the next Jira call with one gets `401`.

@@ -126,19 +126,69 @@ pub struct RecordedRequest {
     pub at: Instant,
 }
 
-/// A rate limit over all Jira (gateway `/ex/jira/...`) requests, in fixed windows: at most
-/// `max_requests` are answered per window of length `per`; the others get `429`.
+/// What a simulated rate limit counts, and the `RateLimit-Reason` it answers with
+/// ("Build an app that respects rate limits", developer.atlassian.com).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitScope {
+    /// Every Jira request of the site (tenant): `jira-quota-tenant-based`.
+    Site,
+    /// Each endpoint and method apart: `jira-burst-based`.
+    Endpoint,
+    /// Writes to each issue apart (not creates, not reads): `jira-per-issue-on-write`.
+    IssueWrite,
+}
+
+impl LimitScope {
+    /// The `RateLimit-Reason` a limit of this scope answers with.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            LimitScope::Site => "jira-quota-tenant-based",
+            LimitScope::Endpoint => "jira-burst-based",
+            LimitScope::IssueWrite => "jira-per-issue-on-write",
+        }
+    }
+}
+
+/// A rate limit on Jira (gateway `/ex/jira/...`) requests, in fixed windows: at most
+/// `max_requests` are answered per window of length `per` in each `scope`; the others get
+/// `429`. Every answer under a limit carries Jira's rate-limit headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// How many requests a window accepts.
     pub max_requests: u32,
     /// The length of a window.
     pub per: Duration,
+    /// What the limit counts.
+    pub scope: LimitScope,
 }
 
 impl RateLimit {
-    /// At most `max_requests` requests per `per`.
+    /// At most `max_requests` Jira requests per `per` over the whole site
+    /// (`jira-quota-tenant-based`).
     pub const fn new(max_requests: u32, per: Duration) -> Self {
-        RateLimit { max_requests, per }
+        RateLimit {
+            max_requests,
+            per,
+            scope: LimitScope::Site,
+        }
+    }
+
+    /// At most `max_requests` per `per` to each endpoint and method (`jira-burst-based`).
+    pub const fn burst(max_requests: u32, per: Duration) -> Self {
+        RateLimit {
+            max_requests,
+            per,
+            scope: LimitScope::Endpoint,
+        }
+    }
+
+    /// At most `max_requests` writes per `per` to each issue (`jira-per-issue-on-write`).
+    pub const fn per_issue_write(max_requests: u32, per: Duration) -> Self {
+        RateLimit {
+            max_requests,
+            per,
+            scope: LimitScope::IssueWrite,
+        }
     }
 }

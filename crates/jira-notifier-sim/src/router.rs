@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use super::model::{RateLimit, RecordedRequest};
+use super::model::RecordedRequest;
 use super::world::{JiraData, World};
 use super::{auth, issues, lists, reply, scopes, screens, search};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
@@ -181,7 +181,10 @@ fn route(world: &mut World, request: &HttpRequest, body: &Body, now: Instant) ->
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (request.method, segments.as_slice()) {
-        (Method::Post, ["oauth", "token"]) => auth::token(world, body, now),
+        (Method::Post, ["oauth", "token"]) => match world.limiter.admit_auth(now) {
+            Ok(()) => auth::token(world, body, now),
+            Err(too_many) => too_many,
+        },
         (Method::Get, ["oauth", "token", "accessible-resources"]) => {
             auth::accessible_resources(world, request, now)
         }
@@ -195,15 +198,6 @@ fn route(world: &mut World, request: &HttpRequest, body: &Body, now: Instant) ->
 fn is_site_host(url: &Url) -> bool {
     url.host_str()
         .is_some_and(|h| h.to_ascii_lowercase().ends_with(".atlassian.net"))
-}
-
-fn rate_limited(limit: RateLimit, wait: Duration) -> HttpResponse {
-    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-    reply::jira_errors(429, &["Rate limit exceeded.".to_owned()])
-        .with_header("retry-after", secs.to_string())
-        .with_header("ratelimit-reason", "jira-burst-based")
-        .with_header("x-ratelimit-limit", limit.max_requests.to_string())
-        .with_header("x-ratelimit-remaining", "0")
 }
 
 fn jira(
@@ -226,11 +220,10 @@ fn jira(
             return reply::scope_mismatch();
         }
     }
-    if let Some(limit) = world.rate_limit {
-        if let Err(wait) = world.rate_window.admit(limit, now) {
-            return rate_limited(limit, wait);
-        }
-    }
+    let limits = match world.limiter.admit(cloud_id, request.method, rest, now) {
+        Ok(headers) => headers,
+        Err(too_many) => return too_many,
+    };
     let search_lag = world.search_lag;
     let Some(entry) = world.sites.get_mut(site) else {
         return reply::gateway_not_found(full_path);
@@ -252,7 +245,7 @@ fn jira(
         now,
         search_lag,
     };
-    dispatch(&mut entry.jira, &ctx, request, body, rest)
+    dispatch(&mut entry.jira, &ctx, request, body, rest).with_headers(limits)
 }
 
 /// Whether some method has an endpoint at this path.
@@ -478,7 +471,7 @@ mod tests {
     async fn rate_limit_answers_429_with_retry_after() {
         let sim = SimJira::new();
         let client = Client::new(&sim).await;
-        sim.set_rate_limit(Some(RateLimit::new(2, Duration::from_secs(10))));
+        sim.set_rate_limit(Some(RateLimit::burst(2, Duration::from_secs(10))));
         assert_eq!(client.get("/rest/api/3/myself").await.0, 200);
         tokio::time::advance(Duration::from_millis(3500)).await;
         assert_eq!(client.get("/rest/api/3/myself").await.0, 200);

@@ -7,7 +7,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::faults::FaultQueue;
-use super::model::{RateLimit, RecordedRequest, SimIssue, StatusCategory};
+use super::model::{RecordedRequest, SimIssue, StatusCategory};
+use super::ratelimit::Limiter;
 use super::screens::{self, SimField};
 use jira_notifier::Site;
 
@@ -37,8 +38,7 @@ pub(crate) struct World {
     pub(crate) extra_resources: Vec<Value>,
     pub(crate) search_lag: Duration,
     pub(crate) latency: Duration,
-    pub(crate) rate_limit: Option<RateLimit>,
-    pub(crate) rate_window: RateWindow,
+    pub(crate) limiter: Limiter,
     pub(crate) sites: Vec<SiteEntry>,
     /// Data added while no site exists yet; it becomes the first site's.
     pub(crate) unsited: JiraData,
@@ -65,8 +65,7 @@ impl World {
             extra_resources: Vec::new(),
             search_lag: Duration::ZERO,
             latency: Duration::ZERO,
-            rate_limit: None,
-            rate_window: RateWindow::default(),
+            limiter: Limiter::default(),
             sites: Vec::new(),
             unsited: JiraData::new(),
             faults: FaultQueue::default(),
@@ -136,34 +135,6 @@ impl IssuedToken {
 
     pub(crate) fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
-    }
-}
-
-/// A fixed-window counter for [`RateLimit`].
-#[derive(Debug, Default)]
-pub(crate) struct RateWindow {
-    started: Option<Instant>,
-    used: u32,
-}
-
-impl RateWindow {
-    /// Counts a request; `Err(wait)` when the window is full, with how long until it ends.
-    pub(crate) fn admit(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
-        let expired = self
-            .started
-            .is_none_or(|start| now.saturating_duration_since(start) >= limit.per);
-        if expired {
-            self.started = Some(now);
-            self.used = 0;
-        }
-        if self.used >= limit.max_requests {
-            let start = self.started.unwrap_or(now);
-            return Err(limit
-                .per
-                .saturating_sub(now.saturating_duration_since(start)));
-        }
-        self.used += 1;
-        Ok(())
     }
 }
 

@@ -145,7 +145,9 @@ pub fn message(i: usize, pad_to: usize) -> String {
     m
 }
 
-/// `--rate-limit N/SECS` (or `none`, `0`): the simulated Jira's limit.
+/// `--rate-limit N/SECS` (or `none`, `0`): the simulated Jira's limit, over every Jira
+/// request of the site (it answers with `RateLimit-Reason: jira-quota-tenant-based` and
+/// Jira's `X-RateLimit-*` headers).
 pub fn rate_limit(v: &str) -> Result<Option<jira_notifier_sim::RateLimit>, String> {
     if v == "none" || v == "0" {
         return Ok(None);

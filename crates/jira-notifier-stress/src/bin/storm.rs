@@ -19,7 +19,7 @@
 //! | `--reports N` | `STORM_REPORTS` | 10000 | error reports in the storm |
 //! | `--tests N` | `STORM_TESTS` | 1000 | distinct tests they are spread over |
 //! | `--rtt-ms N` | `STORM_RTT_MS` | 50 | round-trip time of every request |
-//! | `--rate-limit N/SECS` | `STORM_RATE_LIMIT` | none | Jira answers `429` past N requests per SECS |
+//! | `--rate-limit N/SECS` | `STORM_RATE_LIMIT` | none | Jira answers `429` past N requests per SECS over the site, and sends its `X-RateLimit-*` headers |
 //! | `--max-in-flight N` | `STORM_MAX_IN_FLIGHT` | 8 (the crate's default) | the notifier's cap on requests in flight |
 //! | `--lag-ms N` | `STORM_LAG_MS` | 0 | how far Jira's search index lags writes |
 //! | `--seed N` | `STORM_SEED` | 1 | the order reports arrive in |
@@ -427,6 +427,11 @@ async fn storm(o: &Options) -> bool {
         counters.throttled.load(Relaxed),
         counters.peak_in_flight.load(Relaxed),
     );
+    let throttled = counters.throttled.load(Relaxed);
+    println!(
+        "429 answers: {throttled} of {total_requests} requests ({:.2}%)",
+        throttled as f64 * 100.0 / total_requests.max(1) as f64
+    );
     println!(
         "requests per report: {:.4} ({:.4} per test)",
         total_requests as f64 / o.reports as f64,
@@ -438,7 +443,18 @@ async fn storm(o: &Options) -> bool {
         in_rtts(percentile(&latencies, 99.0), o.rtt),
         in_rtts(latencies.last().copied().unwrap_or_default(), o.rtt),
     );
-    let floor = if o.rtt.is_zero() || o.rate_limit.is_some() {
+    let floor = if let Some(limit) = o.rate_limit {
+        // The limit counts Jira requests (searches and creates), not the token request.
+        let jira_requests = 2 * o.tests;
+        let windows = (jira_requests as f64 / f64::from(limit.max_requests)).ceil();
+        let ideal = windows * limit.per.as_secs_f64();
+        format!(
+            " (floor for {jira_requests} Jira requests at {} per {} s: {ideal:.2} s; {:.3}x the floor)",
+            limit.max_requests,
+            limit.per.as_secs_f64(),
+            wall.as_secs_f64() / ideal
+        )
+    } else if o.rtt.is_zero() {
         String::new()
     } else {
         let min_requests = 2 * o.tests + 1;
