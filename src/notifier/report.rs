@@ -264,30 +264,9 @@ impl Inner {
                 .add_comment(conn, &found.id, &draft.description)
                 .await
         };
-        let label = draft.test_label;
-        let issue = issue_ref(conn, &found);
-        let record = record_of(&found, &label);
-        let mut saved = self
-            .store
-            .release_create(test_id, &self.owner, Some(&record))
-            .await;
-        if matches!(&saved, Err(e) if e.kind() == StoreErrorKind::Unavailable) {
-            saved = self
-                .store
-                .release_create(test_id, &self.owner, Some(&record))
-                .await;
-        }
-        // Without its record the issue could be made again while search lags: the claim
-        // then stays until its lease runs out, and whoever takes it over searches first.
-        // This notifier, which may take it again at once, keeps the record in memory and
-        // reconciles it in the test's next duplicate check.
-        if let Err(error) = saved {
-            self.unrecorded
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(test_id.clone(), record);
-            return Err(Error::RecordNotSaved { issue, error });
-        }
+        let issue = self
+            .record_and_release(conn, test_id, &found, &draft.test_label)
+            .await?;
         if let Err(e) = commented {
             return Err(Error::DetailsNotAdded {
                 issue,
@@ -329,6 +308,23 @@ impl Inner {
         label: &str,
     ) -> Result<IssueRef> {
         self.pending.clear(test_id.as_str());
+        self.record_and_release(conn, test_id, found, label).await
+    }
+
+    /// Records the issue just made for the test and releases its claim, in one store call,
+    /// tried twice on a passing store failure.
+    ///
+    /// Without its record the issue could be made again while search lags: the claim then
+    /// stays until its lease runs out, and whoever takes it over searches first. This
+    /// notifier, which may take it again at once, keeps the record in memory and reconciles
+    /// it in the test's next duplicate check.
+    async fn record_and_release(
+        &self,
+        conn: &Connection,
+        test_id: &TestId,
+        found: &Found,
+        label: &str,
+    ) -> Result<IssueRef> {
         let issue = issue_ref(conn, found);
         let record = record_of(found, label);
         let mut saved = self

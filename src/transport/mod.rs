@@ -71,8 +71,7 @@ impl HttpRequest {
 
     /// Adds a header (its name lower-cased); returns `self` for chaining.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers
-            .push((name.into().to_ascii_lowercase(), value.into()));
+        push_headers(&mut self.headers, [(name, value)]);
         self
     }
 
@@ -83,9 +82,7 @@ impl HttpRequest {
         N: Into<String>,
         V: Into<String>,
     {
-        for (n, v) in headers {
-            self = self.with_header(n, v);
-        }
+        push_headers(&mut self.headers, headers);
         self
     }
 
@@ -161,10 +158,9 @@ impl HttpResponse {
         find_header(&self.headers, name)
     }
 
-    /// Adds a header; returns `self` for chaining.
+    /// Adds a header (its name lower-cased); returns `self` for chaining.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers
-            .push((name.into().to_ascii_lowercase(), value.into()));
+        push_headers(&mut self.headers, [(name, value)]);
         self
     }
 
@@ -175,9 +171,7 @@ impl HttpResponse {
         N: Into<String>,
         V: Into<String>,
     {
-        for (n, v) in headers {
-            self = self.with_header(n, v);
-        }
+        push_headers(&mut self.headers, headers);
         self
     }
 }
@@ -250,4 +244,19 @@ impl TransportError {
 pub trait HttpTransport: Send + Sync + fmt::Debug {
     /// Sends one request and returns the answer, or why there was none.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// Appends headers with their names lower-cased, as every header the crate reads is looked
+/// up.
+fn push_headers<I, N, V>(to: &mut Vec<(String, String)>, headers: I)
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: Into<String>,
+    V: Into<String>,
+{
+    to.extend(
+        headers
+            .into_iter()
+            .map(|(n, v)| (n.into().to_ascii_lowercase(), v.into())),
+    );
 }
