@@ -82,10 +82,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use jira_notifier::{ConfigStore, Error, FileStore};
+use jira_notifier_postgres::PostgresStore;
 use secrecy::ExposeSecret;
 
-use crate::cli::Invocation;
-use crate::output::{clean, one_line, print_lines, Secrets};
+use crate::cli::{Invocation, Location, StoreChoice};
+use crate::output::{clean, one_line, print_lines, print_warnings, Secrets};
+
+/// The most connections a run opens to `--database`: a command makes one store call at a
+/// time, and many runs may share the server.
+const DATABASE_POOL_SIZE: usize = 2;
 
 /// Why the tool stops without doing what was asked.
 #[derive(Debug)]
@@ -139,13 +144,42 @@ fn report(failure: Failure, secrets: &Secrets) -> ExitCode {
     }
 }
 
+/// The store of the workspace the command line names: in the state file, or in the
+/// database (connecting to it, and failing early if it cannot be reached).
+async fn open_store(choice: StoreChoice) -> Result<Arc<dyn ConfigStore>, Failure> {
+    let StoreChoice {
+        location,
+        workspace,
+    } = choice;
+    Ok(match location {
+        Location::File(path) => Arc::new(
+            FileStore::open(path)
+                .map_err(Error::from)?
+                .workspace(&workspace),
+        ),
+        Location::Database(config) => {
+            let store = PostgresStore::builder(*config)
+                .pool_size(DATABASE_POOL_SIZE)
+                .connect()
+                .await
+                .map_err(Error::from)?;
+            // The command line checked the id's length; PostgreSQL's other rule (no NUL)
+            // cannot be broken by an argument.
+            let store = store
+                .workspace(workspace.as_str())
+                .map_err(|e| Failure::usage(format!("--workspace: {e}")))?;
+            Arc::new(store)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let mut secrets = Secrets::default();
     if let Ok(Some(secret)) = commands::env_value("JIRA_CLIENT_SECRET") {
         secrets.add(&secret);
     }
-    let (state, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
-        Ok(Invocation::Run { state, command }) => (state, command),
+    let (store, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
+        Ok(Invocation::Run { store, command }) => (store, command),
         Ok(Invocation::Help) => {
             print!("{}", cli::help_text());
             return ExitCode::SUCCESS;
@@ -163,17 +197,25 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return report(Failure::failed(one_line(&e)), &secrets),
     };
+    if let Location::Database(config) = &store.location {
+        if let Some(password) = config.get_password() {
+            secrets.add(&String::from_utf8_lossy(password));
+        }
+    }
+    let workspace = store.workspace.clone();
     let result = runtime.block_on(async {
-        let store = Arc::new(FileStore::open(state).map_err(Error::from)?);
+        let store = open_store(store).await?;
         // A broken state file is reported by the command itself.
         if let Ok(Some(conn)) = store.load_connection().await {
             secrets.add(conn.credentials.client_secret().expose_secret());
         }
-        let notifier = commands::build_notifier(store)?;
+        let notifier = commands::build_notifier(workspace, store)?;
         commands::run(&notifier, command).await
     });
     match result {
-        Ok(lines) => match print_lines(&lines, &secrets) {
+        Ok(printed) => match print_warnings(&printed.warnings, &secrets)
+            .and_then(|()| print_lines(&printed.lines, &secrets))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => report(Failure::failed(one_line(&e)), &secrets),
