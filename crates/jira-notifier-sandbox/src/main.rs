@@ -5,31 +5,40 @@
 //! service account's OAuth 2.0 credential, list what the settings screen lists, save the
 //! settings and per-test overrides, report test failures (one open issue per test, then
 //! duplicates), send the test notification, and disconnect. Its state is kept in the JSON
-//! [`FileStore`], so each command is a separate process, like a host restarting.
+//! [`FileStore`], or with `--database` in PostgreSQL ([`PostgresStore`]), so each command is
+//! a separate process, like a host restarting; `--workspace` picks one of many workspaces
+//! in either, as a hosted product keeps its customers.
 //!
 //! # Environment
 //!
 //! - `JIRA_CLIENT_ID`, `JIRA_CLIENT_SECRET`: the service account's credential, read by
-//!   `connect` (later commands use the copy in the state file).
+//!   `connect` (later commands use the copy in the state file or database).
 //! - `JIRA_SITE`: the site to connect to (name, URL or cloud id) when the credential
 //!   reaches several; `connect --site` wins over it.
 //! - `JIRA_AUTH_URL`, `JIRA_API_URL`: Atlassian's auth host and API gateway (default
 //!   [`DEFAULT_AUTH_URL`](jira_notifier::DEFAULT_AUTH_URL) and
 //!   [`DEFAULT_API_URL`](jira_notifier::DEFAULT_API_URL)); point them at a stand-in to test.
+//! - PostgreSQL's own variables (`PGHOST`, `PGPASSWORD`, …) are not read: `--database` says
+//!   all (a password in it is blotted out of everything printed).
 //!
 //! # Commands
 //!
 //! ```text
-//! sandbox [--state FILE] connect [--site NAME|URL|CLOUD_ID]
+//! sandbox [--state FILE | --database URL] [--workspace ID] connect [--site NAME|URL|CLOUD_ID]
 //! sandbox projects                                  KEY<TAB>Name per line
 //! sandbox issue-types [--project KEY]               ID<TAB>Name
 //! sandbox users [QUERY] [--project KEY]             ACCOUNT_ID<TAB>Display Name
+//! sandbox fields [--project KEY] [--issue-type NAME]
+//!         FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values
 //! sandbox configure [--project KEY] [--issue-type NAME] [--label-prefix P]
 //!                   [--assignee auto|ACCOUNT_ID] [--labels a,b]
+//!                   [--field FIELD_ID=VALUE[,VALUE…]]…
 //! sandbox override TEST_ID [--disable|--enable] [--project KEY]
 //!                  [--assignee auto|ACCOUNT_ID] [--labels a,b]
+//!                  [--field FIELD_ID=VALUE[,VALUE…]]…
 //! sandbox override TEST_ID --clear
 //! sandbox fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+//! sandbox health                                    ok, or refused: REASONS
 //! sandbox notify-test
 //! sandbox disconnect
 //! ```
@@ -37,14 +46,30 @@
 //! `--state FILE` (default `sandbox-state.json` in the current folder) may come before or
 //! after the command; a command's own options come after it. **The state file holds the
 //! client secret in clear** (mode `0600` on Unix); nothing the tool prints ever shows the
-//! secret or a token. `--opt=VALUE` works like `--opt VALUE`, and an option's value may
+//! secret or a token (nor `--database`'s password).
+//!
+//! `--database URL` keeps the state in PostgreSQL instead (a `postgresql://user@host:port/db`
+//! URL or a libpq key/value string such as `host=/run/postgresql dbname=app`, without TLS;
+//! the tables are made on first use); it excludes `--state`. `--workspace ID` (default
+//! `default`, at most 256 bytes) picks the workspace in the state file or the database:
+//! workspaces share nothing but the store, so several processes and several workspaces can
+//! share one database (or one file). Both may come before or after the command, once. `--opt=VALUE` works like `--opt VALUE`, and an option's value may
 //! start with `-` (`--message "-1 != 2"`); `--` ends the options, for a TEST_ID or QUERY
 //! that starts with `-` (`sandbox fail -- -t1`). `--help` or `-h`, before or after the
 //! command, prints the usage on stdout and exits 0; with no command, the usage goes to
 //! stdout too, and the tool exits 2 with `error: no command given; …` on stderr.
 //!
 //! `configure` and `override` change only what their options name and keep the rest as
-//! saved; `--labels ""` clears the labels. `fail` reports a failure with the test's id as
+//! saved; `--labels ""` clears the labels. `--field FIELD_ID=VALUE` (repeatable) sets the
+//! value of a field of the project's create screen, as `fields` lists it: values by name or
+//! id, a comma separating values only for a multi-value field (a text field takes the whole
+//! text after `=`); `--field FIELD_ID=` removes the value. A `configure` that Jira's create
+//! screen refuses fails with one line naming every field problem, and saves nothing; one
+//! that is saved with a warning (Description not on the screen) prints it on stderr as
+//! `warning: …`, one line, and exits 0. `fields` defaults to the saved project and issue
+//! type, and lists every field on the screen, those the tool fills too. `health` prints
+//! `ok`, or `refused: ` and why Jira refused the last issue, until an issue is created or
+//! the settings are saved again. `fail` reports a failure with the test's id as
 //! its name, the message "Simulated failure from the sandbox" and no link (there is no
 //! test page to link to), unless `--name`, `--message` or `--url` say otherwise; it prints
 //! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected` (`ignored`, the
@@ -66,13 +91,17 @@
 //! cargo run --bin sandbox -- connect
 //! cargo run --bin sandbox -- configure --project QA
 //! cargo run --bin sandbox -- fail checkout-flow --message "expected 200, got 500"
+//! cargo run --bin sandbox -- fields                 # then, for a required field:
+//! cargo run --bin sandbox -- configure --field components=Backend
+//! cargo run --bin sandbox -- --database "host=/run/postgresql dbname=app" --workspace acme connect
 //! ```
 //!
 //! # Code
 //!
-//! This file runs a command and turns its outcome into an exit status; `cli` declares the
-//! command line (and says how to add a command or an option), `commands` does what each
-//! command does, and `output` shapes the lines printed.
+//! This file opens the store the command line names, runs a command and turns its outcome
+//! into an exit status; `cli` declares the command line (and says how to add a command or
+//! an option), `commands` does what each command does, and `output` shapes the lines
+//! printed.
 
 mod cli;
 mod commands;
