@@ -9,25 +9,39 @@
 //! Every option that takes a value takes the next argument as its value even if it starts
 //! with `-` (`allow_hyphen_values`): a message may (`--message "-1 != 2"`). A positional
 //! argument starting with `-` follows `--`.
+//!
+//! The options of the top level ([`GLOBALS`]: where the state is kept, and which workspace)
+//! may come before or after the command; to add one, declare it on [`Cli`], name its id in
+//! [`GLOBALS`] and read it in [`parse`].
 
 use std::path::PathBuf;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use jira_notifier::{
-    Assignee, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
+    Assignee, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
+    DEFAULT_LABEL_PREFIX,
 };
+use jira_notifier_postgres::tokio_postgres;
+use jira_notifier_postgres::PostgresStore;
 
+use crate::output::one_line;
 use crate::Failure;
 
 const DEFAULT_STATE: &str = "sandbox-state.json";
 const DEFAULT_MESSAGE: &str = "Simulated failure from the sandbox";
 const PROGRAM: &str = "sandbox";
 
-/// The id clap gives `--state`, in the top level's matches and in each command's.
+/// The ids clap gives the top level's options, in the top level's matches and in each
+/// command's.
 const STATE: &str = "state";
+const DATABASE: &str = "database";
+const WORKSPACE: &str = "workspace";
+/// The options of the top level, which may also come after the command.
+const GLOBALS: [&str; 3] = [STATE, DATABASE, WORKSPACE];
 
-/// The top level of the command line; [`command`] adds its `--state` to every command.
+/// The top level of the command line; [`command`] adds its options to every command.
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, disable_help_subcommand = true)]
 struct Cli {
@@ -37,21 +51,45 @@ struct Cli {
     #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     state: Option<String>,
 
+    /// The PostgreSQL database that keeps the state instead of a file: a
+    /// `postgresql://user@host:port/db` URL or a libpq key/value string.
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = NonEmptyStringValueParser::new(),
+        allow_hyphen_values = true
+    )]
+    database: Option<String>,
+
+    /// The workspace, in the state file or the database (default `default`).
+    #[arg(
+        long,
+        value_name = "ID",
+        value_parser = NonEmptyStringValueParser::new(),
+        allow_hyphen_values = true
+    )]
+    workspace: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-/// The whole grammar: [`Cli`] with its `--state` added to every command, so that it may
+/// The whole grammar: [`Cli`] with its options added to every command, so that they may
 /// come after the command too. Not clap's `global = true`, which lets `--state A CMD
 /// --state B` pass and use B (clap-rs/clap#3938): an option given twice is a usage error.
 fn command() -> clap::Command {
     let cli = Cli::command();
-    let state = cli
+    let globals: Vec<clap::Arg> = cli
         .get_arguments()
-        .find(|a| a.get_id() == STATE)
+        .filter(|a| is_global(a))
         .cloned()
-        .expect("Cli declares --state");
-    cli.mut_subcommands(|c| c.arg(state.clone()))
+        .collect();
+    assert_eq!(globals.len(), GLOBALS.len(), "Cli declares every global");
+    cli.mut_subcommands(|c| globals.iter().fold(c, |c, a| c.arg(a.clone())))
+}
+
+fn is_global(arg: &clap::Arg) -> bool {
+    GLOBALS.contains(&arg.get_id().as_str())
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +108,11 @@ pub enum Command {
     Override(OverrideArgs),
     /// Reports a failure of a test.
     Fail(FailArgs),
+    /// Lists the fields of the create screen:
+    /// `FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values`.
+    Fields(FieldsArgs),
+    /// Prints the integration's health: `ok` or `refused: …`.
+    Health,
     /// Creates the test notification issue.
     NotifyTest,
     /// Forgets the connection and its credential.
@@ -89,6 +132,15 @@ pub struct ProjectOption {
     /// Default: the saved project.
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FieldsArgs {
+    #[command(flatten)]
+    pub project: ProjectOption,
+    /// Default: the saved issue type.
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    pub issue_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +167,16 @@ pub struct IssueOptions {
     pub assignee: Option<Assignee>,
     #[arg(long, value_name = "a,b", value_parser = parse_labels, allow_hyphen_values = true)]
     pub labels: Option<Labels>,
+    /// `--field FIELD_ID=VALUE[,VALUE…]`, repeatable: a value for a field of the create
+    /// screen; `--field FIELD_ID=` removes the saved value.
+    #[arg(
+        long = "field",
+        value_name = "FIELD_ID=VALUE",
+        value_parser = parse_field,
+        action = ArgAction::Append,
+        allow_hyphen_values = true
+    )]
+    pub fields: Vec<FieldAssignment>,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +236,19 @@ pub struct FailArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Labels(pub Vec<String>);
 
+/// `--field FIELD_ID=VALUE[,VALUE…]`, as typed: how the value splits into values depends on
+/// the field's kind, which only the create screen says
+/// ([`jira_notifier::parse_field_assignment`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldAssignment(pub String);
+
+fn parse_field(value: &str) -> Result<FieldAssignment, String> {
+    match value.split_once('=') {
+        Some((id, _)) if !id.trim().is_empty() => Ok(FieldAssignment(value.to_owned())),
+        _ => Err(format!("takes FIELD_ID=VALUE, not {value:?}")),
+    }
+}
+
 fn parse_assignee(value: &str) -> Result<Assignee, std::convert::Infallible> {
     Ok(if value == "auto" {
         Assignee::Auto
@@ -194,6 +269,7 @@ fn parse_labels(value: &str) -> Result<Labels, std::convert::Infallible> {
 }
 
 pub fn help_text() -> String {
+    const DEFAULT_WORKSPACE: &str = WorkspaceId::DEFAULT;
     format!(
         "\
 sandbox: try jira-notifier against a sandbox Jira Cloud site, with its state in a JSON file.
@@ -205,21 +281,36 @@ Usage:
   sandbox [--state FILE] users [QUERY] [--project KEY]
   sandbox [--state FILE] configure [--project KEY] [--issue-type NAME] [--label-prefix P]
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
+                                   [--field FIELD_ID=VALUE[,VALUE...]]...
   sandbox [--state FILE] override TEST_ID [--disable|--enable] [--project KEY]
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
+                                   [--field FIELD_ID=VALUE[,VALUE...]]...
   sandbox [--state FILE] override TEST_ID --clear
   sandbox [--state FILE] fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+  sandbox [--state FILE] fields [--project KEY] [--issue-type NAME]
+  sandbox [--state FILE] health
   sandbox [--state FILE] notify-test
   sandbox [--state FILE] disconnect
   sandbox --help
+  Each form also takes [--workspace ID], and --database URL in place of --state FILE.
 
 Options:
-  --state FILE  the state file, before or after the command (default: {DEFAULT_STATE});
-                it holds the client secret in clear
+  --state FILE    the state file, before or after the command (default: {DEFAULT_STATE});
+                  it holds the client secret in clear
+  --database URL  keep the state in PostgreSQL instead of a file (not with --state), before
+                  or after the command: a postgresql://user@host:port/db URL or a key/value
+                  string (\"host=/run/postgresql dbname=app\"); it holds the secret in clear
+  --workspace ID  the workspace to use in the state file or the database, before or after
+                  the command (default: {DEFAULT_WORKSPACE}); workspaces share nothing
   --opt=VALUE works like --opt VALUE; `--` ends the options (for a TEST_ID starting with -)
   configure and override keep what is saved for options not given; --labels \"\" clears;
   a first configure defaults to --issue-type {DEFAULT_ISSUE_TYPE} --label-prefix {DEFAULT_LABEL_PREFIX} --assignee auto
+  --field FIELD_ID=VALUE sets a field of the create screen (see `fields`), repeatable: values
+  by name or id, commas separating values for a multi-value field only; FIELD_ID= removes it
   fail defaults: --name TEST_ID, --message \"{DEFAULT_MESSAGE}\", no --url
+  fields lists the create screen (default: the saved project and issue type), one field per
+  line: FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values
+  health prints ok, or refused: and why Jira refused the last issue
 
 Environment:
   JIRA_CLIENT_ID, JIRA_CLIENT_SECRET  the service account's credential (read by connect)
@@ -237,7 +328,26 @@ Exit status: 0 success, 1 error, 2 usage error or retryable error (\"(retryable)
 pub enum Invocation {
     Help,
     NoCommand,
-    Run { state: PathBuf, command: Command },
+    Run {
+        store: StoreChoice,
+        command: Command,
+    },
+}
+
+/// Where the state is kept: `--state`, `--database`, `--workspace`.
+#[derive(Debug)]
+pub struct StoreChoice {
+    pub location: Location,
+    /// The workspace's id (at most [`PostgresStore::MAX_WORKSPACE_ID_LEN`] bytes).
+    pub workspace: WorkspaceId,
+}
+
+#[derive(Debug)]
+pub enum Location {
+    /// The state file, `--state` or the default.
+    File(PathBuf),
+    /// `--database`, parsed (its `Debug` hides the password).
+    Database(Box<tokio_postgres::Config>),
 }
 
 /// The arguments after the program's name; clap would reject one that is not UTF-8 too,
@@ -265,21 +375,69 @@ pub fn parse(args: &[String]) -> Result<Invocation, Failure> {
         Err(e) if e.kind() == ErrorKind::DisplayHelp => return Ok(Invocation::Help),
         Err(e) => return Err(usage(e)),
     };
-    let after = matches
-        .subcommand()
-        .and_then(|(_, m)| m.get_one::<String>(STATE))
-        .cloned();
+    let after = |id: &str| {
+        matches
+            .subcommand()
+            .and_then(|(_, m)| m.get_one::<String>(id))
+            .cloned()
+    };
+    let [state_after, database_after, workspace_after] = GLOBALS.map(after);
     let cli = Cli::from_arg_matches_mut(&mut matches).map_err(usage)?;
-    let state = match (cli.state, after) {
-        (Some(_), Some(_)) => return Err(Failure::usage("--state is given twice")),
-        (before, after) => after.or(before).unwrap_or_else(|| DEFAULT_STATE.to_owned()),
+    let state = once(STATE, cli.state, state_after)?;
+    let database = once(DATABASE, cli.database, database_after)?;
+    let workspace = once(WORKSPACE, cli.workspace, workspace_after)?;
+    let location =
+        match (state, database) {
+            (Some(_), Some(_)) => return Err(Failure::usage(
+                "--database and --state exclude each other: the state is kept in one or the other",
+            )),
+            (_, Some(database)) => Location::Database(Box::new(database_config(&database)?)),
+            (state, None) => Location::File(PathBuf::from(
+                state.unwrap_or_else(|| DEFAULT_STATE.to_owned()),
+            )),
+        };
+    let workspace = match workspace {
+        Some(id) if id.len() > PostgresStore::MAX_WORKSPACE_ID_LEN => {
+            return Err(Failure::usage(format!(
+                "--workspace takes at most {} bytes",
+                PostgresStore::MAX_WORKSPACE_ID_LEN
+            )))
+        }
+        Some(id) => WorkspaceId::new(id),
+        None => WorkspaceId::default(),
     };
     Ok(match cli.command {
         Some(command) => Invocation::Run {
-            state: PathBuf::from(state),
+            store: StoreChoice {
+                location,
+                workspace,
+            },
             command,
         },
         None => Invocation::NoCommand,
+    })
+}
+
+/// A global option's value, given before or after the command but not both.
+fn once(
+    id: &str,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<Option<String>, Failure> {
+    match (before, after) {
+        (Some(_), Some(_)) => Err(Failure::usage(format!("--{id} is given twice"))),
+        (before, after) => Ok(after.or(before)),
+    }
+}
+
+/// `--database`'s URL or key/value string, as tokio-postgres reads it. Its parser's reasons
+/// name an option or a character, never the string (which may hold a password).
+fn database_config(text: &str) -> Result<tokio_postgres::Config, Failure> {
+    text.parse().map_err(|e: tokio_postgres::Error| {
+        Failure::usage(format!(
+            "--database takes a postgresql:// URL or a key/value connection string: {}",
+            one_line(&e)
+        ))
     })
 }
 
@@ -326,6 +484,11 @@ fn usage_error(err: &clap::Error, args: &[String]) -> String {
             format!("{arg} needs a value")
         }
         ErrorKind::TooManyValues => format!("{arg} takes no value"),
+        // Only `--field` validates its value's shape.
+        ErrorKind::ValueValidation => match std::error::Error::source(err) {
+            Some(reason) => format!("{arg} {reason}"),
+            None => clap_summary(err),
+        },
         ErrorKind::MissingRequiredArgument => format!(
             "`{}` needs a {}",
             name.as_deref().unwrap_or(PROGRAM),
@@ -346,7 +509,7 @@ fn unknown_argument(
             // Only `sandbox -- CMD` gets here: a word after `--` that names a command.
             format!("unexpected argument \"--\" before `{arg}`")
         } else if is_option_of_a_command(cli, arg) {
-            // Only `--state` may come before the command.
+            // Only the global options may come before the command.
             format!("{arg} goes after the command")
         } else {
             format!("unknown option {}", as_typed(arg, args))
@@ -392,11 +555,12 @@ fn excludes_all(command: &clap::Command, option: &str) -> bool {
         .all(|other| excluded.iter().any(|e| e.get_id() == other.get_id()))
 }
 
-/// The options a command has of its own: not its positionals, `--state` or `--help`.
+/// The options a command has of its own: not its positionals, the global options or
+/// `--help`.
 fn command_options(command: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
     command
         .get_arguments()
-        .filter(|a| a.get_long().is_some() && a.get_id() != STATE && a.get_id() != "help")
+        .filter(|a| a.get_long().is_some() && !is_global(a) && a.get_id() != "help")
 }
 
 fn find_option<'c>(command: &'c clap::Command, option: &str) -> Option<&'c clap::Arg> {
@@ -455,10 +619,24 @@ mod tests {
         line.iter().map(|a| (*a).to_owned()).collect()
     }
 
-    fn run(line: &[&str]) -> (PathBuf, Command) {
+    fn invocation(line: &[&str]) -> (StoreChoice, Command) {
         match parse(&args(line)) {
-            Ok(Invocation::Run { state, command }) => (state, command),
+            Ok(Invocation::Run { store, command }) => (store, command),
             other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    /// The state file and the command of a line without `--database`.
+    fn run(line: &[&str]) -> (PathBuf, Command) {
+        match invocation(line) {
+            (
+                StoreChoice {
+                    location: Location::File(state),
+                    ..
+                },
+                command,
+            ) => (state, command),
+            (store, _) => panic!("{line:?}: {store:?}"),
         }
     }
 
@@ -601,7 +779,7 @@ mod tests {
             let option = format!("--{}", other.get_long().unwrap());
             let mut line = vec!["override", "t1", "--clear", &option];
             if other.get_action().takes_values() {
-                line.push("x");
+                line.push("x=y");
             }
             assert_eq!(usage_error_of(&line), "--clear takes no other option");
         }
@@ -683,10 +861,185 @@ mod tests {
                 &["--", "projects"],
                 "unexpected argument \"--\" before `projects`",
             ),
+            (
+                &["--database", "host=/x", "--database=host=/y", "health"],
+                "--database is given twice",
+            ),
+            (
+                &["--database", "host=/x", "health", "--database=host=/y"],
+                "--database is given twice",
+            ),
+            (
+                &["--workspace", "a", "health", "--workspace", "b"],
+                "--workspace is given twice",
+            ),
+            (&["health", "--workspace="], "--workspace needs a value"),
+            (&["health", "--database", ""], "--database needs a value"),
+            (
+                &["--state", "s", "--database", "host=/x", "health"],
+                "--database and --state exclude each other: the state is kept in one or the other",
+            ),
+            (
+                &["--database", "host=/x", "health", "--state", "s"],
+                "--database and --state exclude each other: the state is kept in one or the other",
+            ),
+            (
+                &["health", "--database", "not a url"],
+                "--database takes a postgresql:// URL or a key/value connection string: \
+                 invalid connection string: unexpected character at byte 4: expected `=` but got `a`",
+            ),
+            (
+                &["health", "--database", "host=/x bogus=1"],
+                "--database takes a postgresql:// URL or a key/value connection string: \
+                 invalid connection string: unknown option `bogus`",
+            ),
+            (
+                &["configure", "--field", "priority"],
+                "--field takes FIELD_ID=VALUE, not \"priority\"",
+            ),
+            (
+                &["override", "t1", "--field", " =High"],
+                "--field takes FIELD_ID=VALUE, not \" =High\"",
+            ),
+            (
+                &["override", "t1", "--clear", "--field", "priority=High"],
+                "--clear takes no other option",
+            ),
+            (
+                &["--field", "priority=High", "configure"],
+                "--field goes after the command",
+            ),
+            (
+                &["health", "--project", "QA"],
+                "--project is not an option of `health`",
+            ),
+            (
+                &["fields", "--labels", "a"],
+                "--labels is not an option of `fields`",
+            ),
         ];
         for (line, message) in cases {
             assert_eq!(usage_error_of(line), *message, "{line:?}");
         }
+    }
+
+    #[test]
+    fn the_database_and_workspace_come_before_or_after_the_command() {
+        let (store, _) = invocation(&["--workspace", "acme", "projects"]);
+        assert_eq!(store.workspace, WorkspaceId::new("acme"));
+        assert!(matches!(store.location, Location::File(p) if p.as_os_str() == DEFAULT_STATE));
+        let (store, _) = invocation(&["projects", "--state=s", "--workspace=-w"]);
+        assert_eq!(store.workspace, WorkspaceId::new("-w"));
+        assert!(matches!(store.location, Location::File(p) if p.as_os_str() == "s"));
+        assert_eq!(invocation(&["health"]).0.workspace, WorkspaceId::default());
+
+        for line in [
+            &[
+                "--database",
+                "postgresql://u:pw@db.example:5433/app",
+                "health",
+            ][..],
+            &["health", "--database=postgresql://u:pw@db.example:5433/app"],
+        ] {
+            let (store, Command::Health) = invocation(line) else {
+                panic!("{line:?}")
+            };
+            let Location::Database(config) = store.location else {
+                panic!("{line:?}")
+            };
+            assert_eq!(config.get_dbname(), Some("app"));
+            assert_eq!(config.get_ports(), &[5433]);
+            assert!(!format!("{config:?}").contains("pw"));
+        }
+        let line = [
+            "fields",
+            "--database",
+            "host=/run/pg user=me dbname=app",
+            "--workspace",
+            "w2",
+        ];
+        let (store, Command::Fields(_)) = invocation(&line) else {
+            panic!()
+        };
+        assert_eq!(store.workspace, WorkspaceId::new("w2"));
+        let Location::Database(config) = store.location else {
+            panic!()
+        };
+        assert_eq!(config.get_user(), Some("me"));
+    }
+
+    #[test]
+    fn a_workspace_id_is_at_most_256_bytes() {
+        let longest = "w".repeat(PostgresStore::MAX_WORKSPACE_ID_LEN);
+        assert_eq!(
+            invocation(&["health", "--workspace", &longest]).0.workspace,
+            WorkspaceId::new(longest.clone())
+        );
+        let longer = format!("{longest}w");
+        assert_eq!(
+            usage_error_of(&["health", "--workspace", &longer]),
+            "--workspace takes at most 256 bytes"
+        );
+    }
+
+    #[test]
+    fn the_help_lists_every_command_and_option() {
+        let help = help_text();
+        let mut cli = command();
+        cli.build();
+        for arg in cli.get_arguments().filter_map(|a| a.get_long()) {
+            assert!(help.contains(&format!("--{arg}")), "--{arg}");
+        }
+        for command in cli.get_subcommands() {
+            let name = command.get_name();
+            assert!(
+                help.contains(&format!("sandbox [--state FILE] {name}")),
+                "{name}"
+            );
+            for arg in command.get_arguments().filter_map(|a| a.get_long()) {
+                assert!(help.contains(&format!("--{arg}")), "{name} --{arg}");
+            }
+        }
+    }
+
+    #[test]
+    fn fields_and_field_assignments_are_read() {
+        let (_, Command::Fields(f)) = run(&["fields"]) else {
+            panic!()
+        };
+        assert_eq!((f.project.project, f.issue_type), (None, None));
+        let (_, Command::Fields(f)) = run(&["fields", "--project", "QA", "--issue-type=Task"])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (f.project.project.as_deref(), f.issue_type.as_deref()),
+            (Some("QA"), Some("Task"))
+        );
+        let line = [
+            "configure",
+            "--field",
+            "components=Backend, Frontend",
+            "--field=priority=",
+            "--field",
+            "customfield_1=a=b",
+        ];
+        let (_, Command::Configure(c)) = run(&line) else {
+            panic!()
+        };
+        let fields: Vec<&str> = c.issue.fields.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "components=Backend, Frontend",
+                "priority=",
+                "customfield_1=a=b"
+            ]
+        );
+        let (_, Command::Override(o)) = run(&["override", "t1", "--field", "priority=High"]) else {
+            panic!()
+        };
+        assert_eq!(o.issue.fields, [FieldAssignment("priority=High".into())]);
     }
 
     #[test]
@@ -696,13 +1049,20 @@ mod tests {
             &["-h"],
             &["fail", "--help"],
             &["override", "t1", "-h"],
+            &["fields", "--help"],
+            &["--database", "host=/x", "health", "-h"],
         ] {
             assert!(
                 matches!(parse(&args(line)), Ok(Invocation::Help)),
                 "{line:?}"
             );
         }
-        for line in [&[][..], &["--state", "s"], &["--"]] {
+        for line in [
+            &[][..],
+            &["--state", "s"],
+            &["--"],
+            &["--workspace", "w", "--database", "host=/x"],
+        ] {
             assert!(
                 matches!(parse(&args(line)), Ok(Invocation::NoCommand)),
                 "{line:?}"

@@ -1,18 +1,44 @@
-//! What each command does, through a notifier on the state file, and the lines it prints.
+//! What each command does, through a notifier on the store (the state file or the
+//! database, one workspace of it), and the lines it prints.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jira_notifier::{
-    Credentials, FileStore, JiraNotifier, RetryPolicy, Settings, TestInfo, TestOverride,
-    TestStatus, DEFAULT_API_URL, DEFAULT_AUTH_URL,
+    parse_field_assignment, ConfigStore, CreateField, Credentials, Error, FieldValue, JiraNotifier,
+    NotifierEngine, RetryPolicy, SaveWarning, Settings, TestInfo, TestOverride, TestStatus,
+    WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
 };
 
 use crate::cli::{
-    Command, ConfigureArgs, FailArgs, IssueOptions, Labels, OverrideArgs, ProjectOption, UsersArgs,
+    Command, ConfigureArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions, Labels,
+    OverrideArgs, ProjectOption, UsersArgs,
 };
-use crate::output::{clean, describe_outcome, describe_override, describe_settings, record};
+use crate::output::{
+    clean, describe_field, describe_outcome, describe_override, describe_settings, record,
+};
 use crate::Failure;
+
+/// What a command prints: lines on stdout, and warnings (`warning: …`) on stderr for
+/// something that worked, but not entirely as usual.
+#[derive(Debug, Default)]
+pub struct Printed {
+    pub lines: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl From<Vec<String>> for Printed {
+    fn from(lines: Vec<String>) -> Self {
+        Printed {
+            lines,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn warnings(warnings: &[SaveWarning]) -> Vec<String> {
+    warnings.iter().map(|w| clean(&w.to_string())).collect()
+}
 
 /// A non-empty environment variable; an empty one counts as unset, as shells make it easy
 /// to export one by mistake.
@@ -31,7 +57,11 @@ fn required_env(name: &str) -> Result<String, Failure> {
     env_value(name)?.ok_or_else(|| Failure::failed(format!("{name} is not set")))
 }
 
-pub fn build_notifier(store: Arc<FileStore>) -> Result<JiraNotifier, Failure> {
+/// A notifier on one workspace of the store.
+pub fn build_notifier(
+    workspace: WorkspaceId,
+    store: Arc<dyn ConfigStore>,
+) -> Result<JiraNotifier, Failure> {
     let auth_url = env_value("JIRA_AUTH_URL")?.unwrap_or_else(|| DEFAULT_AUTH_URL.to_owned());
     let api_url = env_value("JIRA_API_URL")?.unwrap_or_else(|| DEFAULT_API_URL.to_owned());
     // Someone waits at the terminal: fewer retries than the library's default, and a long
@@ -39,73 +69,154 @@ pub fn build_notifier(store: Arc<FileStore>) -> Result<JiraNotifier, Failure> {
     let retry = RetryPolicy::default()
         .with_max_retries(2)
         .with_max_retry_after(Duration::from_secs(10));
-    Ok(JiraNotifier::builder(store)
+    // The engine of a host with many workspaces, serving one: the same requests as
+    // `JiraNotifier::builder(store)`, with the workspace's name on the notifier.
+    let engine = NotifierEngine::builder()
         .auth_url(auth_url)
         .api_url(api_url)
         .retry_policy(retry)
-        .build()?)
+        .build()?;
+    Ok(engine.notifier(workspace, store))
 }
 
-/// Runs a command and returns the lines to print.
-pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Vec<String>, Failure> {
-    match command {
-        Command::Connect(args) => connect(notifier, args.site).await,
-        Command::Projects => Ok(notifier
+/// Runs a command and returns what to print.
+pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, Failure> {
+    let lines = match command {
+        Command::Connect(args) => connect(notifier, args.site).await?,
+        Command::Projects => notifier
             .projects()
             .await?
             .iter()
             .map(|p| record(&p.key, &p.name))
-            .collect()),
+            .collect(),
         Command::IssueTypes(ProjectOption { project }) => {
             let project = project_or_saved(notifier, project).await?;
-            Ok(notifier
+            notifier
                 .issue_types(&project)
                 .await?
                 .iter()
                 .map(|t| record(&t.id, &t.name))
-                .collect())
+                .collect()
         }
         Command::Users(UsersArgs {
             query,
             project: ProjectOption { project },
         }) => {
             let project = project_or_saved(notifier, project).await?;
-            Ok(notifier
+            notifier
                 .assignable_users(&project, &query.unwrap_or_default())
                 .await?
                 .iter()
                 .map(|u| record(&u.account_id, &u.display_name))
-                .collect())
+                .collect()
         }
-        Command::Configure(args) => {
-            let settings = settings_to_save(args, notifier.settings().await?)?;
-            let saved = notifier.save_settings(settings).await?;
-            Ok(vec![describe_settings(&saved.settings)])
-        }
+        Command::Configure(args) => return configure(notifier, args).await,
         Command::Override(args) if args.clear => {
             notifier.clear_override(&args.test_id).await?;
-            Ok(vec!["cleared".to_owned()])
+            vec!["cleared".to_owned()]
         }
-        Command::Override(args) => {
-            let test_id = args.test_id.clone();
-            let wanted = override_to_save(args, notifier.test_override(&test_id).await?);
-            let saved = notifier.set_override(&test_id, wanted).await?;
-            Ok(vec![describe_override(&saved.test_override)])
-        }
-        Command::Fail(args) => fail(notifier, args).await,
+        Command::Override(args) => return set_override(notifier, args).await,
+        Command::Fail(args) => fail(notifier, args).await?,
+        Command::Fields(args) => fields(notifier, args).await?,
+        Command::Health => vec![clean(&notifier.health().await?.to_string())],
         Command::NotifyTest => {
             let issue = notifier.send_test_notification().await?;
-            Ok(vec![format!(
+            vec![format!(
                 "created {} {}",
                 clean(&issue.key),
                 clean(&issue.url)
-            )])
+            )]
         }
         Command::Disconnect => {
             notifier.disconnect().await?;
-            Ok(vec!["disconnected".to_owned()])
+            vec!["disconnected".to_owned()]
+        }
+    };
+    Ok(lines.into())
+}
+
+/// `configure`: the saved settings with the options applied, saved if Jira's create screen
+/// takes them; refused as a whole (one error naming every field problem) if not.
+async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Printed, Failure> {
+    let (mut settings, fields) = settings_to_save(args, notifier.settings().await?)?;
+    if !fields.is_empty() {
+        let screen = notifier
+            .create_fields(&settings.project_key, &settings.issue_type)
+            .await?;
+        for (id, value) in field_values(&fields, &screen)? {
+            settings = match value {
+                Some(value) => settings.with_field(id, value),
+                None => settings.without_field(&id),
+            };
         }
     }
+    let saved = notifier.save_settings(settings).await?;
+    Ok(Printed {
+        lines: vec![describe_settings(&saved.settings)],
+        warnings: warnings(&saved.warnings),
+    })
+}
+
+/// `override` (without `--clear`): the saved override with the options applied.
+async fn set_override(notifier: &JiraNotifier, args: OverrideArgs) -> Result<Printed, Failure> {
+    let test_id = args.test_id.clone();
+    let (mut wanted, fields) = override_to_save(args, notifier.test_override(&test_id).await?);
+    if !fields.is_empty() {
+        // The override's fields are checked against the screen its issues are created
+        // with: its project's (or the settings'), for the settings' issue type.
+        let global = notifier.settings().await?.ok_or(Error::NotConfigured)?;
+        let project = wanted.project_key.as_deref().unwrap_or(&global.project_key);
+        let screen = notifier.create_fields(project, &global.issue_type).await?;
+        for (id, value) in field_values(&fields, &screen)? {
+            wanted = match value {
+                Some(value) => wanted.with_field(id, value),
+                None => {
+                    wanted.fields.remove(&id);
+                    wanted
+                }
+            };
+        }
+    }
+    let saved = notifier.set_override(&test_id, wanted).await?;
+    Ok(Printed {
+        lines: vec![describe_override(&saved.test_override)],
+        warnings: warnings(&saved.warnings),
+    })
+}
+
+/// Each `--field`'s field id and value (`None`: remove it), read as the screen's field
+/// takes it.
+fn field_values(
+    fields: &[FieldAssignment],
+    screen: &[CreateField],
+) -> Result<Vec<(String, Option<FieldValue>)>, Failure> {
+    fields
+        .iter()
+        .map(|FieldAssignment(text)| Ok(parse_field_assignment(text, screen)?))
+        .collect()
+}
+
+/// `fields`: the create screen of the project and issue type asked for, or saved.
+async fn fields(notifier: &JiraNotifier, args: FieldsArgs) -> Result<Vec<String>, Failure> {
+    let FieldsArgs {
+        project: ProjectOption { project },
+        issue_type,
+    } = args;
+    let saved = notifier.settings().await?;
+    let project = match (project, &saved) {
+        (Some(project), _) => project,
+        (None, Some(saved)) => saved.project_key.clone(),
+        (None, None) => return Err(no_project()),
+    };
+    let issue_type = issue_type
+        .or(saved.map(|s| s.issue_type))
+        .unwrap_or_else(|| DEFAULT_ISSUE_TYPE.to_owned());
+    Ok(notifier
+        .create_fields(&project, &issue_type)
+        .await?
+        .iter()
+        .map(describe_field)
+        .collect())
 }
 
 async fn connect(notifier: &JiraNotifier, site: Option<String>) -> Result<Vec<String>, Failure> {
@@ -148,14 +259,22 @@ async fn project_or_saved(
     }
     match notifier.settings().await? {
         Some(saved) => Ok(saved.project_key),
-        None => Err(Failure::failed(
-            "no --project given and no project saved: pass --project KEY or run `sandbox configure --project KEY`",
-        )),
+        None => Err(no_project()),
     }
 }
 
-/// The settings to save: the saved ones (or the defaults) with the options applied.
-fn settings_to_save(args: ConfigureArgs, saved: Option<Settings>) -> Result<Settings, Failure> {
+fn no_project() -> Failure {
+    Failure::failed(
+        "no --project given and no project saved: pass --project KEY or run `sandbox configure --project KEY`",
+    )
+}
+
+/// The settings to save: the saved ones (or the defaults) with the options applied, and
+/// the `--field`s to apply once the create screen is known.
+fn settings_to_save(
+    args: ConfigureArgs,
+    saved: Option<Settings>,
+) -> Result<(Settings, Vec<FieldAssignment>), Failure> {
     // Taken apart field by field, so that a new option cannot be forgotten here.
     let ConfigureArgs {
         issue:
@@ -163,6 +282,7 @@ fn settings_to_save(args: ConfigureArgs, saved: Option<Settings>) -> Result<Sett
                 project,
                 assignee,
                 labels,
+                fields,
             },
         issue_type,
         label_prefix,
@@ -193,11 +313,15 @@ fn settings_to_save(args: ConfigureArgs, saved: Option<Settings>) -> Result<Sett
     if let Some(Labels(v)) = labels {
         s.labels = v;
     }
-    Ok(s)
+    Ok((s, fields))
 }
 
-/// The override to save: the saved one (or none) with the options applied.
-fn override_to_save(args: OverrideArgs, saved: Option<TestOverride>) -> TestOverride {
+/// The override to save: the saved one (or none) with the options applied, and the
+/// `--field`s to apply once the create screen is known.
+fn override_to_save(
+    args: OverrideArgs,
+    saved: Option<TestOverride>,
+) -> (TestOverride, Vec<FieldAssignment>) {
     let enabled = args.enabled();
     let OverrideArgs {
         test_id: _,
@@ -209,6 +333,7 @@ fn override_to_save(args: OverrideArgs, saved: Option<TestOverride>) -> TestOver
                 project,
                 assignee,
                 labels,
+                fields,
             },
     } = args;
     let mut o = saved.unwrap_or_default();
@@ -224,5 +349,5 @@ fn override_to_save(args: OverrideArgs, saved: Option<TestOverride>) -> TestOver
     if let Some(Labels(v)) = labels {
         o.labels = v;
     }
-    o
+    (o, fields)
 }

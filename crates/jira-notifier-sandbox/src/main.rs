@@ -5,31 +5,40 @@
 //! service account's OAuth 2.0 credential, list what the settings screen lists, save the
 //! settings and per-test overrides, report test failures (one open issue per test, then
 //! duplicates), send the test notification, and disconnect. Its state is kept in the JSON
-//! [`FileStore`], so each command is a separate process, like a host restarting.
+//! [`FileStore`], or with `--database` in PostgreSQL ([`PostgresStore`]), so each command is
+//! a separate process, like a host restarting; `--workspace` picks one of many workspaces
+//! in either, as a hosted product keeps its customers.
 //!
 //! # Environment
 //!
 //! - `JIRA_CLIENT_ID`, `JIRA_CLIENT_SECRET`: the service account's credential, read by
-//!   `connect` (later commands use the copy in the state file).
+//!   `connect` (later commands use the copy in the state file or database).
 //! - `JIRA_SITE`: the site to connect to (name, URL or cloud id) when the credential
 //!   reaches several; `connect --site` wins over it.
 //! - `JIRA_AUTH_URL`, `JIRA_API_URL`: Atlassian's auth host and API gateway (default
 //!   [`DEFAULT_AUTH_URL`](jira_notifier::DEFAULT_AUTH_URL) and
 //!   [`DEFAULT_API_URL`](jira_notifier::DEFAULT_API_URL)); point them at a stand-in to test.
+//! - PostgreSQL's own variables (`PGHOST`, `PGPASSWORD`, …) are not read: `--database` says
+//!   all (a password in it is blotted out of everything printed).
 //!
 //! # Commands
 //!
 //! ```text
-//! sandbox [--state FILE] connect [--site NAME|URL|CLOUD_ID]
+//! sandbox [--state FILE | --database URL] [--workspace ID] connect [--site NAME|URL|CLOUD_ID]
 //! sandbox projects                                  KEY<TAB>Name per line
 //! sandbox issue-types [--project KEY]               ID<TAB>Name
 //! sandbox users [QUERY] [--project KEY]             ACCOUNT_ID<TAB>Display Name
+//! sandbox fields [--project KEY] [--issue-type NAME]
+//!         FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values
 //! sandbox configure [--project KEY] [--issue-type NAME] [--label-prefix P]
 //!                   [--assignee auto|ACCOUNT_ID] [--labels a,b]
+//!                   [--field FIELD_ID=VALUE[,VALUE…]]…
 //! sandbox override TEST_ID [--disable|--enable] [--project KEY]
 //!                  [--assignee auto|ACCOUNT_ID] [--labels a,b]
+//!                  [--field FIELD_ID=VALUE[,VALUE…]]…
 //! sandbox override TEST_ID --clear
 //! sandbox fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+//! sandbox health                                    ok, or refused: REASONS
 //! sandbox notify-test
 //! sandbox disconnect
 //! ```
@@ -37,14 +46,30 @@
 //! `--state FILE` (default `sandbox-state.json` in the current folder) may come before or
 //! after the command; a command's own options come after it. **The state file holds the
 //! client secret in clear** (mode `0600` on Unix); nothing the tool prints ever shows the
-//! secret or a token. `--opt=VALUE` works like `--opt VALUE`, and an option's value may
+//! secret or a token (nor `--database`'s password).
+//!
+//! `--database URL` keeps the state in PostgreSQL instead (a `postgresql://user@host:port/db`
+//! URL or a libpq key/value string such as `host=/run/postgresql dbname=app`, without TLS;
+//! the tables are made on first use); it excludes `--state`. `--workspace ID` (default
+//! `default`, at most 256 bytes) picks the workspace in the state file or the database:
+//! workspaces share nothing but the store, so several processes and several workspaces can
+//! share one database (or one file). Both may come before or after the command, once. `--opt=VALUE` works like `--opt VALUE`, and an option's value may
 //! start with `-` (`--message "-1 != 2"`); `--` ends the options, for a TEST_ID or QUERY
 //! that starts with `-` (`sandbox fail -- -t1`). `--help` or `-h`, before or after the
 //! command, prints the usage on stdout and exits 0; with no command, the usage goes to
 //! stdout too, and the tool exits 2 with `error: no command given; …` on stderr.
 //!
 //! `configure` and `override` change only what their options name and keep the rest as
-//! saved; `--labels ""` clears the labels. `fail` reports a failure with the test's id as
+//! saved; `--labels ""` clears the labels. `--field FIELD_ID=VALUE` (repeatable) sets the
+//! value of a field of the project's create screen, as `fields` lists it: values by name or
+//! id, a comma separating values only for a multi-value field (a text field takes the whole
+//! text after `=`); `--field FIELD_ID=` removes the value. A `configure` that Jira's create
+//! screen refuses fails with one line naming every field problem, and saves nothing; one
+//! that is saved with a warning (Description not on the screen) prints it on stderr as
+//! `warning: …`, one line, and exits 0. `fields` defaults to the saved project and issue
+//! type, and lists every field on the screen, those the tool fills too. `health` prints
+//! `ok`, or `refused: ` and why Jira refused the last issue, until an issue is created or
+//! the settings are saved again. `fail` reports a failure with the test's id as
 //! its name, the message "Simulated failure from the sandbox" and no link (there is no
 //! test page to link to), unless `--name`, `--message` or `--url` say otherwise; it prints
 //! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected` (`ignored`, the
@@ -66,13 +91,17 @@
 //! cargo run --bin sandbox -- connect
 //! cargo run --bin sandbox -- configure --project QA
 //! cargo run --bin sandbox -- fail checkout-flow --message "expected 200, got 500"
+//! cargo run --bin sandbox -- fields                 # then, for a required field:
+//! cargo run --bin sandbox -- configure --field components=Backend
+//! cargo run --bin sandbox -- --database "host=/run/postgresql dbname=app" --workspace acme connect
 //! ```
 //!
 //! # Code
 //!
-//! This file runs a command and turns its outcome into an exit status; `cli` declares the
-//! command line (and says how to add a command or an option), `commands` does what each
-//! command does, and `output` shapes the lines printed.
+//! This file opens the store the command line names, runs a command and turns its outcome
+//! into an exit status; `cli` declares the command line (and says how to add a command or
+//! an option), `commands` does what each command does, and `output` shapes the lines
+//! printed.
 
 mod cli;
 mod commands;
@@ -82,10 +111,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use jira_notifier::{ConfigStore, Error, FileStore};
+use jira_notifier_postgres::PostgresStore;
 use secrecy::ExposeSecret;
 
-use crate::cli::Invocation;
-use crate::output::{clean, one_line, print_lines, Secrets};
+use crate::cli::{Invocation, Location, StoreChoice};
+use crate::output::{clean, one_line, print_lines, print_warnings, Secrets};
+
+/// The most connections a run opens to `--database`: a command makes one store call at a
+/// time, and many runs may share the server.
+const DATABASE_POOL_SIZE: usize = 2;
 
 /// Why the tool stops without doing what was asked.
 #[derive(Debug)]
@@ -139,13 +173,42 @@ fn report(failure: Failure, secrets: &Secrets) -> ExitCode {
     }
 }
 
+/// The store of the workspace the command line names: in the state file, or in the
+/// database (connecting to it, and failing early if it cannot be reached).
+async fn open_store(choice: StoreChoice) -> Result<Arc<dyn ConfigStore>, Failure> {
+    let StoreChoice {
+        location,
+        workspace,
+    } = choice;
+    Ok(match location {
+        Location::File(path) => Arc::new(
+            FileStore::open(path)
+                .map_err(Error::from)?
+                .workspace(&workspace),
+        ),
+        Location::Database(config) => {
+            let store = PostgresStore::builder(*config)
+                .pool_size(DATABASE_POOL_SIZE)
+                .connect()
+                .await
+                .map_err(Error::from)?;
+            // The command line checked the id's length; PostgreSQL's other rule (no NUL)
+            // cannot be broken by an argument.
+            let store = store
+                .workspace(workspace.as_str())
+                .map_err(|e| Failure::usage(format!("--workspace: {e}")))?;
+            Arc::new(store)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let mut secrets = Secrets::default();
     if let Ok(Some(secret)) = commands::env_value("JIRA_CLIENT_SECRET") {
         secrets.add(&secret);
     }
-    let (state, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
-        Ok(Invocation::Run { state, command }) => (state, command),
+    let (store, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
+        Ok(Invocation::Run { store, command }) => (store, command),
         Ok(Invocation::Help) => {
             print!("{}", cli::help_text());
             return ExitCode::SUCCESS;
@@ -163,17 +226,25 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return report(Failure::failed(one_line(&e)), &secrets),
     };
+    if let Location::Database(config) = &store.location {
+        if let Some(password) = config.get_password() {
+            secrets.add(&String::from_utf8_lossy(password));
+        }
+    }
+    let workspace = store.workspace.clone();
     let result = runtime.block_on(async {
-        let store = Arc::new(FileStore::open(state).map_err(Error::from)?);
+        let store = open_store(store).await?;
         // A broken state file is reported by the command itself.
         if let Ok(Some(conn)) = store.load_connection().await {
             secrets.add(conn.credentials.client_secret().expose_secret());
         }
-        let notifier = commands::build_notifier(store)?;
+        let notifier = commands::build_notifier(workspace, store)?;
         commands::run(&notifier, command).await
     });
     match result {
-        Ok(lines) => match print_lines(&lines, &secrets) {
+        Ok(printed) => match print_warnings(&printed.warnings, &secrets)
+            .and_then(|()| print_lines(&printed.lines, &secrets))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => report(Failure::failed(one_line(&e)), &secrets),

@@ -1,7 +1,9 @@
 //! What the tool prints: one record per line on stdout, one error per line on stderr, and
 //! never a secret.
 
-use jira_notifier::{Assignee, Error, Outcome, Settings, TestOverride};
+use std::collections::BTreeMap;
+
+use jira_notifier::{Assignee, CreateField, Error, FieldValue, Outcome, Settings, TestOverride};
 
 use crate::Failure;
 
@@ -67,26 +69,75 @@ pub fn print_lines(lines: &[String], secrets: &Secrets) -> std::io::Result<()> {
     out.flush()
 }
 
+/// A field of the create screen:
+/// `FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values`, each
+/// part cleaned so that the tabs are the only ones (the last part is empty when Jira lists
+/// no values).
+pub fn describe_field(f: &CreateField) -> String {
+    let allowed: Vec<String> = f.allowed_names().into_iter().map(clean).collect();
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        clean(&f.id),
+        clean(&f.name),
+        if f.required { "required" } else { "optional" },
+        if f.has_default {
+            "default"
+        } else {
+            "no-default"
+        },
+        allowed.join(",")
+    )
+}
+
+/// Prints warnings on stderr, `warning: ` and one line each: what worked, but not entirely
+/// as usual (a save whose issues will have no description).
+pub fn print_warnings(warnings: &[String], secrets: &Secrets) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    for warning in warnings {
+        writeln!(err, "warning: {}", secrets.redact(&clean(warning)))?;
+    }
+    err.flush()
+}
+
 pub fn describe_settings(s: &Settings) -> String {
     clean(&format!(
-        "saved project={} issue-type={} label-prefix={} assignee={} labels={}",
+        "saved project={} issue-type={} label-prefix={} assignee={} labels={}{}",
         s.project_key,
         s.issue_type,
         s.label_prefix,
         describe_assignee(&s.assignee),
-        s.labels.join(",")
+        s.labels.join(","),
+        describe_fields(&s.fields)
     ))
 }
 
 pub fn describe_override(o: &TestOverride) -> String {
     const GLOBAL: &str = "(global)";
     clean(&format!(
-        "saved enabled={} project={} assignee={} labels={}",
+        "saved enabled={} project={} assignee={} labels={}{}",
         o.enabled,
         o.project_key.as_deref().unwrap_or(GLOBAL),
         o.assignee.as_ref().map_or(GLOBAL, describe_assignee),
-        o.labels.join(",")
+        o.labels.join(","),
+        describe_fields(&o.fields)
     ))
+}
+
+/// ` fields=ID=VALUE;ID=VALUE,VALUE` for configured field values, as `--field` takes them;
+/// nothing when there are none, so that the line stays as it was before fields.
+fn describe_fields(fields: &BTreeMap<String, FieldValue>) -> String {
+    if fields.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = fields
+        .iter()
+        .map(|(id, value)| match value {
+            FieldValue::One(v) => format!("{id}={v}"),
+            FieldValue::Many(v) => format!("{id}={}", v.join(",")),
+        })
+        .collect();
+    format!(" fields={}", each.join(";"))
 }
 
 fn describe_assignee(a: &Assignee) -> &str {
@@ -144,6 +195,28 @@ mod tests {
             ))),
         );
         assert_eq!(one_line(&nested), "outer: middle line: inner");
+    }
+
+    #[test]
+    fn settings_show_their_fields_only_when_there_are_some() {
+        let s = Settings::new("QA");
+        assert_eq!(
+            describe_settings(&s),
+            "saved project=QA issue-type=Bug label-prefix=testclix- assignee=auto labels="
+        );
+        let s = s
+            .with_field("priority", FieldValue::one("High"))
+            .with_field("components", FieldValue::many(["API", "Web"]));
+        assert_eq!(
+            describe_settings(&s),
+            "saved project=QA issue-type=Bug label-prefix=testclix- assignee=auto labels= \
+             fields=components=API,Web;priority=High"
+        );
+        let o = TestOverride::default().with_field("customfield_1", FieldValue::one("a\tb"));
+        assert_eq!(
+            describe_override(&o),
+            "saved enabled=true project=(global) assignee=(global) labels= fields=customfield_1=a b"
+        );
     }
 
     #[test]

@@ -531,6 +531,15 @@ fn usage() {
 
     let help = sb.run(&["--help"]);
     assert!(help.ok().contains("sandbox [--state FILE] connect"));
+    for new in [
+        "sandbox [--state FILE] fields [--project KEY] [--issue-type NAME]",
+        "sandbox [--state FILE] health",
+        "[--field FIELD_ID=VALUE[,VALUE...]]...",
+        "--database URL",
+        "--workspace ID",
+    ] {
+        assert!(help.stdout.contains(new), "{new}");
+    }
     for args in [&["-h"][..], &["fail", "--help"], &["override", "t1", "-h"]] {
         assert_eq!(sb.run(args).ok(), help.stdout, "{args:?}");
     }
@@ -584,6 +593,23 @@ fn usage() {
         (
             &["override", "t1", "--disable=yes"],
             "--disable takes no value",
+        ),
+        (
+            &["health", "--database", "host=/tmp dbname=x"],
+            "--database and --state exclude each other: the state is kept in one or the other",
+        ),
+        (&["health", "--workspace="], "--workspace needs a value"),
+        (
+            &["configure", "--field", "priority"],
+            "--field takes FIELD_ID=VALUE, not \"priority\"",
+        ),
+        (
+            &["override", "t1", "--clear", "--field", "priority=High"],
+            "--clear takes no other option",
+        ),
+        (
+            &["fields", "--labels", "a"],
+            "--labels is not an option of `fields`",
         ),
     ] {
         let run = sb.run(args);
