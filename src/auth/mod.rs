@@ -2,4 +2,5 @@
 
 pub(crate) mod scopes;
 pub(crate) mod sites;
+pub(crate) mod tenant;
 pub(crate) mod token;

@@ -73,6 +73,7 @@ impl JiraNotifier {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             lease: DEFAULT_CREATE_LEASE,
             search_lag_bound: None,
+            tenant_info_url: None,
         }
     }
 
@@ -99,6 +100,7 @@ pub struct JiraNotifierBuilder {
     max_in_flight: usize,
     lease: Duration,
     search_lag_bound: Option<Duration>,
+    tenant_info_url: Option<String>,
 }
 
 impl fmt::Debug for JiraNotifierBuilder {
@@ -110,6 +112,7 @@ impl fmt::Debug for JiraNotifierBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("lease", &self.lease)
             .field("search_lag_bound", &self.search_lag_bound)
+            .field("tenant_info_url", &self.tenant_info_url)
             .finish_non_exhaustive()
     }
 }
@@ -174,9 +177,20 @@ impl JiraNotifierBuilder {
         self
     }
 
+    /// Where a site named by its URL is asked for its cloud id (`/_edge/tenant_info`)
+    /// instead of on the site's own host: a stand-in for tests, or a proxy. Plain `http://`
+    /// is accepted only for loopback hosts.
+    pub fn tenant_info_url(mut self, url: impl Into<String>) -> Self {
+        self.tenant_info_url = Some(url.into());
+        self
+    }
+
     /// Builds the notifier, refusing base URLs that are not https (or loopback http).
     pub fn build(self) -> Result<JiraNotifier> {
-        let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
+        let mut endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
+        if let Some(url) = &self.tenant_info_url {
+            endpoints = endpoints.with_tenant_info(url)?;
+        }
         let transport = match self.transport {
             Some(t) => t,
             None => default_transport()?,
