@@ -16,6 +16,8 @@ pub const DEFAULT_API_URL: &str = "https://api.atlassian.com";
 pub(crate) struct Endpoints {
     auth: Url,
     api: Url,
+    /// Where `/_edge/tenant_info` is read instead of on each site's own host.
+    tenant_info: Option<Url>,
 }
 
 impl Endpoints {
@@ -23,7 +25,33 @@ impl Endpoints {
         Ok(Endpoints {
             auth: check_base("auth URL", auth)?,
             api: check_base("API URL", api)?,
+            tenant_info: None,
         })
+    }
+
+    /// Reads `/_edge/tenant_info` from `base` (a stand-in, a proxy) for every site.
+    pub(crate) fn with_tenant_info(mut self, base: &str) -> Result<Self> {
+        self.tenant_info = Some(check_base("tenant info URL", base)?);
+        Ok(self)
+    }
+
+    /// Whether `/_edge/tenant_info` is read from a stand-in rather than the sites' hosts.
+    pub(crate) fn has_tenant_info_base(&self) -> bool {
+        self.tenant_info.is_some()
+    }
+
+    /// `https://SITE/_edge/tenant_info`: the site's cloud id, which its host gives anyone.
+    pub(crate) fn tenant_info(&self, site: &Url) -> Url {
+        match &self.tenant_info {
+            Some(base) => join(base, &["_edge", "tenant_info"]),
+            None => {
+                let mut origin = site.clone();
+                origin.set_path("/");
+                origin.set_query(None);
+                origin.set_fragment(None);
+                join(&origin, &["_edge", "tenant_info"])
+            }
+        }
     }
 
     pub(crate) fn token(&self) -> Url {
@@ -75,6 +103,24 @@ fn encode_segment(out: &mut String, segment: &str) {
             out.push(char::from(b));
         }
     }
+}
+
+/// A site's URL as a host names it (`https://acme.atlassian.net`, a trailing slash or a
+/// path allowed): https, or plain http on a loopback host.
+pub(crate) fn check_site(raw: &str) -> Result<Url> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| Error::invalid("site", format!("{raw:?} is not a URL: {e}")))?;
+    let ok = url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url)));
+    if !ok {
+        return Err(Error::invalid(
+            "site",
+            format!("{raw:?} is not a site URL: use https://NAME.atlassian.net"),
+        ));
+    }
+    Ok(url)
 }
 
 /// A base URL must be https, or plain http on a loopback host (tests, local proxies): a
@@ -155,6 +201,29 @@ mod tests {
             e.jira("c", &["issue", "\t..", "a\nb"]).path(),
             "/gw/ex/jira/c/rest/api/3/issue/%09../a%0Ab"
         );
+    }
+
+    #[test]
+    fn tenant_info_is_read_on_the_sites_host_or_the_stand_in() {
+        let e = Endpoints::new(DEFAULT_AUTH_URL, DEFAULT_API_URL).unwrap();
+        let site = check_site("https://acme.atlassian.net/jira/x?y=1").unwrap();
+        assert_eq!(
+            e.tenant_info(&site).as_str(),
+            "https://acme.atlassian.net/_edge/tenant_info"
+        );
+        let e = e.with_tenant_info("http://127.0.0.1:9/site").unwrap();
+        assert_eq!(
+            e.tenant_info(&site).as_str(),
+            "http://127.0.0.1:9/site/_edge/tenant_info"
+        );
+        assert!(Endpoints::new(DEFAULT_AUTH_URL, DEFAULT_API_URL)
+            .unwrap()
+            .with_tenant_info("http://stand-in.example")
+            .is_err());
+        assert!(check_site("http://acme.atlassian.net").is_err());
+        assert!(check_site("https://u:p@acme.atlassian.net").is_err());
+        assert!(check_site("acme").is_err());
+        assert!(check_site("http://localhost:8080").is_ok());
     }
 
     #[test]

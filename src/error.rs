@@ -82,6 +82,16 @@ pub enum Error {
         scope: &'static str,
     },
 
+    /// The site named by its URL cannot be used: its host knows no such site, or the
+    /// credentials do not reach it through Atlassian's gateway. Nothing was stored.
+    #[error("the site {url} cannot be used: {reason}")]
+    SiteUnreachable {
+        /// The site's URL, as given.
+        url: String,
+        /// Why, for people.
+        reason: String,
+    },
+
     /// Not connected to Jira (never connected, or disconnected).
     #[error("not connected to Jira")]
     NotConnected,

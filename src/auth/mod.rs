@@ -2,5 +2,6 @@
 
 pub(crate) mod scopes;
 pub(crate) mod sites;
+pub(crate) mod tenant;
 pub(crate) mod token;
 pub(crate) mod tokens;

@@ -62,6 +62,12 @@ impl JiraClient {
         self.run(req, Some(creds)).await
     }
 
+    /// Sends a request without credentials (to a site's own host, which must never see
+    /// a token).
+    pub(crate) async fn call_anonymously(&self, req: &ApiRequest) -> Result<HttpResponse> {
+        self.run(req, None).await
+    }
+
     async fn token(&self, creds: &Credentials) -> Result<SecretString> {
         self.tokens
             .get(creds, |how| self.fetch_token(creds, how))
@@ -136,7 +142,8 @@ impl JiraClient {
             Fetch::Once => (Duration::ZERO, 0),
         };
         // The token request goes to the auth host: apart from Jira's limits and slots.
-        let scopes = Scopes::of(creds.is_none(), req.method, &req.url, req.operation);
+        let auth = req.operation == requests::TOKEN_REQUEST;
+        let scopes = Scopes::of(auth, req.method, &req.url, req.operation);
         let priority = if req.operation == requests::CREATE_ISSUE {
             Priority::First
         } else {

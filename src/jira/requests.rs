@@ -73,6 +73,9 @@ fn post(operation: &'static str, url: Url, body: &Value, replay: Replay) -> ApiR
     }
 }
 
+/// The operation name of the token request.
+pub(crate) const TOKEN_REQUEST: &str = "token request";
+
 /// `POST {auth}/oauth/token`: the client-credentials grant.
 pub(crate) fn token(e: &Endpoints, creds: &Credentials) -> ApiRequest {
     let body = json!({
@@ -81,7 +84,7 @@ pub(crate) fn token(e: &Endpoints, creds: &Credentials) -> ApiRequest {
         "client_secret": creds.client_secret().expose_secret(),
         "audience": "api.atlassian.com",
     });
-    post("token request", e.token(), &body, Replay::Safe)
+    post(TOKEN_REQUEST, e.token(), &body, Replay::Safe)
 }
 
 /// `GET {api}/oauth/token/accessible-resources`: the sites the token reaches.

@@ -15,9 +15,23 @@ impl JiraNotifier {
         self.connect_inner(credentials, None).await
     }
 
-    /// Like [`connect`](Self::connect), choosing the site by cloud id, name or URL.
+    /// Like [`connect`](Self::connect), choosing the site by cloud id, name or URL. A site
+    /// given by its URL (`https://NAME.atlassian.net`) that discovery does not list (a
+    /// service account's credential may list nothing) is connected to as
+    /// [`connect_to_site_url`](Self::connect_to_site_url) does.
     pub async fn connect_to_site(&self, credentials: Credentials, site: &str) -> Result<Site> {
         self.connect_inner(credentials, Some(site)).await
+    }
+
+    /// Connects to the site at `url` (`https://NAME.atlassian.net`) without discovery: its
+    /// cloud id is read from `https://NAME.atlassian.net/_edge/tenant_info` (sent without
+    /// any credential), then the credentials are checked to reach it through the gateway.
+    /// A site they do not reach, or that does not exist, is [`Error::SiteUnreachable`];
+    /// nothing is stored.
+    pub async fn connect_to_site_url(&self, credentials: Credentials, url: &str) -> Result<Site> {
+        check_credentials(&credentials)?;
+        let site = self.inner.client.site_by_url(&credentials, url).await?;
+        self.store_connection(credentials, site).await
     }
 
     /// The sites the credentials reach, without connecting.
@@ -29,7 +43,22 @@ impl JiraNotifier {
     async fn connect_inner(&self, credentials: Credentials, wanted: Option<&str>) -> Result<Site> {
         check_credentials(&credentials)?;
         let sites = self.inner.client.discover_sites(&credentials).await?;
-        let site = choose(sites, wanted)?;
+        let site = match choose(sites, wanted) {
+            Ok(site) => site,
+            // Not listed, but named by its URL: its host can still say its cloud id.
+            Err(Error::NoSites | Error::UnknownSite { .. })
+                if wanted.is_some_and(|w| w.trim_start().starts_with("http")) =>
+            {
+                let url = wanted.unwrap_or_default();
+                self.inner.client.site_by_url(&credentials, url).await?
+            }
+            Err(e) => return Err(e),
+        };
+        self.store_connection(credentials, site).await
+    }
+
+    /// Saves the connection, and drops settings made for another site.
+    async fn store_connection(&self, credentials: Credentials, site: Site) -> Result<Site> {
         let store = &self.inner.store;
         store
             .save_connection(&Connection {

@@ -166,6 +166,7 @@ pub struct NotifierBuilder<S> {
     max_in_flight: usize,
     lease: Duration,
     search_lag_bound: Option<Duration>,
+    tenant_info_url: Option<String>,
 }
 
 /// The builder [`JiraNotifier::builder`] returns.
@@ -182,6 +183,7 @@ impl<S> fmt::Debug for NotifierBuilder<S> {
             .field("max_in_flight", &self.max_in_flight)
             .field("lease", &self.lease)
             .field("search_lag_bound", &self.search_lag_bound)
+            .field("tenant_info_url", &self.tenant_info_url)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +199,7 @@ impl<S> NotifierBuilder<S> {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             lease: DEFAULT_CREATE_LEASE,
             search_lag_bound: None,
+            tenant_info_url: None,
         }
     }
 
@@ -259,8 +262,19 @@ impl<S> NotifierBuilder<S> {
         self
     }
 
+    /// Where a site named by its URL is asked for its cloud id (`/_edge/tenant_info`)
+    /// instead of on the site's own host: a stand-in for tests, or a proxy. Plain `http://`
+    /// is accepted only for loopback hosts.
+    pub fn tenant_info_url(mut self, url: impl Into<String>) -> Self {
+        self.tenant_info_url = Some(url.into());
+        self
+    }
+
     fn engine(self) -> Result<(NotifierEngine, S)> {
-        let endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
+        let mut endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
+        if let Some(url) = &self.tenant_info_url {
+            endpoints = endpoints.with_tenant_info(url)?;
+        }
         let transport = match self.transport {
             Some(t) => t,
             None => default_transport()?,

@@ -7,6 +7,7 @@ mod connect;
 mod fault_matrix;
 mod fixtures;
 mod logs;
+mod named_site;
 mod notification;
 mod overrides;
 mod report;

@@ -5,6 +5,7 @@ mod corners;
 mod faults;
 mod lag;
 mod limits;
+mod named_site;
 mod replicas;
 mod scopes;
 mod screens;

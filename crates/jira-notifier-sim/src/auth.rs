@@ -123,7 +123,7 @@ pub(crate) fn accessible_resources(
         .filter(|s| scopes::is_jira(s))
         .collect();
     let mut listed: Vec<Value> = Vec::new();
-    if !jira_scopes.is_empty() {
+    if !jira_scopes.is_empty() && !world.discovery_hidden {
         listed.extend(world.sites.iter().map(|entry| {
             json!({
                 "id": entry.site.cloud_id,

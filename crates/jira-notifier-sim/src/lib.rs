@@ -20,6 +20,8 @@
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/bulk` | users by account id |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/assignable/search` | assignee picker |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/myself` | the service account |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/serverInfo` | which site a cloud id is (`baseUrl`) |
+//! | `GET https://NAME.atlassian.net/_edge/tenant_info` | a site's cloud id, to anyone |
 //!
 //! It is strict where Jira is: error statuses, texts and shapes are the real ones (recorded
 //! from Jira Cloud), unknown body members are refused, the JQL must be bounded and quoted
@@ -73,6 +75,7 @@ mod scopes;
 mod screens;
 mod search;
 mod server;
+mod tenant;
 #[cfg(test)]
 mod testing;
 mod world;
@@ -273,6 +276,21 @@ impl SimJira {
     /// scope is not listed for any Jira site by `accessible-resources`.
     pub fn set_scopes(&self, scopes: &[&str]) {
         self.world().scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Whether `accessible-resources` leaves the sites out (default `false`), as it can for
+    /// a service account's credential: the site must then be named by its URL, whose
+    /// `/_edge/tenant_info` still gives its cloud id.
+    pub fn set_discovery_lists_nothing(&self, hidden: bool) {
+        self.world().discovery_hidden = hidden;
+    }
+
+    /// A site that exists (its host answers `/_edge/tenant_info`) but that the credentials
+    /// cannot reach: not listed, and unknown to the gateway for them (`404`).
+    pub fn add_foreign_site(&self, cloud_id: &str, name: &str) -> Site {
+        let site = Site::new(cloud_id, name, format!("https://{name}.atlassian.net"));
+        self.world().foreign_sites.push(site.clone());
+        site
     }
 
     /// Lists one more entry in `accessible-resources`, after the sites, as given: another

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
-use super::{auth, issues, lists, reply, scopes, screens, search};
+use super::{auth, issues, lists, reply, scopes, screens, search, tenant};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
 const REDACTED: &str = "[redacted]";
@@ -189,6 +189,7 @@ fn route(world: &mut World, request: &HttpRequest, body: &Body, now: Instant) ->
             auth::accessible_resources(world, request, now)
         }
         (_, ["ex", "jira", cloud_id, rest @ ..]) => jira(world, request, body, cloud_id, rest, now),
+        (Method::Get, ["_edge", "tenant_info"]) => tenant::tenant_info(world, request),
         // Scoped (OAuth) tokens only work through the gateway; the site itself refuses them.
         _ if is_site_host(&request.url) => reply::unauthorized(),
         _ => reply::gateway_not_found(path),
@@ -252,8 +253,12 @@ fn jira(
 fn known_path(rest: &[&str]) -> bool {
     matches!(
         rest,
-        ["rest", "api", "3", "search" | "issue" | "myself"]
-            | ["rest", "api", "3", "search", "jql"]
+        [
+            "rest",
+            "api",
+            "3",
+            "search" | "issue" | "myself" | "serverInfo"
+        ] | ["rest", "api", "3", "search", "jql"]
             | ["rest", "api", "3", "issue" | "project", _]
             | ["rest", "api", "3", "issue", "createmeta", _, "issuetypes"]
             | ["rest", "api", "3", "user", "assignable", "search"]
@@ -336,6 +341,7 @@ fn dispatch(
             lists::assignable_users(jira, ctx)
         }
         (Method::Get, ["rest", "api", "3", "myself"]) => lists::myself(jira, ctx),
+        (Method::Get, ["rest", "api", "3", "serverInfo"]) => tenant::server_info(ctx),
         _ if known_path(rest) => reply::problem(
             405,
             "Method Not Allowed",

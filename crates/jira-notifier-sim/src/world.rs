@@ -36,6 +36,11 @@ pub(crate) struct World {
     /// Entries `accessible-resources` lists besides the sites (other products, a site
     /// listed twice), as JSON objects.
     pub(crate) extra_resources: Vec<Value>,
+    /// Whether `accessible-resources` leaves the sites out (lists nothing of its own).
+    pub(crate) discovery_hidden: bool,
+    /// Sites that exist (their host answers `tenant_info`) but that the credential cannot
+    /// reach: the gateway knows no such cloud id for it.
+    pub(crate) foreign_sites: Vec<Site>,
     pub(crate) search_lag: Duration,
     pub(crate) latency: Duration,
     pub(crate) limiter: Limiter,
@@ -63,6 +68,8 @@ impl World {
             tokens: HashMap::new(),
             scopes: super::scopes::DEFAULT.map(str::to_owned).to_vec(),
             extra_resources: Vec::new(),
+            discovery_hidden: false,
+            foreign_sites: Vec::new(),
             search_lag: Duration::ZERO,
             latency: Duration::ZERO,
             limiter: Limiter::default(),
