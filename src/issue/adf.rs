@@ -70,8 +70,7 @@ impl Doc {
 
     /// How many UTF-16 units the document takes as JSON.
     pub(crate) fn json_len(&self) -> usize {
-        let json = serde_json::to_string(self).expect("an ADF document always serialises");
-        jira_len(&json)
+        json_units_of(self)
     }
 
     /// The document as a JSON value (for tests and the fuzz API).
@@ -121,53 +120,68 @@ pub(crate) fn failure_doc_within(
     } else {
         message
     };
-    // What the document takes without the message's text: the message then costs its
-    // escaped length on top. Measured by serialising the frame, so that every bracket and
-    // escape of the name and link counts.
-    let frame = |note: Option<&str>| {
-        let mut content = vec![Block::Paragraph {
-            content: intro.clone(),
-        }];
-        content.push(code_block(String::new()));
-        if let Some(note) = note {
-            content.push(Block::Paragraph {
-                content: vec![text(note)],
-            });
-        }
-        if !outro.is_empty() {
-            content.push(Block::Paragraph {
-                content: outro.clone(),
-            });
-        }
-        Doc::new(content)
-    };
-    let whole = frame(None).json_len() + json_len(&message);
-    let mut content = vec![Block::Paragraph {
-        content: intro.clone(),
-    }];
-    if whole <= max_json {
-        content.push(code_block(message));
-    } else {
-        let message_len = jira_len(&message);
-        let note = format!(
-            "[The error message was cut: it is {message_len} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]"
-        );
-        let room = max_json.saturating_sub(frame(Some(&note)).json_len());
-        let mut kept = message;
-        let keep = cut_json(&kept, room).len();
-        kept.truncate(keep);
-        // An empty text node is not valid ADF: with no room at all, the note alone.
-        if !kept.is_empty() {
-            content.push(code_block(kept));
-        }
-        content.push(Block::Paragraph {
-            content: vec![text(&note)],
-        });
-    }
+    // The document with an empty code block: the message then costs its escaped length on
+    // top. Measured by serialising it (into a counter, not a string), so that every bracket
+    // and escape of the name and link counts.
+    let mut content = vec![
+        Block::Paragraph { content: intro },
+        code_block(String::new()),
+    ];
     if !outro.is_empty() {
         content.push(Block::Paragraph { content: outro });
     }
-    Doc::new(content)
+    let mut doc = Doc::new(content);
+    let frame = doc.json_len();
+    if frame + json_len(&message) <= max_json {
+        doc.content[1] = code_block(message);
+        return doc;
+    }
+    let message_len = jira_len(&message);
+    let note = format!(
+        "[The error message was cut: it is {message_len} characters long and Jira keeps at most {MAX_DESCRIPTION_LEN} in a description.]"
+    );
+    let note_block = Block::Paragraph {
+        content: vec![text(&note)],
+    };
+    // The note's paragraph, and the comma before it.
+    let note_len = 1 + json_units_of(&note_block);
+    let room = max_json.saturating_sub(frame + note_len);
+    let mut kept = message;
+    let keep = cut_json(&kept, room).len();
+    kept.truncate(keep);
+    doc.content.insert(2, note_block);
+    // An empty text node is not valid ADF: with no room at all, the note alone.
+    if kept.is_empty() {
+        doc.content.remove(1);
+    } else {
+        doc.content[1] = code_block(kept);
+    }
+    doc
+}
+
+/// UTF-16 units of a value's JSON, counted as it is written: no string is built.
+fn json_units_of(value: &impl Serialize) -> usize {
+    struct Units(usize);
+    impl std::io::Write for Units {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            // UTF-8 to UTF-16: each character's first byte is one unit, a four-byte
+            // character's (U+10000 and up) two; continuation bytes none.
+            for &b in buf {
+                self.0 += match b {
+                    0x80..=0xBF => 0,
+                    0xF0..=0xFF => 2,
+                    _ => 1,
+                };
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut units = Units(0);
+    serde_json::to_writer(&mut units, value).expect("an ADF node always serialises");
+    units.0
 }
 
 /// [`failure_doc`] as a JSON value.
@@ -300,6 +314,8 @@ mod tests {
                 assert!(doc.json_len() <= max, "{} > {max}", doc.json_len());
             }
         }
+        let astral = failure_doc_within("T😀é", "https://x.example/", "a\"😀\n", 5_000);
+        assert_eq!(astral.json_len(), jira_len(&astral.to_value().to_string()));
         let short = failure_doc_within("T", "", "boom", 5_000);
         assert_eq!(short.to_value()["content"][1]["content"][0]["text"], "boom");
     }

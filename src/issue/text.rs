@@ -71,15 +71,28 @@ pub(crate) fn printable(s: &str) -> String {
 /// and the short escapes (`\n`, `\t`, ...) take two, other control characters six.
 pub(crate) fn json_len(s: &str) -> usize {
     if s.is_ascii() {
+        // Most messages escape nothing: one quick pass says so.
+        if !needs_escape(s.as_bytes()) {
+            return s.len();
+        }
         return s.len() + s.bytes().map(ascii_escape_extra).sum::<usize>();
     }
     s.chars().map(json_units).sum()
+}
+
+/// Whether any byte is escaped in JSON (a quote, a backslash, a control character).
+fn needs_escape(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// The longest prefix of `s` whose [`json_len`] is at most `max`.
 pub(crate) fn cut_json(s: &str, max: usize) -> &str {
     let mut used = 0;
     if s.is_ascii() {
+        let head = &s.as_bytes()[..s.len().min(max)];
+        if !needs_escape(head) {
+            return &s[..head.len()];
+        }
         for (i, b) in s.bytes().enumerate() {
             used += 1 + ascii_escape_extra(b);
             if used > max {

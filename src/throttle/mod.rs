@@ -91,6 +91,10 @@ impl Gate {
 
     /// Waits until no scope of the request is held or spent.
     async fn paced(&self, scopes: &Scopes, max_wait: Duration) -> Result<(), Duration> {
+        // The common case, nothing held or spent: no waiter to register.
+        if self.pacer.blocked_until(scopes, Instant::now()).is_none() {
+            return Ok(());
+        }
         loop {
             let changed = self.pacer.changed().notified();
             tokio::pin!(changed);

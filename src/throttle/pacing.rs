@@ -120,7 +120,18 @@ impl Pacer {
                 states.retain(|_, st| !st.idle(now));
             }
             for s in scopes.all() {
-                states.entry(s.clone()).or_default().out += 1;
+                match states.get_mut(s) {
+                    Some(st) => st.out += 1,
+                    None => {
+                        states.insert(
+                            s.clone(),
+                            State {
+                                out: 1,
+                                ..State::default()
+                            },
+                        );
+                    }
+                }
             }
             Ok(())
         })

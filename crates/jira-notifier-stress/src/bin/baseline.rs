@@ -308,12 +308,16 @@ async fn baseline(o: &Options) -> bool {
     let rss_before = proc_kib("VmRSS");
     let heap_before = LIVE_BYTES.load(Relaxed);
     let cpu_before = cpu_time();
-    let start = Instant::now();
+    // The storm's start gate: every report arrives once all are spawned.
+    let (go, gate) = tokio::sync::watch::channel(false);
+    let spawning = Instant::now();
     let mut handles = Vec::with_capacity(o.reports);
     for &t in &order {
         let (raw, firsts, messages) = (raw.clone(), firsts.clone(), messages.clone());
-        let arrived = Instant::now();
+        let mut gate = gate.clone();
         handles.push(tokio::spawn(async move {
+            let _ = gate.wait_for(|open| *open).await;
+            let arrived = Instant::now();
             let mine = AtomicBool::new(false);
             let created = *firsts[t]
                 .get_or_init(|| async {
@@ -324,7 +328,9 @@ async fn baseline(o: &Options) -> bool {
             (arrived.elapsed(), created && mine.load(Relaxed))
         }));
     }
-    let spawned_in = start.elapsed();
+    let spawned_in = spawning.elapsed();
+    let start = Instant::now();
+    go.send_replace(true);
     let mut latencies = Vec::with_capacity(o.reports);
     let mut created = 0usize;
     for h in handles {

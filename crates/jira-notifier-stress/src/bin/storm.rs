@@ -34,8 +34,10 @@
 //! - Time is real (tokio's clock is not paused): the round trip is a real sleep in the
 //!   simulator, and wall time is what a host would see. Reports run on a multi-threaded
 //!   runtime with one worker per core.
-//! - A report's latency runs from the moment it is spawned (its arrival) to its outcome,
-//!   retries by the host included.
+//! - Reports are spawned behind a start gate, which opens once all are: they arrive at
+//!   once, however long spawning takes on a loaded machine. Wall time runs from the gate.
+//! - A report's latency runs from its arrival (the gate opening) to its outcome, retries
+//!   by the host included.
 //! - A retryable error (`Error::is_retryable`) is reported again after its `Retry-After`
 //!   (1 s when none), as a host that queues failed reports would; `--no-host-retry`
 //!   counts it as an error instead.
@@ -350,18 +352,24 @@ async fn storm(o: &Options) -> bool {
     let rss_before = proc_kib("VmRSS");
     let heap_before = heap();
     let cpu_before = cpu_time();
-    let start = Instant::now();
+    // Every report waits at a start gate until all are spawned, so that they arrive at
+    // once however long spawning takes on a loaded machine (a report spawned after its
+    // test's issue was made would rightly cost a search of its own).
+    let (go, gate) = tokio::sync::watch::channel(false);
+    let spawning = Instant::now();
     let mut handles = Vec::with_capacity(o.reports);
     for &t in &order {
-        handles.push(tokio::spawn(report(
-            notifier.clone(),
-            tests[t].clone(),
-            statuses[t].clone(),
-            Instant::now(),
-            o.host_retry,
-        )));
+        let (notifier, test, status) = (notifier.clone(), tests[t].clone(), statuses[t].clone());
+        let mut gate = gate.clone();
+        let host_retry = o.host_retry;
+        handles.push(tokio::spawn(async move {
+            let _ = gate.wait_for(|open| *open).await;
+            report(notifier, test, status, Instant::now(), host_retry).await
+        }));
     }
-    let spawned_in = start.elapsed();
+    let spawned_in = spawning.elapsed();
+    let start = Instant::now();
+    go.send_replace(true);
     let mut reports = Vec::with_capacity(o.reports);
     for h in handles {
         reports.push(h.await.expect("a report task panicked"));
