@@ -16,7 +16,7 @@ use crate::issue::IssueDraft;
 use crate::jira::answers::checked_issue_id;
 use crate::jira::requests::CREATE_ISSUE;
 use crate::jira::{Found, JiraClient};
-use crate::lag::{self, Looked};
+use crate::lag::{self, KeyHints, Looked};
 use crate::store::IssueRecord;
 
 /// The open issue carrying `label`, if any; the recorded one first.
@@ -61,14 +61,17 @@ fn is_client_error(status: u16) -> bool {
 }
 
 /// Whether an issue found by label after an unclear create can be taken for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LookBack {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LookBack<'a> {
     /// Yes: the label is the test's, and nothing with it was open before the create. No
     /// second create is sent until a search made at least `bound` after the unclear one
     /// finds nothing (see [`crate::lag`]).
     ByLabel {
         /// How far Jira's search may lag a create.
         bound: Duration,
+        /// The keys this notifier has seen, per project: where to read for the create
+        /// on current data.
+        hints: &'a KeyHints,
     },
     /// No (the test notification: every notification ticket has its label): an unclear
     /// create goes back to the host as a retryable error.
@@ -83,24 +86,45 @@ pub(crate) async fn create(
     client: &JiraClient,
     conn: &Connection,
     draft: &IssueDraft,
-    look_back: LookBack,
+    look_back: LookBack<'_>,
 ) -> Result<Found> {
+    let noted = |found: Result<Found>| {
+        if let (Ok(f), LookBack::ByLabel { hints, .. }) = (&found, look_back) {
+            hints.note(&draft.project_id, &f.key);
+        }
+        found
+    };
+    // What this notifier knew of the project before the create: where its key will be.
+    let after = match look_back {
+        LookBack::ByLabel { hints, .. } => hints.latest(&draft.project_id),
+        LookBack::Never => None,
+    };
     let first = match client.create(conn, draft.create_body()).await {
         Err(e) if is_unclear(&e) => e,
-        other => return other,
+        other => return noted(other),
     };
-    let LookBack::ByLabel { bound } = look_back else {
+    let LookBack::ByLabel { bound, .. } = look_back else {
         return Err(first);
     };
     let since = Instant::now();
     let lookback = client.policy().write_lookback();
     tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");
-    match lag::look_for(client, conn, &draft.test_label, since, bound, lookback).await {
-        Ok(Looked::Found(found)) => Ok(found),
+    match lag::look_for(
+        client,
+        conn,
+        &draft.test_label,
+        since,
+        bound,
+        lookback,
+        after,
+    )
+    .await
+    {
+        Ok(Looked::Found(found)) => noted(Ok(found)),
         Ok(Looked::Absent) => match client.create(conn, draft.create_body()).await {
             // The second may have landed as well: it waits for its own confirmation.
             Err(e) if is_unclear(&e) => Err(lag::unconfirmed(&e, bound)),
-            other => other,
+            other => noted(other),
         },
         Ok(Looked::Unsure { retry_after }) => Err(lag::unconfirmed(&first, retry_after)),
         // Cannot look: creating blind could duplicate. The host reports again later.

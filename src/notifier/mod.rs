@@ -13,7 +13,7 @@ use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
 use crate::flight::Flights;
 use crate::jira::JiraClient;
-use crate::lag::Pending;
+use crate::lag::{KeyHints, Pending};
 use crate::retry::RetryPolicy;
 use crate::store::{ConfigStore, IssueRecord};
 use crate::throttle::DEFAULT_MAX_IN_FLIGHT;
@@ -45,6 +45,8 @@ struct Inner {
     unrecorded: Mutex<HashMap<String, IssueRecord>>,
     /// Creates of this notifier that got no clear answer and are not confirmed yet.
     pending: Pending,
+    /// The highest issue key seen per project, to look for an unclear create by key.
+    key_hints: KeyHints,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -209,6 +211,7 @@ impl JiraNotifierBuilder {
                 search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
                 unrecorded: Mutex::default(),
                 pending: Pending::default(),
+                key_hints: KeyHints::default(),
             }),
         })
     }

@@ -240,6 +240,7 @@ impl Inner {
             let mut draft = draft_for(test, message, settings, test_override, target, label);
             let look_back = LookBack::ByLabel {
                 bound: self.search_lag_bound,
+                hints: &self.key_hints,
             };
             let found = match dedupe::create(&self.client, conn, &draft, look_back).await {
                 // Jira measured the description as longer than it was counted here (what
