@@ -34,6 +34,11 @@ pub(crate) enum Looked {
 /// Looks for the open issue carrying `label` after a create sent before `since` got no
 /// clear answer: in place for `lookback` at most (a few seconds covers Jira's usual lag),
 /// backing off from half a second.
+///
+/// Search alone may miss it for minutes. When the highest key this notifier has seen in
+/// the project is known (`after`), the keys after it are read too, by key, on current data
+/// (`GET /issue/{key}`): Jira gives keys within a project in order, so an issue made since
+/// has one of them. That can only confirm the create; ruling it out stays with search.
 pub(crate) async fn look_for(
     client: &JiraClient,
     conn: &Connection,
@@ -41,16 +46,23 @@ pub(crate) async fn look_for(
     since: Instant,
     bound: Duration,
     lookback: Duration,
+    after: Option<(String, u64)>,
 ) -> Result<Looked> {
     let sure_at = since + bound;
     let deadline = since + lookback;
     let mut wait = Duration::from_millis(500);
+    let mut next = after.map(|(project, n)| (project, n + 1));
     loop {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
         tokio::time::sleep(wait.min(deadline - now)).await;
+        if let Some((project, n)) = next.as_mut() {
+            if let Some(found) = probe(client, conn, label, project, n).await? {
+                return Ok(Looked::Found(found));
+            }
+        }
         let searched_at = Instant::now();
         if let Some(found) = client
             .find_open(conn, label, None)
@@ -68,6 +80,69 @@ pub(crate) async fn look_for(
     Ok(Looked::Unsure {
         retry_after: sure_at.saturating_duration_since(Instant::now()),
     })
+}
+
+/// The most keys read in one look: a project busy enough to have made more since is left
+/// to search.
+const PROBES: u64 = 10;
+
+/// Reads keys `project-n`, `project-n+1`, ... until one does not exist yet; the test's open
+/// issue among them, if any. `n` moves past the keys read, so that the next look goes on
+/// from there.
+async fn probe(
+    client: &JiraClient,
+    conn: &Connection,
+    label: &str,
+    project: &str,
+    n: &mut u64,
+) -> Result<Option<Found>> {
+    for _ in 0..PROBES {
+        let key = format!("{project}-{n}");
+        let Some(now) = client.issue_now(conn, &key, label).await? else {
+            // Not made yet (or deleted): nothing later exists either, for now.
+            return Ok(None);
+        };
+        if now.labelled == Some(true) && !now.done {
+            return Ok(Some(now.found));
+        }
+        *n += 1;
+    }
+    Ok(None)
+}
+
+/// The highest issue key this notifier has seen per project (by project id): where an
+/// issue made next in the project gets its key.
+#[derive(Debug, Default)]
+pub(crate) struct KeyHints {
+    map: Mutex<HashMap<String, (String, u64)>>,
+}
+
+impl KeyHints {
+    /// Notes an issue key (`QA-12`) seen in the project with this id.
+    pub(crate) fn note(&self, project_id: &str, key: &str) {
+        let Some((project, n)) = key
+            .rsplit_once('-')
+            .and_then(|(p, n)| Some((p, n.parse::<u64>().ok()?)))
+        else {
+            return;
+        };
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let e = map
+            .entry(project_id.to_owned())
+            .or_insert_with(|| (project.to_owned(), 0));
+        // A project's key can change: the latest seen wins, with its own numbers.
+        if e.0 != project {
+            *e = (project.to_owned(), n);
+        } else if n > e.1 {
+            e.1 = n;
+        }
+    }
+
+    /// The project's key and the highest number seen in it.
+    pub(crate) fn latest(&self, project_id: &str) -> Option<(String, u64)> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(project_id).cloned()
+    }
 }
 
 /// The `Error::CreateUnconfirmed` for an unclear create, to be confirmed after `retry_after`.
@@ -113,14 +188,17 @@ impl Pending {
     }
 }
 /// Whether an issue found by label after an unclear create can be taken for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LookBack {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LookBack<'a> {
     /// Yes: the label is the test's, and nothing with it was open before the create. No
     /// second create is sent until a search made at least `bound` after the unclear one
     /// finds nothing (see this module).
     ByLabel {
         /// How far Jira's search may lag a create.
         bound: Duration,
+        /// The keys this notifier has seen, per project: where to read for the create
+        /// on current data.
+        hints: &'a KeyHints,
     },
     /// No (the test notification: every notification ticket has its label): an unclear
     /// create goes back to the host as a retryable error.
@@ -135,24 +213,45 @@ pub(crate) async fn create(
     client: &JiraClient,
     conn: &Connection,
     draft: &IssueDraft,
-    look_back: LookBack,
+    look_back: LookBack<'_>,
 ) -> Result<Found> {
+    let noted = |found: Result<Found>| {
+        if let (Ok(f), LookBack::ByLabel { hints, .. }) = (&found, look_back) {
+            hints.note(&draft.project_id, &f.key);
+        }
+        found
+    };
+    // What this notifier knew of the project before the create: where its key will be.
+    let after = match look_back {
+        LookBack::ByLabel { hints, .. } => hints.latest(&draft.project_id),
+        LookBack::Never => None,
+    };
     let first = match client.create(conn, draft.create_body()).await {
         Err(e) if is_unclear(&e) => e,
-        other => return other,
+        other => return noted(other),
     };
-    let LookBack::ByLabel { bound } = look_back else {
+    let LookBack::ByLabel { bound, .. } = look_back else {
         return Err(first);
     };
     let since = Instant::now();
     let lookback = client.policy().write_lookback();
     tracing::warn!(error = %first, "create got no clear answer; looking for the issue before creating it again");
-    match look_for(client, conn, &draft.test_label, since, bound, lookback).await {
-        Ok(Looked::Found(found)) => Ok(found),
+    match look_for(
+        client,
+        conn,
+        &draft.test_label,
+        since,
+        bound,
+        lookback,
+        after,
+    )
+    .await
+    {
+        Ok(Looked::Found(found)) => noted(Ok(found)),
         Ok(Looked::Absent) => match client.create(conn, draft.create_body()).await {
             // The second may have landed as well: it waits for its own confirmation.
             Err(e) if is_unclear(&e) => Err(unconfirmed(&e, bound)),
-            other => other,
+            other => noted(other),
         },
         Ok(Looked::Unsure { retry_after }) => Err(unconfirmed(&first, retry_after)),
         // Cannot look: creating blind could duplicate. The host reports again later.
@@ -171,5 +270,36 @@ fn is_unclear(e: &Error) -> bool {
         // issue most likely exists, but its key is unknown.
         Error::UnexpectedResponse { operation, .. } => *operation == CREATE_ISSUE,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hints_keep_the_highest_key_per_project() {
+        let hints = KeyHints::default();
+        assert_eq!(hints.latest("10000"), None);
+        hints.note("10000", "QA-9");
+        hints.note("10000", "QA-10");
+        hints.note("10000", "QA-2");
+        hints.note("10001", "OPS-1");
+        hints.note("10000", "not a key");
+        assert_eq!(hints.latest("10000"), Some(("QA".into(), 10)));
+        // The project's key changed: its numbers start over.
+        hints.note("10000", "QB-3");
+        assert_eq!(hints.latest("10000"), Some(("QB".into(), 3)));
+        assert_eq!(hints.latest("10001"), Some(("OPS".into(), 1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_creates_are_kept_until_settled() {
+        let pending = Pending::default();
+        let at = Instant::now();
+        pending.note("t", at, "timeout".into(), Duration::from_secs(120));
+        assert_eq!(pending.get("t"), Some((at, "timeout".to_owned())));
+        pending.clear("t");
+        assert_eq!(pending.get("t"), None);
     }
 }

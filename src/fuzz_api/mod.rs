@@ -236,6 +236,11 @@ pub fn checked_issue_key(key: &str) -> Result<()> {
     answers::checked_issue_key(OPERATION, key)
 }
 
+/// Reads an `X-RateLimit-Reset` value (ISO 8601).
+pub fn parse_rate_limit_reset(value: &str) -> Option<SystemTime> {
+    crate::throttle::parse_reset(value)
+}
+
 /// Reads a `Retry-After` value at `now`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     crate::retry::parse_retry_after(value, now)

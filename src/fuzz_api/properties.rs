@@ -745,6 +745,38 @@ proptest! {
     }
 
     #[test]
+    fn rate_limit_resets_are_read_exactly_at_any_precision(
+        year in 1970i64..=9999,
+        month in 1u32..=12,
+        day in 1u32..=28,
+        h in 0u64..24,
+        m in 0u64..60,
+        s in 0u64..60,
+        millis in 0u32..1000,
+        form in 0usize..4,
+    ) {
+        let at = epoch_seconds(year, month, day, h, m, s);
+        let date = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}");
+        let (value, expected) = match form {
+            // Atlassian's documented form: to the minute.
+            0 => (format!("{date}Z"), UNIX_EPOCH + Duration::from_secs(at - s)),
+            1 => (format!("{date}:{s:02}Z"), UNIX_EPOCH + Duration::from_secs(at)),
+            2 => (
+                format!("{date}:{s:02}.{millis:03}Z"),
+                UNIX_EPOCH + Duration::new(at, millis * 1_000_000),
+            ),
+            _ => (format!("{date}:{s:02}+00:00"), UNIX_EPOCH + Duration::from_secs(at)),
+        };
+        prop_assert_eq!(fz::parse_rate_limit_reset(&value), Some(expected), "{}", value);
+    }
+
+    #[test]
+    fn rate_limit_resets_never_panic(value in host_string(), tail in "[0-9TZ:.+-]{0,30}") {
+        let _ = fz::parse_rate_limit_reset(&value);
+        let _ = fz::parse_rate_limit_reset(&format!("2026-03-26T{tail}"));
+    }
+
+    #[test]
     fn retry_after_near_dates_never_panic(
         day in "[0-9+-]{0,4}",
         month in "[A-Za-z]{0,4}",

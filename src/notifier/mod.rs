@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::dedupe::flight::Flights;
-use crate::dedupe::unclear::Pending;
+use crate::dedupe::unclear::{KeyHints, Pending};
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
@@ -50,6 +50,8 @@ struct Inner {
     unrecorded: Mutex<HashMap<TestId, IssueRecord>>,
     /// Creates of this notifier that got no clear answer and are not confirmed yet.
     pending: Pending,
+    /// The highest issue key seen per project, to look for an unclear create by key.
+    key_hints: KeyHints,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -148,6 +150,7 @@ impl NotifierEngine {
                 lease: self.lease,
                 unrecorded: Mutex::default(),
                 pending: Pending::default(),
+                key_hints: KeyHints::default(),
                 search_lag_bound: self.search_lag_bound,
             }),
         }

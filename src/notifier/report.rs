@@ -224,6 +224,7 @@ impl Inner {
             );
             let look_back = LookBack::ByLabel {
                 bound: self.search_lag_bound,
+                hints: &self.key_hints,
             };
             let created = match dedupe::create(&self.client, conn, &draft, look_back).await {
                 // Jira measured the description as longer than it was counted here (what

@@ -80,7 +80,7 @@ pub(crate) fn parse_reset(value: &str) -> Option<SystemTime> {
         let (t, off) = rest.split_at(at);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let off = off[1..].replace(':', "");
-        if off.len() != 4 {
+        if off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let h = digits(&off[..2], 2)?;
@@ -173,6 +173,8 @@ mod tests {
             "1711843260",
             "2026-03-26T16:00+1:00",
             "26-03-26T16:00Z",
+            "2026-03-26T16:00+aé1",
+            "2026-03-26T16:00-é",
         ] {
             assert_eq!(parse_reset(bad), None, "{bad:?}");
         }

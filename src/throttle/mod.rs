@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+#[cfg(any(test, fuzzing))]
+pub(crate) use self::headers::parse_reset;
 pub(crate) use self::headers::Limits;
 use self::pacing::Pacer;
 pub(crate) use self::scope::{Scope, Scopes};

@@ -166,3 +166,48 @@ async fn a_shorter_bound_can_be_configured() {
     assert!(matches!(o, Outcome::Created(_)), "{o:?}");
     assert_eq!(jira.issues().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_landed_create_is_confirmed_at_once_by_reading_the_next_key() {
+    let jira = SimJira::new();
+    jira.set_search_lag(LAG);
+    let n = ready(&jira, Arc::new(MemoryStore::new())).await;
+    // A first issue in QA tells the notifier where QA's keys stand.
+    let first = n.on_test_error(&test("first"), &failed()).await.unwrap();
+    assert_eq!(key_of(&first), "QA-1");
+    jira.inject(Fault::timeout_after_commit(
+        Method::Post,
+        "/rest/api/3/issue",
+    ));
+
+    // Keys within a project are given in order and `GET /issue/{key}` is current: QA-2
+    // is read, carries the test's label, and is the create that got no answer.
+    let o = n.on_test_error(&test("login"), &failed()).await.unwrap();
+
+    assert!(matches!(o, Outcome::Created(_)), "{o:?}");
+    assert_eq!(key_of(&o), "QA-2");
+    assert_eq!(open_keys(&jira, "login"), vec!["QA-2".to_owned()]);
+    assert_eq!(creates(&jira), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reading_the_next_keys_never_rules_a_create_out() {
+    let jira = SimJira::new();
+    jira.set_search_lag(LAG);
+    let n = ready(&jira, Arc::new(MemoryStore::new())).await;
+    n.on_test_error(&test("first"), &failed()).await.unwrap();
+    jira.inject(Fault::timeout(Method::Post, "/rest/api/3/issue"));
+
+    // QA-2 does not exist: the create did not land, but only a search made long enough
+    // after it may say so.
+    let e = n
+        .on_test_error(&test("login"), &failed())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(e, Error::CreateUnconfirmed { .. }), "{e:?}");
+    assert_eq!(creates(&jira), 2);
+    let (o, _) = report_until_done(&n, "login").await;
+    assert!(matches!(o, Outcome::Created(_)), "{o:?}");
+    assert_eq!(jira.issues().len(), 2);
+}
