@@ -2,6 +2,7 @@
 //! time and latency figures. Included by each driver with `#[path]`; not an example.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -170,4 +171,77 @@ pub fn rate_limit(v: &str) -> Result<Option<jira_notifier_sim::RateLimit>, Strin
         n,
         Duration::from_secs_f64(secs),
     )))
+}
+
+/// A driver's options: `--name VALUE` or `--name=VALUE`, bare `switches` (given: `"1"`),
+/// and `{PREFIX}_{NAME}` environment variables for options not given on the command line.
+/// `-h`/`--help` prints `usage` and exits.
+pub struct Flags {
+    given: BTreeMap<String, String>,
+    env_prefix: &'static str,
+}
+
+impl Flags {
+    pub fn parse(
+        env_prefix: &'static str,
+        switches: &[&str],
+        usage: &str,
+    ) -> Result<Flags, String> {
+        let mut given = BTreeMap::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            if a == "-h" || a == "--help" {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            let Some(flag) = a.strip_prefix("--") else {
+                return Err(format!("unknown argument {a:?}\n{usage}"));
+            };
+            let (name, value) = match flag.split_once('=') {
+                Some((n, v)) => (n.to_owned(), v.to_owned()),
+                None if switches.contains(&flag) => (flag.to_owned(), "1".to_owned()),
+                None => (
+                    flag.to_owned(),
+                    args.next().ok_or(format!("{a} needs a value"))?,
+                ),
+            };
+            given.insert(name, value);
+        }
+        Ok(Flags { given, env_prefix })
+    }
+
+    /// The option's value, from the command line or else the environment.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.given.get(name).cloned().or_else(|| {
+            let env = format!(
+                "{}_{}",
+                self.env_prefix,
+                name.replace('-', "_").to_uppercase()
+            );
+            std::env::var(env).ok()
+        })
+    }
+
+    /// A whole-number option, or `default`.
+    pub fn num(&self, name: &str, default: u64) -> Result<u64, String> {
+        match self.get(name) {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("--{name}: not a number: {v:?}")),
+            None => Ok(default),
+        }
+    }
+
+    /// Whether a switch is on (given, and not `0`).
+    #[allow(dead_code)] // the baseline has no switch
+    pub fn on(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| v != "0")
+    }
+
+    /// The option names given on the command line.
+    #[allow(dead_code)] // only the workspaces driver checks for unknown names
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.given.keys().map(String::as_str)
+    }
 }

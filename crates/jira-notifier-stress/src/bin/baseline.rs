@@ -19,7 +19,7 @@
 //! --lag-ms N --seed N --message-bytes N` (or `STORM_*` environment variables), with the
 //! storm's defaults.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,8 +33,8 @@ use url::Url;
 #[path = "../measure.rs"]
 mod measure;
 use measure::{
-    cpu_time, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, LIVE_BYTES,
-    PEAK_BYTES,
+    cpu_time, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit, Flags,
+    LIVE_BYTES, PEAK_BYTES,
 };
 
 // ----- options (the storm's) -----
@@ -50,43 +50,12 @@ struct Options {
     message_bytes: usize,
 }
 
+const USAGE: &str = "usage: baseline [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N]";
+
 fn options() -> Result<Options, String> {
-    let mut flags: BTreeMap<String, String> = BTreeMap::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "-h" || a == "--help" {
-            println!(
-                "usage: baseline [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] \
-                 [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N]"
-            );
-            std::process::exit(0);
-        }
-        let Some(flag) = a.strip_prefix("--") else {
-            return Err(format!("unknown argument {a:?}"));
-        };
-        let (name, value) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_owned(), v.to_owned()),
-            None => (
-                flag.to_owned(),
-                args.next().ok_or(format!("{a} needs a value"))?,
-            ),
-        };
-        flags.insert(name, value);
-    }
-    let get = |name: &str| -> Option<String> {
-        flags.get(name).cloned().or_else(|| {
-            std::env::var(format!("STORM_{}", name.replace('-', "_").to_uppercase())).ok()
-        })
-    };
-    let num = |name: &str, default: u64| -> Result<u64, String> {
-        match get(name) {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("--{name}: not a number: {v:?}")),
-            None => Ok(default),
-        }
-    };
+    let flags = Flags::parse("STORM", &[], USAGE)?;
+    let get = |name: &str| flags.get(name);
+    let num = |name: &str, default: u64| flags.num(name, default);
     let rate_limit = get("rate-limit")
         .map(|v| rate_limit(&v))
         .transpose()?

@@ -68,7 +68,7 @@ use jira_notifier_sim::{RateLimit, SimJira};
 mod measure;
 use measure::{
     cpu_time, freed, heap, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit,
-    PEAK_BYTES,
+    Flags, PEAK_BYTES,
 };
 
 // ----- options -----
@@ -86,47 +86,12 @@ struct Options {
     verify: bool,
 }
 
+const USAGE: &str = "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] [--no-host-retry] [--no-verify]";
+
 fn options() -> Result<Options, String> {
-    let mut flags: BTreeMap<String, String> = BTreeMap::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--no-host-retry" | "--no-verify" => {
-                flags.insert(a.trim_start_matches("--").to_owned(), "1".into());
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] \
-                     [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] \
-                     [--no-host-retry] [--no-verify]"
-                );
-                std::process::exit(0);
-            }
-            _ if a.starts_with("--") => {
-                let (name, value) = match a.split_once('=') {
-                    Some((n, v)) => (n.to_owned(), v.to_owned()),
-                    None => (a.clone(), args.next().ok_or(format!("{a} needs a value"))?),
-                };
-                flags.insert(name.trim_start_matches("--").to_owned(), value);
-            }
-            _ => return Err(format!("unknown argument {a:?}")),
-        }
-    }
-    let get = |name: &str| -> Option<String> {
-        flags.get(name).cloned().or_else(|| {
-            let env = format!("STORM_{}", name.replace('-', "_").to_uppercase());
-            std::env::var(env).ok()
-        })
-    };
-    let num = |name: &str, default: u64| -> Result<u64, String> {
-        match get(name) {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("--{name}: not a number: {v:?}")),
-            None => Ok(default),
-        }
-    };
+    let flags = Flags::parse("STORM", &["no-host-retry", "no-verify"], USAGE)?;
+    let get = |name: &str| flags.get(name);
+    let num = |name: &str, default: u64| flags.num(name, default);
     let rate_limit = get("rate-limit")
         .map(|v| rate_limit(&v))
         .transpose()?
@@ -140,8 +105,8 @@ fn options() -> Result<Options, String> {
         lag: Duration::from_millis(num("lag-ms", 0)?),
         seed: num("seed", 1)?,
         message_bytes: num("message-bytes", 0)? as usize,
-        host_retry: get("no-host-retry").is_none_or(|v| v == "0"),
-        verify: get("no-verify").is_none_or(|v| v == "0"),
+        host_retry: !flags.on("no-host-retry"),
+        verify: !flags.on("no-verify"),
     };
     if o.tests == 0 || o.reports < o.tests {
         return Err("need at least one test, and at least one report per test".into());

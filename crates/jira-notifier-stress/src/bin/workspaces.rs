@@ -88,6 +88,7 @@ use tokio::task::JoinSet;
 mod measure;
 use measure::{
     cpu_time, freed, heap, in_rtts, kib_to_mib, message, mib, percentile, proc_kib, rate_limit,
+    Flags,
 };
 
 // ----- options -----
@@ -123,42 +124,9 @@ const USAGE: &str = "usage: workspaces [--part all|memory|storm|isolation] \
     [--iso-rate-limit N/SECS] [--runs N] [--no-hold]";
 
 fn options() -> Result<Options, String> {
-    let mut flags: BTreeMap<String, String> = BTreeMap::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            "--no-hold" => {
-                flags.insert("no-hold".into(), "1".into());
-            }
-            _ if a.starts_with("--") => {
-                let (name, value) = match a.split_once('=') {
-                    Some((n, v)) => (n.to_owned(), v.to_owned()),
-                    None => (a.clone(), args.next().ok_or(format!("{a} needs a value"))?),
-                };
-                flags.insert(name.trim_start_matches("--").to_owned(), value);
-            }
-            _ => return Err(format!("unknown argument {a:?}\n{USAGE}")),
-        }
-    }
-    let get = |name: &str| -> Option<String> {
-        flags.get(name).cloned().or_else(|| {
-            let env = format!("WORKSPACES_{}", name.replace('-', "_").to_uppercase());
-            std::env::var(env).ok()
-        })
-    };
-    let num = |name: &str, default: u64| -> Result<u64, String> {
-        match get(name) {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("--{name}: not a number: {v:?}")),
-            None => Ok(default),
-        }
-    };
+    let flags = Flags::parse("WORKSPACES", &["no-hold"], USAGE)?;
+    let get = |name: &str| flags.get(name);
+    let num = |name: &str, default: u64| flags.num(name, default);
     let known = [
         "part",
         "memory-workspaces",
@@ -175,7 +143,7 @@ fn options() -> Result<Options, String> {
         "runs",
         "no-hold",
     ];
-    if let Some(unknown) = flags.keys().find(|k| !known.contains(&k.as_str())) {
+    if let Some(unknown) = flags.names().find(|k| !known.contains(k)) {
         return Err(format!("unknown option --{unknown}\n{USAGE}"));
     }
     let part = match get("part").as_deref().unwrap_or("all") {
@@ -205,7 +173,7 @@ fn options() -> Result<Options, String> {
         iso_load_tests: num("iso-load-tests", 200)? as usize,
         iso_rate_limit,
         runs: num("runs", 5)? as usize,
-        hold: get("no-hold").is_none_or(|v| v == "0"),
+        hold: !flags.on("no-hold"),
     };
     if [
         o.memory_workspaces,
