@@ -10,6 +10,7 @@ extern crate self as jira_notifier;
 
 mod auth;
 mod catalog;
+mod clock;
 mod connection;
 mod dedupe;
 mod endpoints;
@@ -18,6 +19,7 @@ mod fields;
 mod health;
 mod issue;
 mod jira;
+mod lifecycle;
 mod limits;
 mod notifier;
 mod outcome;
@@ -35,6 +37,7 @@ mod transport;
 pub mod __private_fuzz;
 
 pub use catalog::{IssueType, Project, User};
+pub use clock::{Clock, SystemClock};
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
@@ -43,6 +46,9 @@ pub use fields::{
     FieldValue, ResolvedFields, SaveWarning, FIELDS_FILLED_BY_CRATE,
 };
 pub use health::{Health, HealthEvent, Refusal};
+pub use lifecycle::{
+    Lifecycle, LifecycleOverride, OnPass, OnRepeat, TestState, Versioned, DEFAULT_COMMENT_EVERY,
+};
 pub use notifier::{
     JiraNotifier, JiraNotifierBuilder, NotifierBuilder, NotifierEngine, NotifierEngineBuilder,
     DEFAULT_CREATE_LEASE,

@@ -25,7 +25,9 @@ impl TestInfo {
     }
 }
 
-/// The status a test changed to. Only [`TestStatus::Error`] makes the notifier act.
+/// The status a test changed to. [`TestStatus::Error`] makes the notifier act, and
+/// [`TestStatus::Passed`] when a pass policy is on (see
+/// [`Lifecycle::on_pass`](crate::Lifecycle::on_pass)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TestStatus {
@@ -78,7 +80,8 @@ impl IssueRef {
     }
 }
 
-/// What [`JiraNotifier::on_test_error`](crate::JiraNotifier::on_test_error) did.
+/// What [`JiraNotifier::on_test_error`](crate::JiraNotifier::on_test_error) or
+/// [`JiraNotifier::on_test_pass`](crate::JiraNotifier::on_test_pass) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -93,15 +96,42 @@ pub enum Outcome {
     /// Jira is connected but the settings are not saved yet (or were saved for another
     /// site): the normal state between connect and save. Nothing was sent.
     NotConfigured,
-    /// The status was not an error; nothing was done.
+    /// Nothing to do: the status was neither an error nor a pass, or a pass found no
+    /// failing streak to act on (or its policy is to do nothing).
     Ignored,
+    /// The test's last issue, done a short while ago, was moved back out of Done
+    /// (policy `reopen_within`), with a comment about this failure.
+    Reopened(IssueRef),
+    /// The test's last issue was resolved with a resolution that mutes it (policy
+    /// `mute_resolutions`): nothing was created.
+    Muted(IssueRef),
+    /// A pass: the open issue got a comment that the test passes again (policy
+    /// `on_pass: comment`).
+    Commented(IssueRef),
+    /// A pass: the open issue was moved to a Done status (policy `on_pass: resolve`).
+    Resolved(IssueRef),
+    /// A pass counting towards resolving the issue: `passes` of the `needed` in a row.
+    Passing {
+        /// Passes in a row so far.
+        passes: u32,
+        /// Passes in a row that resolve the issue.
+        needed: u32,
+        /// The test's open issue.
+        issue: IssueRef,
+    },
 }
 
 impl Outcome {
     /// The issue created or found, if any.
     pub fn issue(&self) -> Option<&IssueRef> {
         match self {
-            Outcome::Created(i) | Outcome::Duplicate(i) => Some(i),
+            Outcome::Created(i)
+            | Outcome::Duplicate(i)
+            | Outcome::Reopened(i)
+            | Outcome::Muted(i)
+            | Outcome::Commented(i)
+            | Outcome::Resolved(i)
+            | Outcome::Passing { issue: i, .. } => Some(i),
             _ => None,
         }
     }

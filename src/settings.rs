@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{FieldValue, ResolvedFields, SaveWarning};
+use crate::lifecycle::{Lifecycle, LifecycleOverride};
 
 /// The issue type used when none is chosen.
 pub const DEFAULT_ISSUE_TYPE: &str = "Bug";
@@ -69,6 +70,14 @@ pub struct Settings {
     /// need one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, FieldValue>,
+    /// What happens to an issue after it is created (repeats, passes, reopening,
+    /// muting); the default does nothing after the create.
+    #[serde(default, skip_serializing_if = "is_default_lifecycle")]
+    pub lifecycle: Lifecycle,
+}
+
+fn is_default_lifecycle(l: &Lifecycle) -> bool {
+    *l == Lifecycle::default()
 }
 
 impl Default for Settings {
@@ -89,7 +98,14 @@ impl Settings {
             assignee: Assignee::Auto,
             labels: Vec::new(),
             fields: BTreeMap::new(),
+            lifecycle: Lifecycle::default(),
         }
+    }
+
+    /// Sets what happens to issues after they are created.
+    pub fn with_lifecycle(mut self, lifecycle: Lifecycle) -> Self {
+        self.lifecycle = lifecycle;
+        self
     }
 
     /// Sets the issue type, by name.
@@ -221,6 +237,9 @@ pub struct TestOverride {
     /// [`Settings::fields`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, FieldValue>,
+    /// Changes to the global [`Settings::lifecycle`] for this test.
+    #[serde(default, skip_serializing_if = "LifecycleOverride::is_empty")]
+    pub lifecycle: LifecycleOverride,
 }
 
 impl Default for TestOverride {
@@ -231,6 +250,7 @@ impl Default for TestOverride {
             assignee: None,
             labels: Vec::new(),
             fields: BTreeMap::new(),
+            lifecycle: LifecycleOverride::default(),
         }
     }
 }
@@ -278,10 +298,30 @@ impl TestOverride {
         self
     }
 
+    /// Changes the global lifecycle policies for this test.
+    pub fn with_lifecycle(mut self, lifecycle: LifecycleOverride) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
     /// Whether saving the override needs the create screen: it names a project, field
     /// values or an assignee.
     pub(crate) fn needs_screen(&self) -> bool {
         self.project_key.is_some() || !self.fields.is_empty() || self.assignee.is_some()
+    }
+}
+
+/// The lifecycle policy in effect for a test: the global one with the override's on top.
+pub(crate) fn lifecycle_for(
+    settings: &SavedSettings,
+    test_override: Option<&SavedOverride>,
+) -> Lifecycle {
+    match test_override {
+        Some(o) => settings
+            .settings
+            .lifecycle
+            .with_override(&o.test_override.lifecycle),
+        None => settings.settings.lifecycle.clone(),
     }
 }
 

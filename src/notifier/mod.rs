@@ -2,6 +2,7 @@
 
 mod configure;
 mod connect;
+mod pass;
 mod report;
 mod screen;
 
@@ -10,6 +11,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::dedupe::flight::Flights;
 use crate::dedupe::unclear::{KeyHints, Pending};
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
@@ -52,6 +54,8 @@ struct Inner {
     pending: Pending,
     /// The highest issue key seen per project, to look for an unclear create by key.
     key_hints: KeyHints,
+    /// The time of day, for an issue's life (comment intervals, reopen windows).
+    clock: Arc<dyn Clock>,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -114,6 +118,7 @@ pub struct NotifierEngine {
     flights: Arc<Flights>,
     lease: Duration,
     search_lag_bound: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for NotifierEngine {
@@ -152,6 +157,7 @@ impl NotifierEngine {
                 pending: Pending::default(),
                 key_hints: KeyHints::default(),
                 search_lag_bound: self.search_lag_bound,
+                clock: Arc::clone(&self.clock),
             }),
         }
     }
@@ -170,6 +176,7 @@ pub struct NotifierBuilder<S> {
     lease: Duration,
     search_lag_bound: Option<Duration>,
     tenant_info_url: Option<String>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The builder [`JiraNotifier::builder`] returns.
@@ -203,6 +210,7 @@ impl<S> NotifierBuilder<S> {
             lease: DEFAULT_CREATE_LEASE,
             search_lag_bound: None,
             tenant_info_url: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -273,6 +281,13 @@ impl<S> NotifierBuilder<S> {
         self
     }
 
+    /// The clock an issue's life is timed by (default [`SystemClock`]): repeat comment
+    /// intervals and reopen windows. Replicas sharing a store should read the same time.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     fn engine(self) -> Result<(NotifierEngine, S)> {
         let mut endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
         if let Some(url) = &self.tenant_info_url {
@@ -292,6 +307,7 @@ impl<S> NotifierBuilder<S> {
             flights: Arc::default(),
             lease: self.lease,
             search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
+            clock: self.clock,
         };
         Ok((engine, self.store))
     }

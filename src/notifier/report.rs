@@ -30,8 +30,10 @@ impl JiraNotifier {
     /// in [`health`](Self::health) until an issue is created or settings are saved again. An error means the failure did not reach Jira:
     /// [`Error::is_retryable`] says whether to report it again later.
     pub async fn on_test_error(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
-        let TestStatus::Error { message } = status else {
-            return Ok(Outcome::Ignored);
+        let message = match status {
+            TestStatus::Error { message } => message,
+            TestStatus::Passed => return self.on_test_pass(test).await,
+            _ => return Ok(Outcome::Ignored),
         };
         let test_id = check_test_id(&test.id)?;
         let mut boarding = self

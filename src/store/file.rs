@@ -16,6 +16,7 @@ use super::{
 };
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
+use crate::lifecycle::{TestState, Versioned};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The only layout this build reads and writes.
@@ -48,10 +49,13 @@ const FORMAT_VERSION_WORKSPACES: u64 = 2;
 ///   "settings": { … },
 ///   "overrides": { "<test id>": { … } },
 ///   "records": { "<test id>": { "issue_id": "…", "issue_key": "…", "label": "…" } },
-///   "health": { "last_success": 1700000000000, "last_refusal": { … } }
+///   "health": { "last_success": 1700000000000, "last_refusal": { … } },
+///   "states": { "<test id>": { "version": 3, "state": { … } } }
 /// }
 /// ```
 ///
+/// `states` (each test's life between reports, written only when a
+/// [`Lifecycle`](crate::Lifecycle) policy needs it) and `health` are left out while empty;
 /// `health` is left out until a health event is recorded (each event is applied under
 /// the exclusive lock, so replicas never lose one).
 ///
@@ -341,8 +345,55 @@ impl ConfigStore for FileStore {
             settings: d.settings,
             test_override: d.overrides.remove(&test_id),
             record: d.records.remove(&test_id),
+            state: d.states.remove(&test_id).map(Into::into).unwrap_or_default(),
         })
         .await
+    }
+
+    async fn load_test_state(&self, test_id: &TestId) -> Result<Versioned<TestState>, StoreError> {
+        let test_id = test_id.as_str().to_owned();
+        self.read(move |mut d| d.states.remove(&test_id).map(Into::into).unwrap_or_default())
+            .await
+    }
+
+    async fn swap_test_state(
+        &self,
+        test_id: &TestId,
+        expected: u64,
+        state: &TestState,
+    ) -> Result<bool, StoreError> {
+        let (test_id, state) = (test_id.as_str().to_owned(), state.clone());
+        // Compared and written under the exclusive lock: one swap per version wins.
+        self.update(move |d| {
+            let current = d.states.get(&test_id).map_or(0, |s| s.version);
+            if current != expected {
+                return false;
+            }
+            d.states.insert(
+                test_id,
+                StoredState {
+                    version: expected + 1,
+                    state,
+                },
+            );
+            true
+        })
+        .await
+    }
+}
+
+/// A test's state with its version, as the file keeps it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredState {
+    version: u64,
+    #[serde(default)]
+    state: TestState,
+}
+
+impl From<StoredState> for Versioned<TestState> {
+    fn from(s: StoredState) -> Self {
+        Versioned::new(s.version, s.state)
     }
 }
 
@@ -374,6 +425,8 @@ struct WorkspaceData {
     /// file runs on one machine, so on one clock.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    states: BTreeMap<String, StoredState>,
 }
 
 /// The file as written: the default workspace's members at the top level (the layout of
@@ -395,6 +448,8 @@ struct FileRepr {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    states: BTreeMap<String, StoredState>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     workspaces: BTreeMap<String, WorkspaceData>,
 }
 
@@ -408,6 +463,7 @@ impl From<FileRepr> for FileData {
                 records: r.records,
                 health: r.health,
                 claims: r.claims,
+                states: r.states,
             },
             others: r.workspaces,
         }
@@ -430,6 +486,7 @@ impl From<FileData> for FileRepr {
             records: d.default.records,
             health: d.default.health,
             claims: d.default.claims,
+            states: d.default.states,
             workspaces: others,
         }
     }
@@ -487,6 +544,7 @@ impl WorkspaceData {
             && self.records.is_empty()
             && is_default(&self.health)
             && self.claims.is_empty()
+            && self.states.is_empty()
     }
 }
 

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
+use crate::lifecycle::{TestState, Versioned};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// A [`ConfigStore`] in memory. Cheap to create; share it with `Arc` between notifiers
@@ -58,6 +59,7 @@ struct State {
     settings: Option<SavedSettings>,
     overrides: HashMap<TestId, SavedOverride>,
     records: HashMap<TestId, IssueRecord>,
+    states: HashMap<TestId, Versioned<TestState>>,
     health: Health,
 }
 
@@ -178,6 +180,26 @@ impl ConfigStore for MemoryStore {
             settings: s.settings.clone(),
             test_override: s.overrides.get(test_id).cloned(),
             record: s.records.get(test_id).cloned(),
+            state: s.states.get(test_id).cloned().unwrap_or_default(),
+        })
+    }
+    async fn load_test_state(&self, test_id: &TestId) -> Result<Versioned<TestState>, StoreError> {
+        self.with(|s| s.states.get(test_id).cloned().unwrap_or_default())
+    }
+    async fn swap_test_state(
+        &self,
+        test_id: &TestId,
+        expected: u64,
+        state: &TestState,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let current = s.states.get(test_id).map_or(0, |v| v.version);
+            if current != expected {
+                return false;
+            }
+            s.states
+                .insert(test_id.clone(), Versioned::new(expected + 1, state.clone()));
+            true
         })
     }
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
+use crate::lifecycle::{TestState, Versioned};
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The last issue the notifier made (or found) for a test, remembered so that a repeat
@@ -80,6 +81,8 @@ pub struct TestContext {
     pub test_override: Option<SavedOverride>,
     /// The last issue made for the test, if any.
     pub record: Option<IssueRecord>,
+    /// The test's life between reports (see [`ConfigStore::load_test_state`]).
+    pub state: Versioned<TestState>,
 }
 
 impl TestContext {
@@ -96,7 +99,14 @@ impl TestContext {
             settings,
             test_override,
             record,
+            state: Versioned::default(),
         }
+    }
+
+    /// The test's state as read with the rest.
+    pub fn with_state(mut self, state: Versioned<TestState>) -> Self {
+        self.state = state;
+        self
     }
 }
 
@@ -232,7 +242,30 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
         record: Option<&IssueRecord>,
     ) -> Result<(), StoreError>;
 
-    /// Everything a failure report needs, in one call. The default makes four reads; a
+    /// The test's life between reports, with its version (version 0 and the default state
+    /// when none is stored). Written only when a [`Lifecycle`](crate::Lifecycle) policy
+    /// needs it (repeat comments, pass policies): the defaults never write it.
+    async fn load_test_state(&self, test: &TestId) -> Result<Versioned<TestState>, StoreError>;
+
+    /// Replaces the test's state with `state` at version `expected + 1`, if and only if the
+    /// stored version is still `expected` (0: nothing stored); answers whether it did.
+    ///
+    /// Must be atomic across every process sharing the store (one conditional statement,
+    /// `UPDATE … WHERE version = $expected`, or an insert that fails on conflict when
+    /// `expected` is 0): it is how replicas agree on who posts a repeat comment, as
+    /// [`claim_create`](Self::claim_create) is for creates. Keep `state` as it serialises
+    /// (JSON); its content is the crate's.
+    ///
+    /// Required rather than defaulted: a default that swapped without checking would let
+    /// two replicas both post the comment of one interval.
+    async fn swap_test_state(
+        &self,
+        test: &TestId,
+        expected: u64,
+        state: &TestState,
+    ) -> Result<bool, StoreError>;
+
+    /// Everything a failure report needs, in one call. The default makes five reads; a
     /// store that can answer in one round trip should override it.
     async fn load_test_context(&self, test: &TestId) -> Result<TestContext, StoreError> {
         let Some(connection) = self.load_connection().await? else {
@@ -243,6 +276,7 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
             settings: self.load_settings().await?,
             test_override: self.load_override(test).await?,
             record: self.load_record(test).await?,
+            state: self.load_test_state(test).await?,
         })
     }
 }

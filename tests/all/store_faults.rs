@@ -149,6 +149,21 @@ impl ConfigStore for FlakyStore {
         self.check(Op::Release)?;
         self.inner.release_create(test_id, owner, record).await
     }
+    async fn load_test_state(
+        &self,
+        test_id: &TestId,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
+        self.check(Op::Load)?;
+        self.inner.load_test_state(test_id).await
+    }
+    async fn swap_test_state(
+        &self,
+        test_id: &TestId,
+        expected: u64,
+        state: &jira_notifier::TestState,
+    ) -> Result<bool, StoreError> {
+        self.inner.swap_test_state(test_id, expected, state).await
+    }
     async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
         self.check(Op::Load)?;
         self.inner.load_test_context(test_id).await

@@ -182,6 +182,20 @@ impl ConfigStore for DiesAfterCreate {
     ) -> Result<Claim, StoreError> {
         self.inner.claim_create(id, owner, lease).await
     }
+    async fn load_test_state(
+        &self,
+        id: &TestId,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
+        self.inner.load_test_state(id).await
+    }
+    async fn swap_test_state(
+        &self,
+        id: &TestId,
+        expected: u64,
+        state: &jira_notifier::TestState,
+    ) -> Result<bool, StoreError> {
+        self.inner.swap_test_state(id, expected, state).await
+    }
     async fn release_create(
         &self,
         id: &TestId,

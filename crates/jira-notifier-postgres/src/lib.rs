@@ -1277,6 +1277,22 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
+    // TEMPORARY: replaced by the test_states table (work in progress on a branch).
+    async fn load_test_state(
+        &self,
+        _test_id: &TestId,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
+        Err(StoreError::unavailable("test states are not kept yet"))
+    }
+    async fn swap_test_state(
+        &self,
+        _test_id: &TestId,
+        _expected: u64,
+        _state: &jira_notifier::TestState,
+    ) -> Result<bool, StoreError> {
+        Err(StoreError::unavailable("test states are not kept yet"))
+    }
+
     async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
         let ws = self.ws();
         let test_id = test_id.as_str();

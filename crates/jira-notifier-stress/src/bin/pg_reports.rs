@@ -50,7 +50,7 @@ use tokio::sync::Semaphore;
 
 // ----- a store that counts its calls (each one round trip to PostgreSQL) -----
 
-const METHODS: [&str; 15] = [
+const METHODS: [&str; 17] = [
     "load_connection",
     "save_connection",
     "delete_connection",
@@ -66,6 +66,8 @@ const METHODS: [&str; 15] = [
     "release_create",
     "load_health",
     "record_health",
+    "load_test_state",
+    "swap_test_state",
 ];
 const CONTEXT: usize = METHODS.len();
 
@@ -166,6 +168,22 @@ impl ConfigStore for Counted {
     ) -> Result<(), StoreError> {
         self.calls.count(index("release_create"));
         self.inner.release_create(test, owner, record).await
+    }
+    async fn load_test_state(
+        &self,
+        test: &TestId,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
+        self.calls.count(index("load_test_state"));
+        self.inner.load_test_state(test).await
+    }
+    async fn swap_test_state(
+        &self,
+        test: &TestId,
+        expected: u64,
+        state: &jira_notifier::TestState,
+    ) -> Result<bool, StoreError> {
+        self.calls.count(index("swap_test_state"));
+        self.inner.swap_test_state(test, expected, state).await
     }
     async fn load_test_context(&self, test: &TestId) -> Result<TestContext, StoreError> {
         self.calls.count(CONTEXT);

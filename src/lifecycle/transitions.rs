@@ -1,0 +1,1 @@
+//! Which workflow transition resolves or reopens an issue.
