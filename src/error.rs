@@ -210,6 +210,48 @@ pub enum Error {
         error: Box<Error>,
     },
 
+    /// The issue's workflow offers no transition the lifecycle policy needs: none into a
+    /// status of the Done category (to resolve on a pass), none out of it (to reopen), or
+    /// none of the configured name. Nothing was changed; reporting again fails the same way
+    /// until the workflow or the policy changes. Remembered in
+    /// [`health`](crate::JiraNotifier::health).
+    #[error("issue {} cannot be moved to {wanted}: its workflow offers {}", .issue.key, transition_list(.available))]
+    TransitionMissing {
+        /// The issue.
+        issue: IssueRef,
+        /// What was looked for: `a status in the Done category`, `a status outside the
+        /// Done category`, or a transition's name.
+        wanted: String,
+        /// The transitions the issue offers now, by name.
+        available: Vec<String>,
+    },
+
+    /// Jira refused to move the issue (to resolve or reopen it): a resolution the screen
+    /// does not allow, a field the transition needs, a permission. Reporting again fails
+    /// the same way until the workflow or the policy changes. Remembered in
+    /// [`health`](crate::JiraNotifier::health).
+    #[error("Jira refused to {action} issue {}: {error}", .issue.key)]
+    TransitionRefused {
+        /// The issue.
+        issue: IssueRef,
+        /// `resolve` or `reopen`.
+        action: String,
+        /// Jira's answer.
+        error: Box<ApiError>,
+    },
+
+    /// A comment of the issue's life (the repeat comment, the recovery comment, the
+    /// comment on a reopened issue) could not be added. The report did not take effect:
+    /// report it again ([`Error::is_retryable`] says when it is worth it) and the comment
+    /// is sent then; its counts do not include this report twice.
+    #[error("could not comment on issue {}: {error}", .issue.key)]
+    CommentNotAdded {
+        /// The issue.
+        issue: IssueRef,
+        /// Why the comment failed.
+        error: Box<Error>,
+    },
+
     /// The issue was created but the store could not remember it. The issue is not lost:
     /// its key is here. Reporting the same failure again is safe once the store works.
     /// The store's error is the [`source`](std::error::Error::source).
@@ -235,6 +277,17 @@ fn problem_list(problems: &[FieldProblem]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn transition_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "no transition".to_owned();
+    }
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn permission_list(permissions: &[String]) -> String {
@@ -273,6 +326,7 @@ impl Error {
             }
             Error::Store(e) => e.kind() == StoreErrorKind::Unavailable,
             Error::RecordNotSaved { error, .. } => error.kind() == StoreErrorKind::Unavailable,
+            Error::CommentNotAdded { error, .. } => error.is_retryable(),
             _ => false,
         }
     }

@@ -123,16 +123,47 @@ pub struct Refusal {
     /// Jira's other messages (`errorMessages`), or the crate's.
     #[serde(default)]
     pub messages: Vec<String>,
+    /// What was refused: a create (the default), or moving an issue on a pass or a
+    /// repeat failure (see [`Lifecycle`](crate::Lifecycle)).
+    #[serde(default, skip_serializing_if = "RefusedAction::is_create")]
+    pub action: RefusedAction,
+    /// The issue moved, when the refusal is not a create's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_key: Option<String>,
+}
+
+/// What Jira refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefusedAction {
+    /// Creating an issue.
+    #[default]
+    Create,
+    /// Resolving an issue when its test passed.
+    Resolve,
+    /// Reopening an issue when its test failed again.
+    Reopen,
+}
+
+impl RefusedAction {
+    fn is_create(&self) -> bool {
+        *self == RefusedAction::Create
+    }
 }
 
 /// `Jira refused the issue in QA (Bug): components: Component/s is required.`, on one line.
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Jira refused the issue in {} ({})",
-            self.project_key, self.issue_type
-        )?;
+        match (self.action, &self.issue_key) {
+            (RefusedAction::Resolve, Some(key)) => write!(f, "Jira refused to resolve {key}")?,
+            (RefusedAction::Reopen, Some(key)) => write!(f, "Jira refused to reopen {key}")?,
+            _ => write!(
+                f,
+                "Jira refused the issue in {} ({})",
+                self.project_key, self.issue_type
+            )?,
+        }
         if let Some(t) = &self.test_id {
             write!(f, " for test {t:?}")?;
         }
@@ -210,7 +241,16 @@ impl Refusal {
             status,
             field_errors,
             messages,
+            action: RefusedAction::Create,
+            issue_key: None,
         }
+    }
+
+    /// Marks the refusal as one of moving `issue_key`, not a create.
+    pub(crate) fn of_move(mut self, action: RefusedAction, issue_key: &str) -> Refusal {
+        self.action = action;
+        self.issue_key = Some(issue_key.to_owned());
+        self
     }
 }
 

@@ -45,7 +45,7 @@ pub use fields::{
     parse_field_assignment, AllowedValue, CreateField, FieldProblem, FieldProblemKind, FieldSchema,
     FieldValue, ResolvedFields, SaveWarning, FIELDS_FILLED_BY_CRATE,
 };
-pub use health::{Health, HealthEvent, Refusal};
+pub use health::{Health, HealthEvent, Refusal, RefusedAction};
 pub use lifecycle::{
     Lifecycle, LifecycleOverride, OnPass, OnRepeat, TestState, Versioned, DEFAULT_COMMENT_EVERY,
 };

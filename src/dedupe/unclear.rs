@@ -67,6 +67,7 @@ pub(crate) async fn look_for(
         if let Some(found) = client
             .find_open(conn, label, None)
             .await?
+            .open
             .into_iter()
             .next()
         {

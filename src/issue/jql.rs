@@ -21,6 +21,15 @@ pub(crate) fn open_issues_with_label(label: &str) -> String {
     format!("labels = {} AND statusCategory != Done", quote(label))
 }
 
+/// The test's open issues and its recorded issue, open or not: the recorded issue's
+/// state tells the history, reopen and mute policies how it was closed.
+pub(crate) fn test_issues(label: &str, recorded_id: u64) -> String {
+    format!(
+        "labels = {} AND (statusCategory != Done OR issue = {recorded_id})",
+        quote(label)
+    )
+}
+
 #[cfg(test)]
 pub(crate) fn unquote(literal: &str) -> Option<String> {
     let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
@@ -39,6 +48,14 @@ pub(crate) fn unquote(literal: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recorded_issue_is_asked_for_whatever_its_status() {
+        assert_eq!(
+            test_issues("testclix-a\"b", 10042),
+            "labels = \"testclix-a\\\"b\" AND (statusCategory != Done OR issue = 10042)"
+        );
+    }
 
     #[test]
     fn quotes_and_escapes() {

@@ -24,6 +24,39 @@ pub(crate) struct Found {
     pub key: String,
 }
 
+/// How a done issue was closed: what its history, reopen and mute policies read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Closed {
+    /// When its status category last changed (for a done issue, when it was done).
+    pub at: Option<std::time::SystemTime>,
+    /// Its resolution's name, if it has one.
+    pub resolution: Option<String>,
+}
+
+impl Closed {
+    pub(crate) fn of(issue: &super::models::FoundIssue) -> Self {
+        Closed {
+            at: issue.category_changed(),
+            resolution: issue.resolution().map(str::to_owned),
+        }
+    }
+}
+
+/// The test's last issue, done: its key and how it was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Done {
+    pub found: Found,
+    pub closed: Closed,
+}
+
+/// What the duplicate check's search found: the test's open issues (the recorded one
+/// first) and, if the recorded issue is done, how it was closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Findings {
+    pub open: Vec<Found>,
+    pub done: Option<Done>,
+}
+
 /// A lookup that may find nothing.
 pub(crate) enum Lookup<T> {
     Found(T),
@@ -142,24 +175,26 @@ impl JiraClient {
         Ok(page.iter().any(|u| u.account_id == account_id && u.active))
     }
 
-    /// Open issues carrying `label`. The issue in `reconcile` (the one last made for the
-    /// test) is judged on current data; it comes first when it is still open.
+    /// Open issues carrying `label`, and the issue in `reconcile` (the one last made for
+    /// the test) whatever its status: it is judged on current data, comes first when it
+    /// is still open, and is told apart when it is done (how and when it was closed are
+    /// what the history, reopen and mute policies read, at no extra request).
     pub(crate) async fn find_open(
         &self,
         conn: &Connection,
         label: &str,
         reconcile: Option<u64>,
-    ) -> Result<Vec<Found>> {
-        let query = jql::open_issues_with_label(label);
+    ) -> Result<Findings> {
+        let query = match reconcile {
+            Some(id) => jql::test_issues(label, id),
+            None => jql::open_issues_with_label(label),
+        };
         let ids: Vec<u64> = reconcile.into_iter().collect();
         let req = requests::search(&self.endpoints, &conn.site.cloud_id, &query, &ids);
         let answer: SearchAnswer =
             parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
-        let mut found = Vec::new();
+        let mut findings = Findings::default();
         for issue in answer.issues {
-            if issue.is_done() {
-                continue;
-            }
             // An issue whose labels are shown and lack ours came from a looser match
             // than asked for: not this test's.
             if let Some(labels) = &issue.fields.labels {
@@ -176,13 +211,21 @@ impl JiraClient {
                 id: issue.id.clone(),
                 key: key.to_owned(),
             };
-            if Some(id_num) == reconcile {
-                found.insert(0, f);
+            let recorded = Some(id_num) == reconcile;
+            if issue.is_done() {
+                if recorded {
+                    findings.done = Some(Done {
+                        found: f,
+                        closed: Closed::of(&issue),
+                    });
+                }
+            } else if recorded {
+                findings.open.insert(0, f);
             } else {
-                found.push(f);
+                findings.open.push(f);
             }
         }
-        Ok(found)
+        Ok(findings)
     }
 
     /// Creates an issue from its serialised body.

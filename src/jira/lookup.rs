@@ -4,7 +4,7 @@
 //! create got no clear answer.
 
 use super::answers::{checked_issue_id, checked_issue_key, parse};
-use super::calls::Found;
+use super::calls::{Closed, Found};
 use super::client::JiraClient;
 use super::models::FoundIssue;
 use super::requests::ApiRequest;
@@ -16,11 +16,11 @@ use crate::transport::Method;
 /// The operation name of an issue lookup, in its errors.
 pub(crate) const ISSUE_LOOKUP: &str = "issue lookup";
 
-/// `GET /rest/api/3/issue/{idOrKey}?fields=status,labels`: only what the duplicate check
-/// reads (`key` and `id` always come).
+/// `GET /rest/api/3/issue/{idOrKey}?fields=status,labels,resolution,statuscategorychangedate`:
+/// only what the duplicate check and an issue's life read (`key` and `id` always come).
 pub(crate) fn issue(e: &Endpoints, cloud: &str, id_or_key: &str) -> ApiRequest {
     let mut url = e.jira(cloud, &["issue", id_or_key]);
-    url.query_pairs_mut().append_pair("fields", "status,labels");
+    url.query_pairs_mut().append_pair("fields", LOOKUP_FIELDS);
     ApiRequest {
         operation: ISSUE_LOOKUP,
         method: Method::Get,
@@ -29,6 +29,9 @@ pub(crate) fn issue(e: &Endpoints, cloud: &str, id_or_key: &str) -> ApiRequest {
         replay: super::requests::Replay::Safe,
     }
 }
+
+/// The fields a lookup asks for.
+pub(crate) const LOOKUP_FIELDS: &str = "status,labels,resolution,statuscategorychangedate";
 
 /// An issue as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +42,8 @@ pub(crate) struct Current {
     /// Whether it carries the label (without regard to case, as JQL compares labels);
     /// `None` when the answer does not list labels.
     pub labelled: Option<bool>,
+    /// Its resolution and when its status category last changed.
+    pub closed: Closed,
 }
 
 impl JiraClient {
@@ -74,6 +79,7 @@ impl JiraClient {
             },
             done: issue.is_done(),
             labelled,
+            closed: Closed::of(&issue),
         }))
     }
 }
@@ -84,13 +90,13 @@ mod tests {
     use crate::endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 
     #[test]
-    fn asks_for_status_and_labels_only() {
+    fn asks_for_the_fields_it_reads_only() {
         let e = Endpoints::new(DEFAULT_AUTH_URL, DEFAULT_API_URL).unwrap();
         let r = issue(&e, "c1", "10042");
         assert_eq!(r.method, Method::Get);
         assert_eq!(
             r.url.as_str(),
-            "https://api.atlassian.com/ex/jira/c1/rest/api/3/issue/10042?fields=status%2Clabels"
+            "https://api.atlassian.com/ex/jira/c1/rest/api/3/issue/10042?fields=status%2Clabels%2Cresolution%2Cstatuscategorychangedate"
         );
         assert!(r.body.is_none());
     }

@@ -10,5 +10,5 @@ pub(crate) mod lookup;
 pub(crate) mod models;
 pub(crate) mod requests;
 
-pub(crate) use self::calls::{Found, Lookup};
+pub(crate) use self::calls::{Closed, Done, Found, Lookup};
 pub(crate) use self::client::JiraClient;

@@ -92,6 +92,17 @@ pub(crate) struct FoundFields {
     pub key: Option<String>,
     pub status: Option<FoundStatus>,
     pub labels: Option<Vec<String>>,
+    /// `null` while unresolved.
+    #[serde(default)]
+    pub resolution: Option<FoundResolution>,
+    /// When the status category last changed: for a done issue, when it was done.
+    #[serde(default)]
+    pub statuscategorychangedate: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FoundResolution {
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +130,16 @@ impl FoundIssue {
             .and_then(|s| s.status_category.as_ref())
             .and_then(|c| c.key.as_deref())
             == Some("done")
+    }
+
+    /// The resolution's name, if the issue has one.
+    pub(crate) fn resolution(&self) -> Option<&str> {
+        self.fields.resolution.as_ref()?.name.as_deref()
+    }
+
+    /// When the status category last changed, if Jira said so in a form it writes.
+    pub(crate) fn category_changed(&self) -> Option<std::time::SystemTime> {
+        crate::clock::parse_jira(self.fields.statuscategorychangedate.as_deref()?)
     }
 }
 

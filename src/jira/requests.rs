@@ -159,7 +159,7 @@ pub(crate) fn assignable_users(
 pub(crate) fn search(e: &Endpoints, cloud: &str, jql: &str, reconcile: &[u64]) -> ApiRequest {
     let mut body = json!({
         "jql": jql,
-        "fields": ["key", "status", "labels"],
+        "fields": ["key", "status", "labels", "resolution", "statuscategorychangedate"],
         "maxResults": SEARCH_PAGE,
     });
     if !reconcile.is_empty() {
@@ -226,7 +226,10 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["fields", "jql", "maxResults", "reconcileIssues"]);
         assert_eq!(b["reconcileIssues"], json!([10001]));
-        assert_eq!(b["fields"], json!(["key", "status", "labels"]));
+        assert_eq!(
+            b["fields"],
+            json!(["key", "status", "labels", "resolution", "statuscategorychangedate"])
+        );
         let no_reconcile = body(&search(&e(), "c1", "labels = \"x\"", &[]));
         assert!(no_reconcile.get("reconcileIssues").is_none());
     }

@@ -828,9 +828,15 @@ pub fn user(account_id: &str, name: &str, active: bool) -> Value {
 
 /// The search body the duplicate check must send.
 pub fn search_body(label: &str, reconcile: Option<u64>) -> Value {
+    let jql = match reconcile {
+        Some(id) => {
+            format!("labels = \"{label}\" AND (statusCategory != Done OR issue = {id})")
+        }
+        None => format!("labels = \"{label}\" AND statusCategory != Done"),
+    };
     let mut body = json!({
-        "jql": format!("labels = \"{label}\" AND statusCategory != Done"),
-        "fields": ["key", "status", "labels"],
+        "jql": jql,
+        "fields": ["key", "status", "labels", "resolution", "statuscategorychangedate"],
         "maxResults": 10,
     });
     if let Some(id) = reconcile {
