@@ -95,6 +95,8 @@ mod tenant;
 #[cfg(test)]
 mod testing;
 mod transitions;
+#[cfg(test)]
+mod transitions_tests;
 mod workflow;
 mod world;
 
