@@ -320,7 +320,6 @@ pub(crate) fn get(jira: &JiraData, ctx: &Ctx<'_>, id_or_key: &str) -> HttpRespon
             answer["transitions"] =
                 Value::Array(transitions::rendered(jira, index, with_fields, None, ctx));
         }
-        answer["expand"] = Value::from(expand.join(","));
     }
     reply::jira(200, &answer)
 }

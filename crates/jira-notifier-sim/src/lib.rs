@@ -11,7 +11,7 @@
 //! | `/ex/jira/{cloudId}/rest/api/3/search/jql` | search and reconcile (POST or GET), lagging index |
 //! | `/ex/jira/{cloudId}/rest/api/3/search` | retired: `410` |
 //! | `POST /ex/jira/{cloudId}/rest/api/3/issue` | create, validated like Jira |
-//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}` | current data |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}` | current data (`expand=transitions`) |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/project/search`, `.../project/{idOrKey}` | projects |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes` | issue types |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes/{id}` | the create screen's fields, paged |

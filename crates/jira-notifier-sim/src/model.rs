@@ -37,8 +37,9 @@ impl StatusCategory {
         }
     }
 
-    /// The English name: `To Do`, `In Progress` or `Done`. The simulated workflow gives each
-    /// category one status of the same name.
+    /// The English name: `To Do`, `In Progress` or `Done`. The default workflow
+    /// ([`Workflow::simplified`](crate::Workflow::simplified)) gives each category one
+    /// status of the same name.
     pub const fn name(self) -> &'static str {
         match self {
             StatusCategory::ToDo => "To Do",
