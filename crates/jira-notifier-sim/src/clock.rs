@@ -1,9 +1,37 @@
-//! Wall-clock timestamps in the two formats Atlassian answers use.
+//! Wall-clock timestamps in the formats Atlassian answers use, and the simulated wall clock.
 //!
-//! Search lag and token lifetimes run on tokio's clock (so tests can pause it); these
-//! formatted times only decorate answers, so the system clock is fine for them.
+//! Search lag and token lifetimes run on tokio's clock (so tests can pause it). The dates
+//! the simulator tells about issues (created, status category changes, resolutions,
+//! comments) run on [`WallClock`], which follows tokio's clock too: a test that advances
+//! paused time by a day sees those dates move by a day. Dates that only decorate answers
+//! (gateway error timestamps, rate-limit resets) keep using the system clock.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// A wall clock anchored when the simulator was made: the system time then, plus however
+/// far tokio's clock has moved since. With tokio's clock running normally this is the
+/// system time; with it paused, dates stand still until the test advances them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WallClock {
+    wall: SystemTime,
+    at: Instant,
+}
+
+impl WallClock {
+    pub(crate) fn start() -> WallClock {
+        WallClock {
+            wall: SystemTime::now(),
+            at: Instant::now(),
+        }
+    }
+
+    /// The wall time at a tokio instant (instants before the anchor give the anchor).
+    pub(crate) fn at(&self, now: Instant) -> SystemTime {
+        self.wall + now.saturating_duration_since(self.at)
+    }
+}
 
 struct Utc {
     year: i64,

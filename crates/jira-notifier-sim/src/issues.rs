@@ -7,6 +7,7 @@ use super::render::{self, FieldSet};
 use super::reply;
 use super::router::{Body, Ctx};
 use super::screens;
+use super::transitions;
 use super::world::{JiraData, NewIssue};
 use jira_notifier::HttpResponse;
 
@@ -306,10 +307,21 @@ pub(crate) fn get(jira: &JiraData, ctx: &Ctx<'_>, id_or_key: &str) -> HttpRespon
     };
     // `GET /issue` always names the issue by key (and id), whatever `fields` asks for.
     let fields = FieldSet::parse(&ctx.params("fields"), FieldSet::all()).with_key();
-    reply::jira(
-        200,
-        &render::issue(issue, issue.status(), jira, &fields, ctx),
-    )
+    let mut answer = render::issue(issue, issue.state(), jira, &fields, ctx);
+    // `expand=transitions` adds what the issue can take from its status (the spec's
+    // IssueBean `transitions`); `transitions.fields` adds their screens too.
+    let expand: Vec<String> = transitions::expand_items(ctx).collect();
+    if expand
+        .iter()
+        .any(|e| e == "transitions" || e == "transitions.fields")
+    {
+        let with_fields = transitions::expands_fields(ctx);
+        if let Some(index) = jira.issue_index(id_or_key) {
+            answer["transitions"] =
+                Value::Array(transitions::rendered(jira, index, with_fields, None, ctx));
+        }
+    }
+    reply::jira(200, &answer)
 }
 
 #[cfg(test)]

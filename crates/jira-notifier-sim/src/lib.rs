@@ -11,11 +11,15 @@
 //! | `/ex/jira/{cloudId}/rest/api/3/search/jql` | search and reconcile (POST or GET), lagging index |
 //! | `/ex/jira/{cloudId}/rest/api/3/search` | retired: `410` |
 //! | `POST /ex/jira/{cloudId}/rest/api/3/issue` | create, validated like Jira |
-//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}` | current data |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}` | current data (`expand=transitions`) |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/project/search`, `.../project/{idOrKey}` | projects |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes` | issue types |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes/{id}` | the create screen's fields, paged |
 //! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/comment` | a comment (ADF only) |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/comment` | the comments, paged |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/transitions` | what the issue's status offers ([`Workflow`]) |
+//! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/transitions` | take one, with its screen's resolution and comments |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/resolution/search` | the site's resolutions, paged |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/mypermissions` | the service account's project permissions |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/bulk` | users by account id |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/assignable/search` | assignee picker |
@@ -30,8 +34,18 @@
 //! that sets a field not on it, or leaves a required field without a default empty, is
 //! refused as Jira refuses it, and the service account's project permissions
 //! ([`SimJira::set_permission`]) decide what it may do. [`ScreenKind`] adds projects
-//! configured the way companies configure them. Code that passes against it should pass
-//! against Jira.
+//! configured the way companies configure them. Each project has a [`Workflow`]
+//! ([`Workflow::simplified`] until [`SimJira::set_workflow`] replaces it): issues move
+//! through its transitions, whose screens may ask for a resolution, and answers show
+//! `status`, `resolution`, `statuscategorychangedate` and `resolutiondate` as Jira does.
+//! Code that passes against it should pass against Jira.
+//!
+//! # Dates
+//!
+//! The dates the simulator tells about issues (`created`, `statuscategorychangedate`,
+//! `resolutiondate`, comments' `created`) come from [`SimJira::now`]: the system time when
+//! the simulator was made, plus however far tokio's clock has moved since. A test that
+//! pauses tokio's clock and advances it by a day sees those dates a day later.
 //!
 //! ```
 //! # async fn demo() {
@@ -62,6 +76,7 @@ mod adf;
 mod auth;
 mod changes;
 mod clock;
+mod comments;
 mod faults;
 mod issues;
 mod jql;
@@ -70,6 +85,7 @@ mod model;
 mod ratelimit;
 mod render;
 mod reply;
+mod resolutions;
 mod router;
 mod scopes;
 mod screens;
@@ -78,18 +94,25 @@ mod server;
 mod tenant;
 #[cfg(test)]
 mod testing;
+mod transitions;
+#[cfg(test)]
+mod transitions_tests;
+mod workflow;
 mod world;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 pub use self::faults::Fault;
-pub use self::model::{LimitScope, RateLimit, RecordedRequest, SimIssue, StatusCategory};
+pub use self::model::{
+    LimitScope, RateLimit, RecordedRequest, SimComment, SimIssue, StatusCategory,
+};
 pub use self::screens::{ScreenKind, SimField};
 pub use self::server::SimServer;
+pub use self::workflow::{ResolutionField, Workflow, WorkflowTransition};
 use self::world::{NewIssue, User, World};
 use jira_notifier::Site;
 use jira_notifier::{HttpRequest, HttpResponse, HttpTransport, TransportError};
@@ -417,6 +440,11 @@ impl SimJira {
     /// Moves an issue (by key or id) to a status category, as a person would in Jira:
     /// `Done` closes it. Returns whether the issue exists. Search sees the change only after
     /// the search lag.
+    ///
+    /// The issue goes to its workflow's first status of that category (or the site's
+    /// status of that name if the workflow has none), directly, like an admin's edit: no
+    /// transition, no resolution set, and leaving Done clears the resolution. Use
+    /// [`transition`](Self::transition) to move it through the workflow.
     pub fn set_status(&self, key: &str, status: StatusCategory) -> bool {
         let mut world = self.world();
         let jira = world.primary_mut();
@@ -424,6 +452,90 @@ impl SimJira {
             Some(index) => jira.set_status(index, status, tokio::time::Instant::now()),
             None => false,
         }
+    }
+
+    /// Moves an issue (by key or id) to a status (by name, any case), as a person would in
+    /// Jira's UI: through the first transition its current status offers into that status,
+    /// obeying the transition's screen (a required resolution must be given; one not on
+    /// the screen is refused; a post function sets its own), or, if no transition leads
+    /// there, directly as an admin's edit (a resolution is then kept only for a Done-category
+    /// status). `resolution` names one of the site's resolutions (`Done`, `Won't Do`,
+    /// `Duplicate`, `Cannot Reproduce`). Leaving Done clears the resolution. The error
+    /// says why nothing changed. Search sees the change only after the search lag.
+    pub fn transition(
+        &self,
+        key: &str,
+        status_name: &str,
+        resolution: Option<&str>,
+    ) -> Result<(), String> {
+        let mut world = self.world();
+        let jira = world.primary_mut();
+        let Some(index) = jira.issue_index(key) else {
+            return Err(format!("Issue '{key}' does not exist."));
+        };
+        transitions::by_person(
+            jira,
+            index,
+            status_name,
+            resolution,
+            tokio::time::Instant::now(),
+        )
+    }
+
+    /// The name of an issue's current status (by key or id); `None` if it does not exist.
+    pub fn status(&self, key: &str) -> Option<String> {
+        self.issue(key).map(|i| i.status)
+    }
+
+    /// The name of an issue's resolution (by key or id); `None` if it is unresolved or does
+    /// not exist.
+    pub fn resolution(&self, key: &str) -> Option<String> {
+        self.issue(key).and_then(|i| i.resolution)
+    }
+
+    /// An issue's comments (by key or id), oldest first, with their ids and times; `None`
+    /// if the issue does not exist.
+    pub fn comments(&self, key: &str) -> Option<Vec<SimComment>> {
+        let world = self.world();
+        let jira = world.primary();
+        jira.issue_index(key).and_then(|i| jira.comments_of(i))
+    }
+
+    /// Gives a project a workflow, for the issues created from now on and the transitions
+    /// of every issue of the project. Issues keep their status: one the new workflow does
+    /// not have is left only its global transitions, so set workflows before creating
+    /// issues. Refused if the project is unknown, the workflow inconsistent (no status,
+    /// a transition naming a status it does not have), or it gives a status name the site
+    /// already has another category (Jira's statuses are site-wide).
+    pub fn set_workflow(&self, project_key: &str, workflow: Workflow) -> Result<(), String> {
+        workflow.check()?;
+        let mut world = self.world();
+        let jira = world.primary_mut();
+        let Some(project) = jira.projects.iter().position(|p| p.key == project_key) else {
+            return Err(format!("Project '{project_key}' does not exist."));
+        };
+        jira.register_statuses(&workflow)?;
+        if let Some(p) = jira.projects.get_mut(project) {
+            p.workflow = workflow;
+        }
+        Ok(())
+    }
+
+    /// A project's workflow; `None` if the project is unknown.
+    pub fn workflow(&self, project_key: &str) -> Option<Workflow> {
+        let world = self.world();
+        let jira = world.primary();
+        jira.projects
+            .iter()
+            .find(|p| p.key == project_key)
+            .map(|p| p.workflow.clone())
+    }
+
+    /// The simulator's wall clock: the system time when it was made plus how far tokio's
+    /// clock has moved since. Every date it tells about issues comes from it, so tests
+    /// that pause and advance tokio's clock see those dates move with it.
+    pub fn now(&self) -> SystemTime {
+        self.world().clock.at(tokio::time::Instant::now())
     }
 
     /// Deletes an issue (by key or id), as a person would in Jira: it is gone from

@@ -1,7 +1,7 @@
 //! The simulator's public data types: what tests read back and configure.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -37,8 +37,9 @@ impl StatusCategory {
         }
     }
 
-    /// The English name: `To Do`, `In Progress` or `Done`. The simulated workflow gives each
-    /// category one status of the same name.
+    /// The English name: `To Do`, `In Progress` or `Done`. The default workflow
+    /// ([`Workflow::simplified`](crate::Workflow::simplified)) gives each category one
+    /// status of the same name.
     pub const fn name(self) -> &'static str {
         match self {
             StatusCategory::ToDo => "To Do",
@@ -103,6 +104,22 @@ pub struct SimIssue {
     pub comments: Vec<Value>,
     /// The current status category.
     pub status_category: StatusCategory,
+    /// The current status's name (its workflow's own, e.g. `To Do`).
+    pub status: String,
+    /// The resolution's name; `None` while unresolved (only Done-category statuses have one).
+    pub resolution: Option<String>,
+}
+
+/// A comment on an issue, as the simulator stores it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SimComment {
+    /// The comment's id (site-wide, `"10000"` and up).
+    pub id: String,
+    /// The body, an ADF document as sent.
+    pub body: Value,
+    /// When it was added, on the simulator's wall clock ([`SimJira::now`](crate::SimJira::now)).
+    pub created: SystemTime,
 }
 
 /// One request the simulator received.

@@ -190,6 +190,7 @@ fn template(rest: &[&str]) -> String {
         "serverInfo",
         "comment",
         "transitions",
+        "resolution",
         "mypermissions",
         "field",
         "issuetype",

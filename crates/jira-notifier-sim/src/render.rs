@@ -3,14 +3,17 @@
 use serde_json::{json, Map, Value};
 
 use super::clock;
-use super::model::StatusCategory;
+use super::resolutions;
 use super::router::Ctx;
-use super::world::{Issue, IssueType, JiraData, Project, User};
+use super::world::{Issue, IssueState, IssueType, JiraData, Project, StatusRef, User};
 
 /// The issue fields the simulator can return, in the order `*all` lists them.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 12] = [
     "summary",
     "status",
+    "resolution",
+    "statuscategorychangedate",
+    "resolutiondate",
     "labels",
     "created",
     "project",
@@ -159,13 +162,15 @@ pub(crate) fn project(p: &Project, jira: &JiraData, ctx: &Ctx<'_>, detailed: boo
     value
 }
 
-fn status(category: StatusCategory, ctx: &Ctx<'_>) -> Value {
+/// A status as Jira shows it (schema `StatusDetails`, with its `StatusCategory`).
+pub(crate) fn status(status: &StatusRef, ctx: &Ctx<'_>) -> Value {
+    let category = status.category;
     json!({
-        "self": format!("{}/rest/api/3/status/{}", ctx.base, category.status_id()),
+        "self": format!("{}/rest/api/3/status/{}", ctx.base, status.id),
         "description": "",
         "iconUrl": format!("{}/images/icons/statuses/generic.png", ctx.site_url),
-        "name": category.name(),
-        "id": category.status_id(),
+        "name": status.name,
+        "id": status.id,
         "statusCategory": {
             "self": format!("{}/rest/api/3/statuscategory/{}", ctx.base, category.id()),
             "id": category.id(),
@@ -176,10 +181,11 @@ fn status(category: StatusCategory, ctx: &Ctx<'_>) -> Value {
     })
 }
 
-/// An issue with the requested parts, showing `status` (which search may see lagged).
+/// An issue with the requested parts, showing the workflow state given (which search may
+/// see lagged).
 pub(crate) fn issue(
     issue: &Issue,
-    status_seen: StatusCategory,
+    state: &IssueState,
     jira: &JiraData,
     fields: &FieldSet,
     ctx: &Ctx<'_>,
@@ -200,7 +206,15 @@ pub(crate) fn issue(
     for field in &fields.fields {
         let value = match *field {
             "summary" => Value::from(issue.summary.as_str()),
-            "status" => status(status_seen, ctx),
+            "status" => status(&state.status, ctx),
+            "resolution" => state
+                .resolution
+                .and_then(|r| jira.resolutions.get(r))
+                .map_or(Value::Null, |r| resolutions::render(r, ctx)),
+            "statuscategorychangedate" => Value::from(clock::jira_datetime(state.category_changed)),
+            "resolutiondate" => state
+                .resolved
+                .map_or(Value::Null, |t| Value::from(clock::jira_datetime(t))),
             "labels" => Value::from(issue.labels.clone()),
             "created" => Value::from(clock::jira_datetime(issue.created)),
             "project" => jira

@@ -9,7 +9,9 @@ use url::Url;
 
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
-use super::{auth, issues, lists, reply, scopes, screens, search, tenant};
+use super::{
+    auth, comments, issues, lists, reply, resolutions, scopes, screens, search, tenant, transitions,
+};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
 const REDACTED: &str = "[redacted]";
@@ -272,7 +274,8 @@ fn known_path(rest: &[&str]) -> bool {
                 "issuetypes",
                 _
             ]
-            | ["rest", "api", "3", "issue", _, "comment"]
+            | ["rest", "api", "3", "issue", _, "comment" | "transitions"]
+            | ["rest", "api", "3", "resolution", "search"]
             | ["rest", "api", "3", "mypermissions"]
             | ["rest", "api", "3", "user", "bulk"]
     )
@@ -284,7 +287,7 @@ fn takes_post(rest: &[&str]) -> bool {
         rest,
         ["rest", "api", "3", "search" | "issue"]
             | ["rest", "api", "3", "search", "jql"]
-            | ["rest", "api", "3", "issue", _, "comment"]
+            | ["rest", "api", "3", "issue", _, "comment" | "transitions"]
     )
 }
 
@@ -327,6 +330,18 @@ fn dispatch(
         ) => screens::create_fields(jira, ctx, project, issue_type),
         (Method::Post, ["rest", "api", "3", "issue", id_or_key, "comment"]) => {
             screens::add_comment(jira, ctx, id_or_key, body)
+        }
+        (Method::Get, ["rest", "api", "3", "issue", id_or_key, "comment"]) => {
+            comments::list(jira, ctx, id_or_key)
+        }
+        (Method::Get, ["rest", "api", "3", "issue", id_or_key, "transitions"]) => {
+            transitions::list(jira, ctx, id_or_key)
+        }
+        (Method::Post, ["rest", "api", "3", "issue", id_or_key, "transitions"]) => {
+            transitions::perform(jira, ctx, id_or_key, body)
+        }
+        (Method::Get, ["rest", "api", "3", "resolution", "search"]) => {
+            resolutions::search(jira, ctx)
         }
         (Method::Get, ["rest", "api", "3", "mypermissions"]) => screens::my_permissions(jira, ctx),
         (Method::Get, ["rest", "api", "3", "user", "bulk"]) => screens::users_bulk(jira, ctx),

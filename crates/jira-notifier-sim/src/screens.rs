@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::adf::{self, AdfError};
+use super::comments;
 use super::render;
 use super::reply;
 use super::router::{Body, Ctx};
@@ -686,57 +687,24 @@ pub(crate) fn add_comment(
     let Some(top) = value.as_object() else {
         return reply::invalid_payload();
     };
-    let project = jira.issues.get(index).map(|i| i.project);
-    let may_comment = project
-        .and_then(|p| jira.projects.get(p))
-        .is_some_and(|p| p.granted.contains("ADD_COMMENTS"));
-    if !may_comment {
+    let may = jira
+        .issues
+        .get(index)
+        .is_some_and(|issue| comments::may_comment(jira, issue));
+    if !may {
         return reply::bad_request("You do not have the permission to comment on this issue.");
     }
-    let comment_error = |message: &str| {
-        let mut errors = Map::new();
-        errors.insert("comment".to_owned(), Value::from(message));
-        reply::field_errors(errors)
+    let doc = match comments::check_body(top.get("body")) {
+        Ok(doc) => doc.clone(),
+        Err(refused) => return refused,
     };
-    let doc = match top.get("body") {
-        Some(doc) => doc,
-        None => return comment_error("Comment body can not be empty!"),
-    };
-    match adf::check(doc) {
-        Ok(()) => {}
-        // (as Jira, recorded)
-        Err(AdfError::NotADocument) => return comment_error("Comment body is not valid!"),
-        Err(AdfError::TooLong) => {
-            return comment_error(
-                "The entered text is too long. It exceeds the allowed limit of 32,767 characters.",
-            )
-        }
-        Err(AdfError::Invalid | AdfError::EmptyText) => return reply::bad_request("INVALID_INPUT"),
-    }
-    let Some(issue) = jira.issues.get_mut(index) else {
+    let Some(comment) = jira.add_comment(index, doc, ctx.now) else {
         return reply::issue_not_found();
     };
-    let id = 10_000 + jira_comment_count(issue);
-    issue.comments.push(doc.clone());
-    let author = jira.service_account().map(|u| render::user(u, ctx));
-    let now = crate::clock::jira_datetime(std::time::SystemTime::now());
-    reply::jira(
-        201,
-        &json!({
-            "self": format!("{}/rest/api/3/issue/{}/comment/{id}", ctx.base, id_or_key),
-            "id": id.to_string(),
-            "author": author,
-            "body": doc,
-            "updateAuthor": author,
-            "created": now,
-            "updated": now,
-            "jsdPublic": true,
-        }),
-    )
-}
-
-fn jira_comment_count(issue: &super::world::Issue) -> usize {
-    issue.comments.len()
+    match jira.issues.get(index) {
+        Some(issue) => reply::jira(201, &comments::render(&comment, issue, jira, ctx)),
+        None => reply::issue_not_found(),
+    }
 }
 
 /// What a create's screen fields came to: the values to store, or the field errors.

@@ -4,11 +4,10 @@
 use serde_json::{json, Value};
 
 use super::jql::{self, Plan, Rejection, Subject};
-use super::model::StatusCategory;
 use super::render::{self, FieldSet};
 use super::reply;
 use super::router::{Body, Ctx};
-use super::world::JiraData;
+use super::world::{IssueState, JiraData};
 use jira_notifier::HttpResponse;
 
 const DEFAULT_MAX_RESULTS: i64 = 50;
@@ -192,9 +191,9 @@ fn run(jira: &mut JiraData, ctx: &Ctx<'_>, request: &SearchRequest) -> HttpRespo
         .get(offset..end)
         .unwrap_or_default()
         .iter()
-        .filter_map(|(index, status)| {
+        .filter_map(|(index, state)| {
             let issue = jira.issues.get(*index)?;
-            Some(render::issue(issue, *status, jira, &fields, ctx))
+            Some(render::issue(issue, state, jira, &fields, ctx))
         })
         .collect();
     let is_last = end >= found.len();
@@ -205,16 +204,17 @@ fn run(jira: &mut JiraData, ctx: &Ctx<'_>, request: &SearchRequest) -> HttpRespo
     reply::jira(200, &body)
 }
 
-/// The matching issues in order, each with the status the search saw.
+/// The matching issues in order, each with the workflow state the search saw.
 ///
 /// The index lags `search_lag` behind: newer issues are missing and newer status changes
-/// unseen, except for the issues named in `reconcile`, which are judged on current data.
-fn matching(
-    jira: &JiraData,
+/// (transitions, resolutions) unseen, except for the issues named in `reconcile`, which
+/// are judged on current data.
+fn matching<'a>(
+    jira: &'a JiraData,
     plan: &Plan,
     reconcile: &[i64],
     ctx: &Ctx<'_>,
-) -> Vec<(usize, StatusCategory)> {
+) -> Vec<(usize, &'a IssueState)> {
     let reconciled: Vec<usize> = reconcile
         .iter()
         .filter_map(|id| jira.index_of_id(*id))
@@ -232,19 +232,19 @@ fn matching(
             continue;
         };
         let seen = if reconciled.contains(&index) {
-            Some(issue.status())
+            Some(issue.state())
         } else {
-            issue.status_seen(ctx.now, ctx.search_lag)
+            issue.state_seen(ctx.now, ctx.search_lag)
         };
-        let Some(status) = seen else {
+        let Some(state) = seen else {
             continue;
         };
         if plan.pred.matches(&Subject {
             index,
             issue,
-            status,
+            state,
         }) {
-            found.push((index, status));
+            found.push((index, state));
         }
     }
     found.sort_by(|a, b| jql::compare(&plan.order, jira, a.0, b.0));

@@ -6,10 +6,12 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::clock::WallClock;
 use super::faults::FaultQueue;
-use super::model::{RecordedRequest, SimIssue, StatusCategory};
+use super::model::{RecordedRequest, SimComment, SimIssue, StatusCategory};
 use super::ratelimit::Limiter;
 use super::screens::{self, SimField};
+use super::workflow::Workflow;
 use jira_notifier::Site;
 
 /// The first numeric id Jira Cloud hands out for projects, issues and issue types.
@@ -51,6 +53,9 @@ pub(crate) struct World {
     pub(crate) record_requests: bool,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) request_count: usize,
+    /// The wall clock every site's issue dates are told on (one for all, so that dates
+    /// of two sites compare).
+    pub(crate) clock: WallClock,
 }
 
 #[derive(Debug)]
@@ -61,6 +66,7 @@ pub(crate) struct SiteEntry {
 
 impl World {
     pub(crate) fn new(client_id: &str, client_secret: &str) -> Self {
+        let clock = WallClock::start();
         World {
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
@@ -74,11 +80,12 @@ impl World {
             latency: Duration::ZERO,
             limiter: Limiter::default(),
             sites: Vec::new(),
-            unsited: JiraData::new(),
+            unsited: JiraData::new(clock),
             faults: FaultQueue::default(),
             record_requests: true,
             requests: Vec::new(),
             request_count: 0,
+            clock,
         }
     }
 
@@ -106,9 +113,9 @@ impl World {
             return site;
         }
         let jira = if self.sites.is_empty() {
-            std::mem::replace(&mut self.unsited, JiraData::new())
+            std::mem::replace(&mut self.unsited, JiraData::new(self.clock))
         } else {
-            JiraData::new()
+            JiraData::new(self.clock)
         };
         self.sites.push(SiteEntry {
             site: site.clone(),
@@ -157,6 +164,8 @@ pub(crate) struct Project {
     pub(crate) screens: HashMap<String, Vec<SimField>>,
     /// The project permissions the service account has.
     pub(crate) granted: BTreeSet<String>,
+    /// The workflow of every issue type of the project.
+    pub(crate) workflow: Workflow,
 }
 
 #[derive(Debug, Clone)]
@@ -191,32 +200,74 @@ pub(crate) struct Issue {
     pub(crate) assignee: Option<String>,
     /// Values of the other fields of the screen, as sent (or their defaults).
     pub(crate) fields: BTreeMap<String, Value>,
-    /// Comment bodies, oldest first.
-    pub(crate) comments: Vec<Value>,
+    /// Comments, oldest first.
+    pub(crate) comments: Vec<StoredComment>,
     pub(crate) created: SystemTime,
-    /// Status changes with when they happened; the first is the creation.
-    pub(crate) history: Vec<(Instant, StatusCategory)>,
+    /// The workflow state after each change, with when it happened (on tokio's clock, for
+    /// the search lag); the first is the creation.
+    pub(crate) history: Vec<(Instant, IssueState)>,
     /// Deleted: gone from every answer, its id and keys unknown.
     pub(crate) deleted: bool,
     /// Moved to another project since it was created (its old keys still lead to it).
     pub(crate) moved: bool,
 }
 
+/// A status as issues refer to it: site-wide id, name and category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatusRef {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) category: StatusCategory,
+}
+
+/// A resolution of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolution {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) default: bool,
+}
+
+/// Where an issue is in its workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IssueState {
+    pub(crate) status: StatusRef,
+    /// Index into the site's resolutions; only ever set in a Done-category status.
+    pub(crate) resolution: Option<usize>,
+    /// `statuscategorychangedate`: when the status category last changed (or creation).
+    pub(crate) category_changed: SystemTime,
+    /// `resolutiondate`: when the resolution was set; `None` while there is none.
+    pub(crate) resolved: Option<SystemTime>,
+}
+
+/// A comment as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredComment {
+    pub(crate) id: u64,
+    pub(crate) body: Value,
+    pub(crate) created: SystemTime,
+}
+
 impl Issue {
-    pub(crate) fn status(&self) -> StatusCategory {
-        self.history
-            .last()
-            .map_or(StatusCategory::ToDo, |(_, status)| *status)
+    /// The current workflow state.
+    pub(crate) fn state(&self) -> &IssueState {
+        // Never empty: `create_issue` records the initial state.
+        &self.history[self.history.len() - 1].1
     }
 
-    /// The status as a search index `lag` behind sees it, or `None` if the issue is too new
+    pub(crate) fn status(&self) -> StatusCategory {
+        self.state().status.category
+    }
+
+    /// The state as a search index `lag` behind sees it, or `None` if the issue is too new
     /// to be indexed yet.
-    pub(crate) fn status_seen(&self, now: Instant, lag: Duration) -> Option<StatusCategory> {
+    pub(crate) fn state_seen(&self, now: Instant, lag: Duration) -> Option<&IssueState> {
         self.history
             .iter()
             .rev()
             .find(|(at, _)| now.saturating_duration_since(*at) >= lag)
-            .map(|(_, status)| *status)
+            .map(|(_, state)| state)
     }
 }
 
@@ -248,10 +299,16 @@ pub(crate) struct JiraData {
     pub(crate) page_tokens: PageTokens,
     /// The most UTF-16 units a description may take as JSON (Jira's 32,767 by default).
     pub(crate) description_limit: usize,
+    /// Every status any workflow of the site uses; a name has one id site-wide.
+    pub(crate) statuses: Vec<StatusRef>,
+    pub(crate) resolutions: Vec<Resolution>,
+    /// Comment ids are site-wide, as in Jira.
+    pub(crate) next_comment_id: u64,
+    pub(crate) clock: WallClock,
 }
 
 impl JiraData {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(clock: WallClock) -> Self {
         JiraData {
             projects: Vec::new(),
             issue_types: Vec::new(),
@@ -268,6 +325,17 @@ impl JiraData {
             label_index: HashMap::new(),
             page_tokens: PageTokens::default(),
             description_limit: super::adf::MAX_TEXT,
+            statuses: StatusCategory::ALL
+                .iter()
+                .map(|c| StatusRef {
+                    id: c.status_id().to_owned(),
+                    name: c.name().to_owned(),
+                    category: *c,
+                })
+                .collect(),
+            resolutions: super::resolutions::site_defaults(),
+            next_comment_id: FIRST_ID,
+            clock,
         }
     }
 
@@ -315,6 +383,7 @@ impl JiraData {
             issue_type_ids: type_ids,
             issues_created: 0,
             granted: screens::all_permissions(),
+            workflow: Workflow::simplified(),
         });
         id
     }
@@ -355,6 +424,13 @@ impl JiraData {
 
     pub(crate) fn create_issue(&mut self, new: NewIssue, now: Instant) -> usize {
         let index = self.issues.len();
+        let wall = self.clock.at(now);
+        let initial = self
+            .projects
+            .get(new.project)
+            .and_then(|p| p.workflow.initial())
+            .and_then(|(name, _)| self.status_named(name))
+            .unwrap_or_else(|| self.default_status(StatusCategory::ToDo));
         let Some(project) = self.projects.get_mut(new.project) else {
             return index;
         };
@@ -380,8 +456,16 @@ impl JiraData {
             assignee: new.assignee,
             fields: new.fields,
             comments: Vec::new(),
-            created: SystemTime::now(),
-            history: vec![(now, StatusCategory::ToDo)],
+            created: wall,
+            history: vec![(
+                now,
+                IssueState {
+                    status: initial,
+                    resolution: None,
+                    category_changed: wall,
+                    resolved: None,
+                },
+            )],
             deleted: false,
             moved: false,
         });
@@ -420,21 +504,152 @@ impl JiraData {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// Moves an issue to the first status of its workflow in this category (the site's
+    /// default status of the category if the workflow has none), as an admin would,
+    /// without a transition: no resolution is set, and leaving Done clears it.
     pub(crate) fn set_status(
         &mut self,
         index: usize,
-        status: StatusCategory,
+        category: StatusCategory,
         now: Instant,
     ) -> bool {
-        match self.issues.get_mut(index) {
-            Some(issue) => {
-                if issue.status() != status {
-                    issue.history.push((now, status));
-                }
-                true
-            }
-            None => false,
+        let Some(issue) = self.issues.get(index) else {
+            return false;
+        };
+        if issue.status() == category {
+            return true;
         }
+        let target = self
+            .projects
+            .get(issue.project)
+            .and_then(|p| p.workflow.statuses().find(|(_, c)| *c == category))
+            .and_then(|(name, _)| self.status_named(name))
+            .unwrap_or_else(|| self.default_status(category));
+        self.change_state(index, target, None, now)
+    }
+
+    /// Records a new workflow state: the status, and the resolution (kept only in a
+    /// Done-category status, as Jira's reopen clears it), with the dates that follow.
+    pub(crate) fn change_state(
+        &mut self,
+        index: usize,
+        status: StatusRef,
+        resolution: Option<usize>,
+        now: Instant,
+    ) -> bool {
+        let wall = self.clock.at(now);
+        let Some(issue) = self.issues.get_mut(index) else {
+            return false;
+        };
+        let old = issue.state();
+        let resolution = resolution.filter(|_| status.category == StatusCategory::Done);
+        if old.status == status && old.resolution == resolution {
+            return true;
+        }
+        let category_changed = if old.status.category == status.category {
+            old.category_changed
+        } else {
+            wall
+        };
+        let resolved = match resolution {
+            None => None,
+            Some(_) if old.resolution == resolution => old.resolved,
+            Some(_) => Some(wall),
+        };
+        let state = IssueState {
+            status,
+            resolution,
+            category_changed,
+            resolved,
+        };
+        issue.history.push((now, state));
+        true
+    }
+
+    /// A status of the site by name (any case) or id.
+    pub(crate) fn status_named(&self, name_or_id: &str) -> Option<StatusRef> {
+        self.statuses
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name_or_id) || s.id == name_or_id)
+            .cloned()
+    }
+
+    /// The status the site was made with for a category (`To Do`, `In Progress`, `Done`).
+    pub(crate) fn default_status(&self, category: StatusCategory) -> StatusRef {
+        StatusRef {
+            id: category.status_id().to_owned(),
+            name: category.name().to_owned(),
+            category,
+        }
+    }
+
+    /// Registers a workflow's statuses site-wide (new names get new ids) after checking
+    /// that a name already known keeps its category, since Jira's statuses are shared.
+    pub(crate) fn register_statuses(&mut self, workflow: &Workflow) -> Result<(), String> {
+        for (name, category) in workflow.statuses() {
+            if let Some(known) = self.status_named(name) {
+                if known.category != category {
+                    return Err(format!(
+                        "Status '{}' is in the category '{}' on this site.",
+                        known.name,
+                        known.category.name()
+                    ));
+                }
+            }
+        }
+        for (name, category) in workflow.statuses() {
+            if self.status_named(name).is_none() {
+                let id = (FIRST_ID + self.statuses.len() as u64).to_string();
+                self.statuses.push(StatusRef {
+                    id,
+                    name: name.to_owned(),
+                    category,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A resolution by name (any case) or id.
+    pub(crate) fn resolution_index(&self, name_or_id: &str) -> Option<usize> {
+        self.resolutions
+            .iter()
+            .position(|r| r.name.eq_ignore_ascii_case(name_or_id) || r.id == name_or_id)
+    }
+
+    /// Stores a comment (already validated) and returns it.
+    pub(crate) fn add_comment(
+        &mut self,
+        index: usize,
+        body: Value,
+        now: Instant,
+    ) -> Option<StoredComment> {
+        let created = self.clock.at(now);
+        let issue = self.issues.get_mut(index)?;
+        let comment = StoredComment {
+            id: self.next_comment_id,
+            body,
+            created,
+        };
+        self.next_comment_id += 1;
+        issue.comments.push(comment.clone());
+        Some(comment)
+    }
+
+    /// An issue's comments as the control API shows them.
+    pub(crate) fn comments_of(&self, index: usize) -> Option<Vec<SimComment>> {
+        let issue = self.issues.get(index).filter(|i| !i.deleted)?;
+        Some(
+            issue
+                .comments
+                .iter()
+                .map(|c| SimComment {
+                    id: c.id.to_string(),
+                    body: c.body.clone(),
+                    created: c.created,
+                })
+                .collect(),
+        )
     }
 
     pub(crate) fn snapshot(&self, index: usize) -> Option<SimIssue> {
@@ -454,8 +669,14 @@ impl JiraData {
             labels: issue.labels.clone(),
             assignee: issue.assignee.clone(),
             fields: issue.fields.clone(),
-            comments: issue.comments.clone(),
+            comments: issue.comments.iter().map(|c| c.body.clone()).collect(),
             status_category: issue.status(),
+            status: issue.state().status.name.clone(),
+            resolution: issue
+                .state()
+                .resolution
+                .and_then(|r| self.resolutions.get(r))
+                .map(|r| r.name.clone()),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use super::lex::Symbol;
 use super::parse::{Clause, Expr, Op, Operand, Query};
 use crate::model::StatusCategory;
-use crate::world::{Issue, JiraData};
+use crate::world::{Issue, IssueState, JiraData};
 
 /// Fields real Jira has that the simulator does not evaluate: a clear refusal beats a
 /// misleading "does not exist".
@@ -62,6 +62,11 @@ pub(crate) enum Pred {
         any_of: Vec<StatusCategory>,
         negated: bool,
     },
+    /// Status ids: names are the site's, shared by every workflow that uses them.
+    Status {
+        any_of: Vec<String>,
+        negated: bool,
+    },
     IssueType {
         any_of: Vec<String>,
         negated: bool,
@@ -90,12 +95,13 @@ pub(crate) struct Plan {
     pub(crate) order: Vec<(SortField, bool)>,
 }
 
-/// An issue as one evaluation sees it: search may see an older status than the current.
+/// An issue as one evaluation sees it: search may see an older workflow state than the
+/// current.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subject<'a> {
     pub(crate) index: usize,
     pub(crate) issue: &'a Issue,
-    pub(crate) status: StatusCategory,
+    pub(crate) state: &'a IssueState,
 }
 
 /// Why a query cannot run: Jira's messages.
@@ -230,12 +236,6 @@ fn category_named(value: &str) -> Option<StatusCategory> {
     })
 }
 
-fn category_of_status(value: &str) -> Option<StatusCategory> {
-    StatusCategory::ALL
-        .into_iter()
-        .find(|c| value.eq_ignore_ascii_case(c.name()) || value == c.status_id())
-}
-
 fn resolve_clause(clause: &Clause, jira: &JiraData) -> Result<Pred, Vec<String>> {
     let field = clause.field.to_lowercase();
     let field_name = clause.field.as_str();
@@ -293,8 +293,12 @@ fn resolve_clause(clause: &Clause, jira: &JiraData) -> Result<Pred, Vec<String>>
             Ok(Pred::Category { any_of, negated })
         }
         "status" => {
-            let any_of = lookup(clause, category_of_status, no_such_value(field_name))?;
-            Ok(Pred::Category { any_of, negated })
+            let any_of = lookup(
+                clause,
+                |v| jira.status_named(v).map(|s| s.id),
+                no_such_value(field_name),
+            )?;
+            Ok(Pred::Status { any_of, negated })
         }
         "issuetype" | "type" => {
             let any_of = lookup(
@@ -354,7 +358,10 @@ impl Pred {
             }
             Pred::LabelsEmpty(empty) => s.issue.labels.is_empty() == *empty,
             Pred::Project { any_of, negated } => any_of.contains(&s.issue.project) != *negated,
-            Pred::Category { any_of, negated } => any_of.contains(&s.status) != *negated,
+            Pred::Category { any_of, negated } => {
+                any_of.contains(&s.state.status.category) != *negated
+            }
+            Pred::Status { any_of, negated } => any_of.contains(&s.state.status.id) != *negated,
             Pred::IssueType { any_of, negated } => {
                 any_of.contains(&s.issue.issue_type_id) != *negated
             }
