@@ -240,6 +240,18 @@ pub enum Error {
         error: Box<ApiError>,
     },
 
+    /// The resolution the policy names is not one the resolving transition's screen allows.
+    /// Nothing was changed. Remembered in [`health`](crate::JiraNotifier::health).
+    #[error("issue {} cannot be resolved as {resolution:?}: the transition allows {}", .issue.key, transition_list(.allowed))]
+    ResolutionNotAllowed {
+        /// The issue.
+        issue: IssueRef,
+        /// The resolution the policy names.
+        resolution: String,
+        /// The resolutions the transition's screen allows.
+        allowed: Vec<String>,
+    },
+
     /// A comment of the issue's life (the repeat comment, the recovery comment, the
     /// comment on a reopened issue) could not be added. The report did not take effect:
     /// report it again ([`Error::is_retryable`] says when it is worth it) and the comment

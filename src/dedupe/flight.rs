@@ -9,7 +9,16 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::outcome::IssueRef;
 use crate::store::WorkspaceId;
 
-type Slot = Arc<AsyncMutex<Option<IssueRef>>>;
+type Slot = Arc<AsyncMutex<Option<Landing>>>;
+
+/// What a report in flight left for those waiting behind it.
+#[derive(Debug, Clone)]
+struct Landing {
+    issue: IssueRef,
+    /// Whether each repeat must still be counted in the store (a repeat policy is on), so
+    /// that a repeat comment's count holds every failure.
+    counts: bool,
+}
 /// A test of a workspace: two workspaces' tests of the same id are different tests.
 type Key = (WorkspaceId, String);
 
@@ -25,7 +34,7 @@ pub(crate) struct Boarding<'a> {
     flights: &'a Flights,
     key: Key,
     slot: Slot,
-    guard: Option<OwnedMutexGuard<Option<IssueRef>>>,
+    guard: Option<OwnedMutexGuard<Option<Landing>>>,
 }
 
 impl Flights {
@@ -61,13 +70,30 @@ impl Flights {
 impl Boarding<'_> {
     /// The issue a report that was in flight while this one waited made or found.
     pub(crate) fn landed(&self) -> Option<&IssueRef> {
+        self.landing().map(|l| &l.issue)
+    }
+
+    /// Whether the issue that landed needs each repeat counted in the store.
+    pub(crate) fn landed_counting(&self) -> bool {
+        self.landing().is_some_and(|l| l.counts)
+    }
+
+    fn landing(&self) -> Option<&Landing> {
         self.guard.as_ref().and_then(|g| g.as_ref())
     }
 
     /// Tells the reports waiting behind this one which issue stands for the test.
     pub(crate) fn land(&mut self, issue: &IssueRef) {
+        self.land_with(issue, false);
+    }
+
+    /// [`land`](Self::land), and whether each repeat must still be counted in the store.
+    pub(crate) fn land_with(&mut self, issue: &IssueRef, counts: bool) {
         if let Some(g) = self.guard.as_mut() {
-            **g = Some(issue.clone());
+            **g = Some(Landing {
+                issue: issue.clone(),
+                counts,
+            });
         }
     }
 }

@@ -206,6 +206,51 @@ fn usable_link(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
+/// A paragraph of text runs, each linked when it has an href (a usable one: see
+/// `usable_link`), for the lines the notifier writes around a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lead(Block);
+
+impl Lead {
+    pub(crate) fn new(runs: &[(&str, Option<&str>)]) -> Lead {
+        let content = runs
+            .iter()
+            .filter(|(s, _)| !s.is_empty())
+            .map(|(s, href)| match href.and_then(|h| usable_link(h)) {
+                Some(h) => linked(s, h),
+                None => text(s),
+            })
+            .collect();
+        Lead(Block::Paragraph { content })
+    }
+
+    /// What the paragraph adds to a document's JSON: itself and a comma.
+    pub(crate) fn json_len(&self) -> usize {
+        1 + json_units_of(&self.0)
+    }
+}
+
+/// The failure document with paragraphs before it, within the description budget: the
+/// message is cut to make room for them.
+pub(crate) fn failure_doc_after(leads: Vec<Lead>, test_name: &str, test_url: &str, message: &str) -> Doc {
+    let room: usize = leads.iter().map(Lead::json_len).sum();
+    let mut doc = failure_doc_within(
+        test_name,
+        test_url,
+        message,
+        DESCRIPTION_BUDGET.saturating_sub(room),
+    );
+    let mut content: Vec<Block> = leads.into_iter().map(|l| l.0).collect();
+    content.append(&mut doc.content);
+    doc.content = content;
+    doc
+}
+
+/// A document of lead paragraphs alone.
+pub(crate) fn leads_doc(leads: Vec<Lead>) -> Doc {
+    Doc::new(leads.into_iter().map(|l| l.0).collect())
+}
+
 /// A description of plain paragraphs (the test notification's).
 pub(crate) fn paragraphs(lines: &[&str]) -> Doc {
     Doc::new(

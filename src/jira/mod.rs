@@ -7,6 +7,7 @@ mod calls;
 pub(crate) mod client;
 pub(crate) mod createmeta;
 pub(crate) mod lookup;
+pub(crate) mod workflow;
 pub(crate) mod models;
 pub(crate) mod requests;
 

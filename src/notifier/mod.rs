@@ -2,6 +2,7 @@
 
 mod configure;
 mod connect;
+mod life;
 mod pass;
 mod report;
 mod screen;

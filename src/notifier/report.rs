@@ -3,6 +3,7 @@
 use tokio::time::Instant;
 
 use super::configure::check_test_id;
+use super::life::Reopen;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
 use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
@@ -10,7 +11,9 @@ use crate::error::{ApiError, Error, Result};
 use crate::fields::ResolvedFields;
 use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
-use crate::jira::Found;
+use crate::jira::{Done, Found};
+use crate::lifecycle::{texts, TestState};
+use crate::settings::lifecycle_for;
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
 use crate::store::{IssueRecord, StoreErrorKind, TestId};
@@ -42,7 +45,19 @@ impl JiraNotifier {
             .board(&self.inner.workspace, &test.id)
             .await;
         if let Some(issue) = boarding.landed() {
-            return Ok(Outcome::Duplicate(issue.clone()));
+            let issue = issue.clone();
+            if boarding.landed_counting() {
+                // A repeat policy is on: this failure counts too (store only, unless the
+                // repeat comment falls due with it).
+                let ctx = self.inner.store.load_test_context(&test_id).await?;
+                if let (Some(conn), Some(settings)) = (ctx.connection, ctx.settings) {
+                    let policy = lifecycle_for(&settings, ctx.test_override.as_ref());
+                    self.inner
+                        .count_repeat(&conn, test, &test_id, &issue, message, &policy, ctx.state)
+                        .await?;
+                }
+            }
+            return Ok(Outcome::Duplicate(issue));
         }
         let ctx = self.inner.store.load_test_context(&test_id).await?;
         let Some(conn) = ctx.connection else {
@@ -59,6 +74,8 @@ impl JiraNotifier {
         {
             return Ok(Outcome::Disabled);
         }
+        let policy = lifecycle_for(&settings, test_override.as_ref());
+        let counts = TestState::needed(&policy);
         let label = test_label(&settings.settings.label_prefix, &test.id);
 
         // An issue this notifier made but could not record is the test's latest: check it
@@ -68,12 +85,14 @@ impl JiraNotifier {
         // A create of this notifier for the test that got no clear answer, not confirmed yet.
         let pending = self.inner.pending.get(&test.id);
         let searched_at = Instant::now();
-        if let Some(found) = dedupe::open_issue(&self.inner.client, &conn, &label, latest).await? {
+        let look = dedupe::look(&self.inner.client, &conn, &label, latest).await?;
+        if let Some(found) = look.open {
             let issue = issue_ref(&conn, &found);
             if pending.is_some() {
                 // Search shows the unclear create: it landed. Record it and free the claim.
                 let issue = self.inner.confirm(&conn, &test_id, &found, &label).await?;
-                boarding.land(&issue);
+                self.inner.opened(&test_id, &issue.id, &policy).await;
+                boarding.land_with(&issue, counts);
                 return Ok(Outcome::Created(issue));
             }
             // Remember an issue found by label alone, so later checks reconcile it; and the
@@ -86,7 +105,12 @@ impl JiraNotifier {
             if recorded {
                 self.inner.settle_unrecorded(&test_id);
             }
-            boarding.land(&issue);
+            boarding.land_with(&issue, counts);
+            if counts {
+                self.inner
+                    .count_repeat(&conn, test, &test_id, &issue, message, &policy, ctx.state)
+                    .await?;
+            }
             return Ok(Outcome::Duplicate(issue));
         }
         // Nothing open, the unrecorded issue included: the store's record counts again.
@@ -104,17 +128,70 @@ impl JiraNotifier {
             // A search made at least the bound after it found nothing: it did not land.
             self.inner.pending.clear(&test.id);
         }
+        // The test's last issue is done: muted by its resolution, or reopened if it was
+        // done a short while ago; otherwise the new issue names it.
+        let done = look.done.filter(|d| {
+            ctx.record
+                .as_ref()
+                .is_some_and(|r| r.issue_id == d.found.id)
+        });
+        if let Some(d) = &done {
+            if d.closed
+                .resolution
+                .as_deref()
+                .is_some_and(|r| policy.mutes(r))
+            {
+                return Ok(Outcome::Muted(issue_ref(&conn, &d.found)));
+            }
+        }
 
         // Nothing open: claim the create step, so that of all the notifiers sharing the
-        // store, one creates and the others report its issue.
+        // store, one creates (or reopens) and the others report its issue.
         if let Claimed::Existing(issue) = self
             .inner
             .claimant()
             .claim(&conn, &test_id, &label, ctx.record)
             .await?
         {
-            boarding.land(&issue);
+            boarding.land_with(&issue, counts);
+            if counts {
+                let state = self.inner.store.load_test_state(&test_id).await?;
+                self.inner
+                    .count_repeat(&conn, test, &test_id, &issue, message, &policy, state)
+                    .await?;
+            }
             return Ok(Outcome::Duplicate(issue));
+        }
+        if let Some(d) = done.as_ref().filter(|d| self.inner.reopens(&policy, d)) {
+            let target = self
+                .inner
+                .target(&conn, &settings, test_override.as_ref(), &test_id)
+                .await;
+            let target = match target {
+                Ok(t) => t,
+                Err(e) => {
+                    self.inner
+                        .store
+                        .release_create(&test_id, &self.inner.owner, None)
+                        .await
+                        .ok();
+                    return Err(e);
+                }
+            };
+            let reopened = self
+                .inner
+                .reopen_claimed(&conn, test, &test_id, message, d, &label, &policy, &target)
+                .await?;
+            return Ok(match reopened {
+                Reopen::Reopened(issue) => {
+                    boarding.land_with(&issue, counts);
+                    Outcome::Reopened(issue)
+                }
+                Reopen::Existing(issue) => {
+                    boarding.land_with(&issue, counts);
+                    Outcome::Duplicate(issue)
+                }
+            });
         }
         let issue = self
             .inner
@@ -125,9 +202,11 @@ impl JiraNotifier {
                 &settings,
                 test_override.as_ref(),
                 label,
+                done.as_ref(),
             )
             .await?;
-        boarding.land(&issue);
+        self.inner.opened(&test_id, &issue.id, &policy).await;
+        boarding.land_with(&issue, counts);
         Ok(Outcome::Created(issue))
     }
 
@@ -208,6 +287,7 @@ impl Inner {
         settings: &SavedSettings,
         test_override: Option<&SavedOverride>,
         label: String,
+        previous: Option<&Done>,
     ) -> Result<IssueRef> {
         let test_id = &TestId::new(test.id.as_str());
         let attempt = async {
@@ -224,6 +304,15 @@ impl Inner {
                 plan.as_ref(),
                 label,
             );
+            if let Some(p) = previous {
+                draft.description = texts::description_after(
+                    test,
+                    message,
+                    &p.found.key,
+                    &conn.site.browse_url(&p.found.key),
+                    p.closed.at,
+                );
+            }
             let look_back = LookBack::ByLabel {
                 bound: self.search_lag_bound,
                 hints: &self.key_hints,
