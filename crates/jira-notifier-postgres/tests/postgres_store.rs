@@ -35,13 +35,14 @@ use tokio_postgres::{Client, Config, NoTls};
 
 const SERVER: &str = "JIRA_NOTIFIER_PG";
 const REQUIRED: &str = "JIRA_NOTIFIER_PG_REQUIRED";
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "connection",
     "settings",
     "overrides",
     "records",
     "claims",
     "health",
+    "test_states",
     "schema_version",
 ];
 const LONG: Duration = Duration::from_secs(60);
