@@ -4,9 +4,9 @@
 //! Jira site and settings) and many replicas: every row is keyed by workspace, a
 //! [`PostgresStore`] is a cheap handle on one workspace over a connection pool shared by
 //! all of them, and the store's create claim makes exactly one replica create a failing
-//! test's issue. The layout of the tables, how version 1 is migrated, the exact statements
-//! of the claim and how to carry the claim over to another database are documented on
-//! [`PostgresStore`].
+//! test's issue. The layout of the tables, how versions 1 and 2 are migrated, the exact
+//! statements of the claim and of the test states' compare-and-swap, and how to carry the
+//! claim over to another database are documented on [`PostgresStore`].
 //!
 //! With the `rustls` feature, [`PostgresStoreBuilder::tls`] connects with TLS (hosted
 //! databases require it).
@@ -117,8 +117,8 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ([`DEFAULT_WORKSPACE`](PostgresStore::DEFAULT_WORKSPACE)) on a pool of
 /// [`DEFAULT_POOL_SIZE`](PostgresStore::DEFAULT_POOL_SIZE) connections.
 ///
-/// Two workspaces never see each other's connection, settings, overrides, records or
-/// claims: a claim on test `t` in workspace A leaves `t` free in workspace B. A workspace
+/// Two workspaces never see each other's connection, settings, overrides, records, test
+/// states or claims: a claim on test `t` in workspace A leaves `t` free in workspace B. A workspace
 /// id is any text of 1 to [`MAX_WORKSPACE_ID_LEN`](PostgresStore::MAX_WORKSPACE_ID_LEN)
 /// bytes without the NUL character; it is only ever sent as a bound parameter, never
 /// spliced into SQL.
@@ -223,12 +223,12 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// unless set with [`with_table_prefix`](PostgresStore::with_table_prefix)), in the first
 /// schema of the connection's `search_path` (to use another schema, add
 /// `options='-c search_path=my_schema'` to the connection string). With the default
-/// prefix, schema version 2 is:
+/// prefix, schema version 3 is:
 ///
 /// ```sql
 /// CREATE TABLE jira_notifier_schema_version (
 ///     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-///     version integer NOT NULL                -- 2
+///     version integer NOT NULL                -- 3
 /// );
 /// CREATE TABLE jira_notifier_connection (    -- at most one row per workspace
 ///     workspace text PRIMARY KEY,
@@ -262,6 +262,18 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///     PRIMARY KEY (workspace, test_id)
 /// );
 /// CREATE INDEX jira_notifier_claims_expires_at ON jira_notifier_claims (expires_at);
+/// CREATE TABLE jira_notifier_health (        -- at most one row per workspace
+///     workspace text PRIMARY KEY,
+///     last_success_ms bigint,                 -- ms since the Unix epoch
+///     last_refusal jsonb                      -- Refusal, as serde writes it
+/// );
+/// CREATE TABLE jira_notifier_test_states (   -- new in version 3
+///     workspace text NOT NULL,
+///     test_id text NOT NULL,
+///     version bigint NOT NULL,                -- 1 at the first swap; no row is version 0
+///     state jsonb NOT NULL,                   -- TestState, as serde writes it
+///     PRIMARY KEY (workspace, test_id)
+/// );
 /// ```
 ///
 /// Tables are created (or migrated) in one message holding the transaction-level advisory
@@ -275,11 +287,11 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///
 /// # Migrating version 1
 ///
-/// Version 1 (this crate before workspaces) had the same six tables, with one row each in
+/// Version 1 (this crate before workspaces) had the first six tables, with one row each in
 /// `connection` and `settings` (keyed by `singleton boolean`) and overrides, records and
-/// claims keyed by `test_id` alone. A store of version 2 that finds version 1 migrates it
-/// in place, in the same transaction under the same advisory lock: every row becomes the
-/// workspace `default`'s, nothing is copied or lost, and the tables keep their names,
+/// claims keyed by `test_id` alone. A store that finds version 1 migrates it in place to
+/// version 2, then 3 (below), in one transaction under the advisory lock: every row becomes
+/// the workspace `default`'s, nothing is copied or lost, and the tables keep their names,
 /// owners and grants. If any step fails, nothing changes (the error is
 /// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt) when the tables are not as version 1
 /// left them, e.g. a view depends on a column). With the default prefix:
@@ -296,13 +308,30 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ALTER TABLE jira_notifier_overrides ADD PRIMARY KEY (workspace, test_id);
 /// -- jira_notifier_records and jira_notifier_claims: the same four statements.
 /// CREATE INDEX jira_notifier_claims_expires_at ON jira_notifier_claims (expires_at);
-/// UPDATE jira_notifier_schema_version SET version = 2;
+/// CREATE TABLE jira_notifier_health (…);      -- as above
+/// -- then the step from version 2 (below), and the version is set once:
+/// UPDATE jira_notifier_schema_version SET version = 3;
 /// ```
 ///
 /// (In a migrated table `workspace` is the last column; statements name their columns, so
 /// the order plays no part.) A live claim of version 1 stays live, now in `default`.
-/// Stop the replicas of version 1 before starting those of version 2: once the tables are
-/// migrated, their statements fail.
+/// Stop the replicas of version 1 before starting those of a later version: once the
+/// tables are migrated, their statements fail.
+///
+/// # Migrating version 2
+///
+/// Version 3 only adds the test states table, in the same way (one transaction under the
+/// advisory lock; if the table name is taken, nothing changes and the error is
+/// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt)):
+///
+/// ```sql
+/// CREATE TABLE jira_notifier_test_states (…);  -- as above
+/// UPDATE jira_notifier_schema_version SET version = 3;
+/// ```
+///
+/// No table of version 2 changes, so replicas of version 2 that are already running keep
+/// working next to those of version 3; a replica of version 2 started after the migration
+/// refuses the tables (version 3 is newer than it knows), as for any newer version.
 ///
 /// # The create claim
 ///
@@ -360,8 +389,33 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ```
 ///
 /// [`load_test_context`](ConfigStore::load_test_context) is one statement with
-/// subselects. A failure report thus costs this store one round trip to read, plus one to
-/// claim and one to release when it creates an issue.
+/// subselects and left joins (the test states' among them). A failure report thus costs
+/// this store one round trip to read, plus one to claim and one to release when it creates
+/// an issue.
+///
+/// # Test states
+///
+/// [`swap_test_state`](ConfigStore::swap_test_state) is one statement, so one round trip,
+/// atomic across replicas; how many rows it wrote (1 or 0) says whether it swapped. With
+/// nothing stored (`expected` 0), an insert that a concurrent insert makes a no-op:
+///
+/// ```sql
+/// INSERT INTO jira_notifier_test_states (workspace, test_id, version, state)
+/// VALUES ($1, $2, 1, $3::jsonb)
+/// ON CONFLICT (workspace, test_id) DO NOTHING
+/// ```
+///
+/// and otherwise an update of the version read only (`$3` the expected version, `$4` the
+/// state), which PostgreSQL re-checks on the newest row after waiting for a concurrent
+/// swap, so of the replicas swapping from one version exactly one writes:
+///
+/// ```sql
+/// UPDATE jira_notifier_test_states SET version = $3 + 1, state = $4::jsonb
+/// WHERE workspace = $1 AND test_id = $2 AND version = $3
+/// ```
+///
+/// [`load_test_state`](ConfigStore::load_test_state) reads `version, state` by key (one
+/// round trip); no row is version 0 and the default state.
 ///
 /// # Expired claims are swept
 ///
@@ -714,7 +768,7 @@ impl PostgresStore {
         &self.shared.pool
     }
 
-    /// Creates the tables if they are missing, migrates them from version 1 and checks
+    /// Creates the tables if they are missing, migrates them from version 1 or 2 and checks
     /// their version, as the first use does anyway: call it at start-up to fail early.
     /// Does nothing once it has succeeded (for any workspace handle of the store).
     pub async fn ensure_schema(&self) -> Result<(), StoreError> {
