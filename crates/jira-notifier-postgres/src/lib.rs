@@ -4,9 +4,9 @@
 //! Jira site and settings) and many replicas: every row is keyed by workspace, a
 //! [`PostgresStore`] is a cheap handle on one workspace over a connection pool shared by
 //! all of them, and the store's create claim makes exactly one replica create a failing
-//! test's issue. The layout of the tables, how version 1 is migrated, the exact statements
-//! of the claim and how to carry the claim over to another database are documented on
-//! [`PostgresStore`].
+//! test's issue. The layout of the tables, how versions 1 and 2 are migrated, the exact
+//! statements of the claim and of the test states' compare-and-swap, and how to carry the
+//! claim over to another database are documented on [`PostgresStore`].
 //!
 //! With the `rustls` feature, [`PostgresStoreBuilder::tls`] connects with TLS (hosted
 //! databases require it).
@@ -55,7 +55,8 @@ use tokio_postgres::{Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
     Claim, ClaimOwner, ConfigStore, Connection, Credentials, Health, HealthEvent, IssueRecord,
-    Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
+    Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId, TestState,
+    Versioned,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -116,8 +117,8 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ([`DEFAULT_WORKSPACE`](PostgresStore::DEFAULT_WORKSPACE)) on a pool of
 /// [`DEFAULT_POOL_SIZE`](PostgresStore::DEFAULT_POOL_SIZE) connections.
 ///
-/// Two workspaces never see each other's connection, settings, overrides, records or
-/// claims: a claim on test `t` in workspace A leaves `t` free in workspace B. A workspace
+/// Two workspaces never see each other's connection, settings, overrides, records, test
+/// states or claims: a claim on test `t` in workspace A leaves `t` free in workspace B. A workspace
 /// id is any text of 1 to [`MAX_WORKSPACE_ID_LEN`](PostgresStore::MAX_WORKSPACE_ID_LEN)
 /// bytes without the NUL character; it is only ever sent as a bound parameter, never
 /// spliced into SQL.
@@ -222,12 +223,12 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// unless set with [`with_table_prefix`](PostgresStore::with_table_prefix)), in the first
 /// schema of the connection's `search_path` (to use another schema, add
 /// `options='-c search_path=my_schema'` to the connection string). With the default
-/// prefix, schema version 2 is:
+/// prefix, schema version 3 is:
 ///
 /// ```sql
 /// CREATE TABLE jira_notifier_schema_version (
 ///     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-///     version integer NOT NULL                -- 2
+///     version integer NOT NULL                -- 3
 /// );
 /// CREATE TABLE jira_notifier_connection (    -- at most one row per workspace
 ///     workspace text PRIMARY KEY,
@@ -261,6 +262,18 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///     PRIMARY KEY (workspace, test_id)
 /// );
 /// CREATE INDEX jira_notifier_claims_expires_at ON jira_notifier_claims (expires_at);
+/// CREATE TABLE jira_notifier_health (        -- at most one row per workspace
+///     workspace text PRIMARY KEY,
+///     last_success_ms bigint,                 -- ms since the Unix epoch
+///     last_refusal jsonb                      -- Refusal, as serde writes it
+/// );
+/// CREATE TABLE jira_notifier_test_states (   -- new in version 3
+///     workspace text NOT NULL,
+///     test_id text NOT NULL,
+///     version bigint NOT NULL,                -- 1 at the first swap; no row is version 0
+///     state jsonb NOT NULL,                   -- TestState, as serde writes it
+///     PRIMARY KEY (workspace, test_id)
+/// );
 /// ```
 ///
 /// Tables are created (or migrated) in one message holding the transaction-level advisory
@@ -274,11 +287,11 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///
 /// # Migrating version 1
 ///
-/// Version 1 (this crate before workspaces) had the same six tables, with one row each in
+/// Version 1 (this crate before workspaces) had the first six tables, with one row each in
 /// `connection` and `settings` (keyed by `singleton boolean`) and overrides, records and
-/// claims keyed by `test_id` alone. A store of version 2 that finds version 1 migrates it
-/// in place, in the same transaction under the same advisory lock: every row becomes the
-/// workspace `default`'s, nothing is copied or lost, and the tables keep their names,
+/// claims keyed by `test_id` alone. A store that finds version 1 migrates it in place to
+/// version 2, then 3 (below), in one transaction under the advisory lock: every row becomes
+/// the workspace `default`'s, nothing is copied or lost, and the tables keep their names,
 /// owners and grants. If any step fails, nothing changes (the error is
 /// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt) when the tables are not as version 1
 /// left them, e.g. a view depends on a column). With the default prefix:
@@ -295,13 +308,30 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ALTER TABLE jira_notifier_overrides ADD PRIMARY KEY (workspace, test_id);
 /// -- jira_notifier_records and jira_notifier_claims: the same four statements.
 /// CREATE INDEX jira_notifier_claims_expires_at ON jira_notifier_claims (expires_at);
-/// UPDATE jira_notifier_schema_version SET version = 2;
+/// CREATE TABLE jira_notifier_health (…);      -- as above
+/// -- then the step from version 2 (below), and the version is set once:
+/// UPDATE jira_notifier_schema_version SET version = 3;
 /// ```
 ///
 /// (In a migrated table `workspace` is the last column; statements name their columns, so
 /// the order plays no part.) A live claim of version 1 stays live, now in `default`.
-/// Stop the replicas of version 1 before starting those of version 2: once the tables are
-/// migrated, their statements fail.
+/// Stop the replicas of version 1 before starting those of a later version: once the
+/// tables are migrated, their statements fail.
+///
+/// # Migrating version 2
+///
+/// Version 3 only adds the test states table, in the same way (one transaction under the
+/// advisory lock; if the table name is taken, nothing changes and the error is
+/// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt)):
+///
+/// ```sql
+/// CREATE TABLE jira_notifier_test_states (…);  -- as above
+/// UPDATE jira_notifier_schema_version SET version = 3;
+/// ```
+///
+/// No table of version 2 changes, so replicas of version 2 that are already running keep
+/// working next to those of version 3; a replica of version 2 started after the migration
+/// refuses the tables (version 3 is newer than it knows), as for any newer version.
 ///
 /// # The create claim
 ///
@@ -359,8 +389,33 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// ```
 ///
 /// [`load_test_context`](ConfigStore::load_test_context) is one statement with
-/// subselects. A failure report thus costs this store one round trip to read, plus one to
-/// claim and one to release when it creates an issue.
+/// subselects and left joins (the test states' among them). A failure report thus costs
+/// this store one round trip to read, plus one to claim and one to release when it creates
+/// an issue.
+///
+/// # Test states
+///
+/// [`swap_test_state`](ConfigStore::swap_test_state) is one statement, so one round trip,
+/// atomic across replicas; how many rows it wrote (1 or 0) says whether it swapped. With
+/// nothing stored (`expected` 0), an insert that a concurrent insert makes a no-op:
+///
+/// ```sql
+/// INSERT INTO jira_notifier_test_states (workspace, test_id, version, state)
+/// VALUES ($1, $2, 1, $3::jsonb)
+/// ON CONFLICT (workspace, test_id) DO NOTHING
+/// ```
+///
+/// and otherwise an update of the version read only (`$3` the expected version, `$4` the
+/// state), which PostgreSQL re-checks on the newest row after waiting for a concurrent
+/// swap, so of the replicas swapping from one version exactly one writes:
+///
+/// ```sql
+/// UPDATE jira_notifier_test_states SET version = $3 + 1, state = $4::jsonb
+/// WHERE workspace = $1 AND test_id = $2 AND version = $3
+/// ```
+///
+/// [`load_test_state`](ConfigStore::load_test_state) reads `version, state` by key (one
+/// round trip); no row is version 0 and the default state.
 ///
 /// # Expired claims are swept
 ///
@@ -568,8 +623,8 @@ impl PostgresStore {
     pub const DEFAULT_CLAIM_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
     /// The version of the tables this build creates and reads (kept in the
-    /// `<prefix>schema_version` table). Version 1 is migrated to it in place.
-    pub const SCHEMA_VERSION: i32 = 2;
+    /// `<prefix>schema_version` table). Versions 1 and 2 are migrated to it in place.
+    pub const SCHEMA_VERSION: i32 = 3;
 
     /// Connects, without TLS, with a libpq-style connection string such as
     /// `host=/var/run/postgresql user=notifier dbname=app` or
@@ -713,7 +768,7 @@ impl PostgresStore {
         &self.shared.pool
     }
 
-    /// Creates the tables if they are missing, migrates them from version 1 and checks
+    /// Creates the tables if they are missing, migrates them from version 1 or 2 and checks
     /// their version, as the first use does anyway: call it at start-up to fail early.
     /// Does nothing once it has succeeded (for any workspace handle of the store).
     pub async fn ensure_schema(&self) -> Result<(), StoreError> {
@@ -760,11 +815,20 @@ impl PostgresStore {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<(), StoreError> {
+        self.execute_counted(what, sql, params).await.map(drop)
+    }
+
+    /// Runs one statement and answers how many rows it wrote.
+    async fn execute_counted(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<u64, StoreError> {
         let client = self.shared.client().await?;
         client
             .execute_typed(sql, params)
             .await
-            .map(drop)
             .map_err(|e| server_error(what, e))
     }
 
@@ -1277,20 +1341,67 @@ impl ConfigStore for PostgresStore {
         .await
     }
 
-    // TEMPORARY: replaced by the test_states table (work in progress on a branch).
-    async fn load_test_state(
-        &self,
-        _test_id: &TestId,
-    ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
-        Err(StoreError::unavailable("test states are not kept yet"))
+    async fn load_test_state(&self, test_id: &TestId) -> Result<Versioned<TestState>, StoreError> {
+        let ws = self.ws();
+        let test_id = test_id.as_str();
+        let rows = self
+            .query(
+                "read a test's state",
+                &self.shared.sql.load_test_state,
+                &[(&ws, Type::TEXT), (&test_id, Type::TEXT)],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => state_from(row, 0, &self.table("test_states")),
+            None => Ok(Versioned::default()),
+        }
     }
+
     async fn swap_test_state(
         &self,
-        _test_id: &TestId,
-        _expected: u64,
-        _state: &jira_notifier::TestState,
+        test_id: &TestId,
+        expected: u64,
+        state: &TestState,
     ) -> Result<bool, StoreError> {
-        Err(StoreError::unavailable("test states are not kept yet"))
+        const WHAT: &str = "swap a test's state";
+        let ws = self.ws();
+        let test_id = test_id.as_str();
+        let value = to_json(state, "test state")?;
+        let sql = &self.shared.sql;
+        let written = if expected == 0 {
+            // Nothing stored yet: the insert wins, or meets the row another replica
+            // inserted first and writes nothing.
+            self.execute_counted(
+                WHAT,
+                &sql.insert_test_state,
+                &[
+                    (&ws, Type::TEXT),
+                    (&test_id, Type::TEXT),
+                    (&value, Type::TEXT),
+                ],
+            )
+            .await?
+        } else {
+            // Stored versions are positive `bigint`s: a larger `expected` matches none.
+            let Ok(expected) = i64::try_from(expected) else {
+                return Ok(false);
+            };
+            // One conditional update: of replicas swapping from the same version, the
+            // row lock lets one write, and the others re-check `version` on the new row
+            // and write nothing.
+            self.execute_counted(
+                WHAT,
+                &sql.update_test_state,
+                &[
+                    (&ws, Type::TEXT),
+                    (&test_id, Type::TEXT),
+                    (&expected, Type::INT8),
+                    (&value, Type::TEXT),
+                ],
+            )
+            .await?
+        };
+        Ok(written == 1)
     }
 
     async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
@@ -1322,7 +1433,8 @@ impl ConfigStore for PostgresStore {
                 .map(|o| from_json(&o, &overrides_table, "value"))
                 .transpose()?,
             record_from(row, 5, &self.table("records"))?,
-        ))
+        )
+        .with_state(state_from(row, 8, &self.table("test_states"))?))
     }
 }
 
@@ -1512,6 +1624,25 @@ fn record_from(row: &Row, first: usize, table: &str) -> Result<Option<IssueRecor
     }
 }
 
+/// A test's state from its two columns (version, state), both null when none is stored.
+fn state_from(row: &Row, first: usize, table: &str) -> Result<Versioned<TestState>, StoreError> {
+    let version: Option<i64> = column(row, first, table)?;
+    let state: Option<String> = column(row, first + 1, table)?;
+    match (version, state) {
+        (Some(version), Some(state)) => {
+            // Version 0 means "nothing stored": a row at 0 (or below) would never be
+            // swapped again, since the swap from 0 inserts.
+            let version = u64::try_from(version)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| corrupt_row(table, "its column version is not positive"))?;
+            Ok(Versioned::new(version, from_json(&state, table, "state")?))
+        }
+        (None, None) => Ok(Versioned::default()),
+        _ => Err(corrupt_row(table, "a column is unexpectedly null")),
+    }
+}
+
 /// Decodes a JSON column. Never carries serde's message, which may quote the value.
 fn from_json<T: DeserializeOwned>(text: &str, table: &str, column: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| {
@@ -1570,8 +1701,10 @@ fn create_tables(p: &str) -> String {
             PRIMARY KEY (workspace, test_id)
         );
         CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);
-        {health}",
-        health = create_health(p)
+        {health}
+        {test_states}",
+        health = create_health(p),
+        test_states = create_test_states(p)
     )
 }
 
@@ -1587,14 +1720,36 @@ fn create_health(p: &str) -> String {
     )
 }
 
+/// The test states table (new in version 3, so made by both the fresh setup and the step
+/// from version 2): one row per workspace and test once a lifecycle policy keeps one,
+/// swapped by one conditional statement. `version` starts at 1 (0 means "no row").
+fn create_test_states(p: &str) -> String {
+    format!(
+        "CREATE TABLE {p}test_states (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            version bigint NOT NULL,
+            state jsonb NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );"
+    )
+}
+
 /// The steps that take older tables to the current version, in place: `(from, sql)` takes
 /// version `from` to `from + 1`, and they run in order inside the setup's transaction, so
 /// a database of any older version reaches the current one, or stays as it was.
 ///
-/// A version 3 bumps [`PostgresStore::SCHEMA_VERSION`], changes [`create_tables`] and adds
-/// its step here (`(2, migrate_2_to_3(p))`); the setup and its checks need nothing else.
+/// A version 4 bumps [`PostgresStore::SCHEMA_VERSION`], changes [`create_tables`] and adds
+/// its step here (`(3, migrate_3_to_4(p))`); the setup and its checks need nothing else.
 fn migrations(p: &str) -> Vec<(i32, String)> {
-    vec![(1, migrate_1_to_2(p))]
+    vec![(1, migrate_1_to_2(p)), (2, migrate_2_to_3(p))]
+}
+
+/// Version 2 to 3: the test states table. Only adds a table, so replicas of version 2
+/// already running keep working on the migrated tables (none of their statements changed);
+/// a version 2 build started afterwards refuses them, as it refuses any newer version.
+fn migrate_2_to_3(p: &str) -> String {
+    create_test_states(p)
 }
 
 /// Version 1 to 2: every table keyed by workspace, the existing rows the default
@@ -1689,6 +1844,9 @@ struct Sql {
     claim: String,
     claim_state: String,
     release: String,
+    load_test_state: String,
+    insert_test_state: String,
+    update_test_state: String,
     context: String,
     sweep: String,
     load_health: String,
@@ -1766,15 +1924,30 @@ impl Sql {
                  issue_key = EXCLUDED.issue_key, label = EXCLUDED.label) \
                  DELETE FROM {p}claims WHERE workspace = $1 AND test_id = $2 AND owner = $3"
             ),
+            load_test_state: format!(
+                "SELECT version, state::text FROM {p}test_states \
+                 WHERE workspace = $1 AND test_id = $2"
+            ),
+            insert_test_state: format!(
+                "INSERT INTO {p}test_states (workspace, test_id, version, state) \
+                 VALUES ($1, $2, 1, $3::jsonb) \
+                 ON CONFLICT (workspace, test_id) DO NOTHING"
+            ),
+            update_test_state: format!(
+                "UPDATE {p}test_states SET version = $3 + 1, state = $4::jsonb \
+                 WHERE workspace = $1 AND test_id = $2 AND version = $3"
+            ),
             context: format!(
                 "SELECT c.client_id, c.client_secret, c.site::text, \
                  (SELECT s.value::text FROM {p}settings s WHERE s.workspace = $1), \
                  (SELECT o.value::text FROM {p}overrides o \
                   WHERE o.workspace = $1 AND o.test_id = $2), \
-                 r.issue_id, r.issue_key, r.label \
+                 r.issue_id, r.issue_key, r.label, \
+                 t.version, t.state::text \
                  FROM (VALUES (1)) AS one (x) \
                  LEFT JOIN {p}connection c ON c.workspace = $1 \
-                 LEFT JOIN {p}records r ON r.workspace = $1 AND r.test_id = $2"
+                 LEFT JOIN {p}records r ON r.workspace = $1 AND r.test_id = $2 \
+                 LEFT JOIN {p}test_states t ON t.workspace = $1 AND t.test_id = $2"
             ),
             sweep: format!("DELETE FROM {p}claims WHERE expires_at <= clock_timestamp()"),
             load_health: format!(
@@ -1855,6 +2028,7 @@ mod tests {
             "claims_expires_at",
             "connection_pkey",
             "overrides_pkey",
+            "test_states_pkey",
         ] {
             assert!(format!("{p}{name}").len() <= 63, "{name}");
         }
@@ -1916,11 +2090,25 @@ mod tests {
             &sql.claim,
             &sql.claim_state,
             &sql.release,
+            &sql.load_test_state,
+            &sql.insert_test_state,
+            &sql.update_test_state,
             &sql.context,
         ] {
             assert!(statement.contains("workspace"), "{statement}");
             assert!(statement.contains("$1"), "{statement}");
         }
+        // The swap is one conditional statement either way, keyed like every test's row.
+        assert!(sql
+            .insert_test_state
+            .contains("ON CONFLICT (workspace, test_id) DO NOTHING"));
+        assert!(sql
+            .update_test_state
+            .contains("SET version = $3 + 1, state = $4::jsonb"));
+        assert!(sql
+            .update_test_state
+            .contains("WHERE workspace = $1 AND test_id = $2 AND version = $3"));
+        assert!(sql.context.contains("LEFT JOIN qa_test_states t"));
         assert!(!sql.sweep.contains("workspace"));
         assert!(sql.sweep.contains("expires_at <= clock_timestamp()"));
     }
@@ -1949,6 +2137,10 @@ mod tests {
             )));
         }
         assert!(step.contains("CREATE INDEX qa_claims_expires_at ON qa_claims (expires_at)"));
+        // Version 2 to 3 adds the test states table, as a fresh database gets it.
+        let step = migrate_2_to_3("qa_");
+        assert!(step.contains("CREATE TABLE qa_test_states ("));
+        assert!(create_tables("qa_").contains(&step));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use jira_notifier::{
     Assignee, Claim, ConfigStore, Connection, Credentials, FieldValue, Health, HealthEvent,
     IssueRecord, Refusal, ResolvedFields, ResolvedTarget, SavedOverride, SavedSettings, Settings,
-    Site, StoreError, StoreErrorKind, TestOverride,
+    Site, StoreError, StoreErrorKind, TestOverride, TestState, Versioned,
 };
 use jira_notifier_postgres::PostgresStore;
 use secrecy::{ExposeSecret, SecretString};
@@ -35,13 +35,14 @@ use tokio_postgres::{Client, Config, NoTls};
 
 const SERVER: &str = "JIRA_NOTIFIER_PG";
 const REQUIRED: &str = "JIRA_NOTIFIER_PG_REQUIRED";
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "connection",
     "settings",
     "overrides",
     "records",
     "claims",
     "health",
+    "test_states",
     "schema_version",
 ];
 const LONG: Duration = Duration::from_secs(60);
@@ -266,6 +267,18 @@ fn busy_for(claim: Claim) -> Duration {
     }
 }
 
+/// A test state counting `failures` (its fields are the crate's; serde reads them).
+fn state(failures: u64) -> TestState {
+    serde_json::from_value(serde_json::json!({ "failures": failures })).unwrap()
+}
+
+/// The failures a test state counts.
+fn failures(state: &TestState) -> u64 {
+    serde_json::to_value(state).unwrap()["failures"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
 #[tokio::test]
 async fn every_value_round_trips() {
     with_db!(db);
@@ -277,6 +290,7 @@ async fn every_value_round_trips() {
     let empty = store.load_test_context(&tid("t")).await.unwrap();
     assert!(empty.connection.is_none() && empty.settings.is_none());
     assert!(empty.test_override.is_none() && empty.record.is_none());
+    assert_eq!(empty.state, Versioned::default());
 
     let conn = connection("s3cret 'with' \"quotes\" ünï");
     store.save_connection(&conn).await.unwrap();
@@ -288,6 +302,10 @@ async fn every_value_round_trips() {
     store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
     // Saving again replaces.
     store.save_record(&tid("t"), &record("QA-2")).await.unwrap();
+    assert!(store
+        .swap_test_state(&tid("t"), 0, &state(3))
+        .await
+        .unwrap());
     store
         .save_record(&tid("other"), &record("QA-9"))
         .await
@@ -310,9 +328,11 @@ async fn every_value_round_trips() {
     assert_eq!(ctx.settings, Some(settings()));
     assert_eq!(ctx.test_override, Some(test_override()));
     assert_eq!(ctx.record, Some(record("QA-2")));
+    assert_eq!(ctx.state, Versioned::new(1, state(3)));
     let ctx = other.load_test_context(&tid("unknown")).await.unwrap();
     assert!(ctx.connection.is_some() && ctx.settings.is_some());
     assert!(ctx.test_override.is_none() && ctx.record.is_none());
+    assert_eq!(ctx.state, Versioned::default());
 
     // By default the secret is kept in clear, in its own column.
     let row = db
@@ -874,6 +894,42 @@ async fn undecodable_rows_are_corrupt_and_not_quoted() {
         assert!(!full_message(error).contains("do-not-quote"), "{error:?}");
     }
     assert!(errors[0].to_string().contains(&db.table("settings")));
+
+    // A test state that cannot be read, in a workspace whose other values are fine: its
+    // own read and the context's one statement say which table, and never quote it.
+    let w = store.workspace("w").unwrap();
+    assert!(w.swap_test_state(&tid("t"), 0, &state(1)).await.unwrap());
+    let states = db.table("test_states");
+    for (set, what) in [
+        ("state = '{\"failures\": \"do-not-quote\"}'", "state"),
+        ("state = '\"do-not-quote\"'", "state"),
+        // Version 0 means "nothing stored": a row at 0 could never be swapped again.
+        ("state = '{}', version = 0", "version"),
+        ("state = '{}', version = -1", "version"),
+    ] {
+        db.admin
+            .batch_execute(&format!("UPDATE {states} SET {set}"))
+            .await
+            .unwrap();
+        let errors = [
+            w.load_test_state(&tid("t")).await.unwrap_err(),
+            w.load_test_context(&tid("t")).await.unwrap_err(),
+        ];
+        for error in &errors {
+            assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{set}: {error}");
+            let text = error.to_string();
+            assert!(
+                text.contains(&states) && text.contains(what),
+                "{set}: {text}"
+            );
+            assert!(!full_message(error).contains("do-not-quote"), "{error:?}");
+        }
+    }
+    // Another test's state is still read.
+    assert_eq!(
+        w.load_test_state(&tid("u")).await.unwrap(),
+        Versioned::default()
+    );
     // A table whose columns are not the expected ones is corrupt too.
     db.admin
         .batch_execute(&format!(
@@ -1005,6 +1061,10 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
         .unwrap()
         .with_table_prefix(&db.prefix);
     store.save_record(&tid("t"), &record("QA-1")).await.unwrap();
+    assert!(store
+        .swap_test_state(&tid("t"), 0, &state(1))
+        .await
+        .unwrap());
     // Several calls at once: the pool holds more than one connection when they are lost.
     for read in concurrent_reads(&store, 4).await {
         assert_eq!(read.unwrap(), Some(record("QA-1")));
@@ -1029,6 +1089,8 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
             .await,
     );
     assert_unavailable(store.load_test_context(&tid("t")).await);
+    assert_unavailable(store.load_test_state(&tid("t")).await);
+    assert_unavailable(store.swap_test_state(&tid("t"), 1, &state(2)).await);
     let error = assert_unavailable(store.save_record(&tid("t"), &record("QA-2")).await);
     assert!(error.to_string().contains("PostgreSQL"), "{error}");
 
@@ -1041,6 +1103,19 @@ async fn a_store_whose_server_goes_away_is_unavailable_then_reconnects() {
     for read in concurrent_reads(&store, 4).await {
         assert_eq!(read.unwrap(), Some(record("QA-1")));
     }
+    // The state survived (the failed swap wrote nothing) and swaps on from its version.
+    assert_eq!(
+        store.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::new(1, state(1))
+    );
+    assert!(store
+        .swap_test_state(&tid("t"), 1, &state(2))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.load_test_context(&tid("t")).await.unwrap().state,
+        Versioned::new(2, state(2))
+    );
     assert!(granted(
         &store
             .claim_create(&tid("t"), &ClaimOwner::new("a"), LONG)
@@ -1212,6 +1287,207 @@ async fn two_workspaces_never_see_each_others_values() {
         debug.contains("acme") && !debug.contains("acme-secret"),
         "{debug}"
     );
+    db.drop_tables().await;
+}
+
+#[tokio::test]
+async fn test_states_swap_only_from_the_version_read_and_stay_in_their_workspace() {
+    with_db!(db);
+    let store = db.store().await;
+    let a = store.workspace("acme").unwrap();
+    let b = store.workspace("globex").unwrap();
+    let t = tid("t");
+    assert_eq!(a.load_test_state(&t).await.unwrap(), Versioned::default());
+
+    // Nothing is stored: a swap from any version but 0 writes nothing.
+    assert!(!a.swap_test_state(&t, 1, &state(9)).await.unwrap());
+    assert!(!a.swap_test_state(&t, u64::MAX, &state(9)).await.unwrap());
+    assert_eq!(a.load_test_state(&t).await.unwrap(), Versioned::default());
+    // From 0, once: a second insert meets the row.
+    assert!(a.swap_test_state(&t, 0, &state(1)).await.unwrap());
+    assert!(!a.swap_test_state(&t, 0, &state(9)).await.unwrap());
+    assert_eq!(
+        a.load_test_state(&t).await.unwrap(),
+        Versioned::new(1, state(1))
+    );
+    // Then only from the stored version.
+    assert!(!a.swap_test_state(&t, 2, &state(9)).await.unwrap());
+    assert!(a.swap_test_state(&t, 1, &state(2)).await.unwrap());
+    assert!(!a.swap_test_state(&t, 1, &state(9)).await.unwrap());
+    assert_eq!(
+        a.load_test_state(&t).await.unwrap(),
+        Versioned::new(2, state(2))
+    );
+    // The context reads it in its one statement, with or without a connection.
+    assert_eq!(
+        a.load_test_context(&t).await.unwrap().state,
+        Versioned::new(2, state(2))
+    );
+    a.save_connection(&connection("acme-secret")).await.unwrap();
+    let ctx = a.load_test_context(&t).await.unwrap();
+    assert!(ctx.connection.is_some());
+    assert_eq!(ctx.state, Versioned::new(2, state(2)));
+
+    // Neither another workspace nor another test sees it.
+    for other in [&b, &store] {
+        assert_eq!(
+            other.load_test_state(&t).await.unwrap(),
+            Versioned::default()
+        );
+        assert_eq!(
+            other.load_test_context(&t).await.unwrap().state,
+            Versioned::default()
+        );
+        // Its version 2 is a's, not theirs.
+        assert!(!other.swap_test_state(&t, 2, &state(9)).await.unwrap());
+    }
+    assert_eq!(
+        a.load_test_state(&tid("u")).await.unwrap(),
+        Versioned::default()
+    );
+    // b counts from 0 on its own, and a's state stays.
+    assert!(b.swap_test_state(&t, 0, &state(7)).await.unwrap());
+    assert_eq!(
+        b.load_test_state(&t).await.unwrap(),
+        Versioned::new(1, state(7))
+    );
+    assert!(!a.swap_test_state(&t, 1, &state(9)).await.unwrap());
+    assert_eq!(
+        a.load_test_state(&t).await.unwrap(),
+        Versioned::new(2, state(2))
+    );
+
+    // Every field of a state round trips (the state is the crate's; the store keeps its JSON).
+    let full: TestState = serde_json::from_value(serde_json::json!({
+        "issue": "10001",
+        "since": 1_700_000_000_000u64,
+        "unsent": 2,
+        "first_unsent": 1_700_000_000_100u64,
+        "last_unsent": 1_700_000_000_200u64,
+        "message": "boom: ünïcödé 'quoted' \"twice\" \\ back",
+        "failures": 3,
+        "passes": 1,
+        "passing_since": 1_700_000_000_300u64,
+        "recovered": true,
+    }))
+    .unwrap();
+    assert_ne!(full, TestState::default());
+    assert!(a.swap_test_state(&tid("full"), 0, &full).await.unwrap());
+
+    // A new store (a new pool, new connections) reads the states and swaps on from them.
+    drop((store, a, b));
+    let again = db.store().await;
+    let a = again.workspace("acme").unwrap();
+    assert_eq!(
+        a.load_test_state(&tid("full")).await.unwrap(),
+        Versioned::new(1, full)
+    );
+    assert!(a.swap_test_state(&t, 2, &state(3)).await.unwrap());
+    // Kept as jsonb next to a bigint version, one row per workspace and test.
+    let rows: Vec<(String, String, i64, Option<String>)> = db
+        .admin
+        .query(
+            &format!(
+                "SELECT workspace, test_id, version, state ->> 'failures' FROM {} ORDER BY 1, 2",
+                db.table("test_states")
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let want = [
+        ("acme", "full", 1, Some("3")),
+        ("acme", "t", 3, Some("3")),
+        ("globex", "t", 1, Some("7")),
+    ]
+    .map(|(w, t, v, f)| (w.to_owned(), t.to_owned(), v, f.map(str::to_owned)));
+    assert_eq!(rows, want);
+    assert_eq!(
+        db.primary_key("test_states").await,
+        ["workspace", "test_id"]
+    );
+    db.drop_tables().await;
+}
+
+/// Eight stores, each with a pool of its own (as eight processes would have), each adding
+/// one to a counter in one test's state 50 times by compare-and-swap, all at once: no
+/// increment is lost and none counted twice, so the count and the version end at 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_pools_counting_in_one_test_state_lose_no_increment() {
+    const STORES: usize = 8;
+    const EACH: u64 = 50;
+    with_db!(db);
+    let mut stores = Vec::new();
+    for _ in 0..STORES {
+        let store = PostgresStore::builder(db.config.parse().unwrap())
+            .pool_size(2)
+            .connect()
+            .await
+            .unwrap()
+            .with_table_prefix(&db.prefix)
+            .workspace("race")
+            .unwrap();
+        stores.push(store);
+    }
+    stores[0].ensure_schema().await.unwrap();
+    let barrier = Arc::new(Barrier::new(STORES));
+    let tasks: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let (mut won, mut lost) = (Vec::new(), 0u64);
+                for _ in 0..EACH {
+                    loop {
+                        // Half read through the context, as a report does.
+                        let read = if i % 2 == 0 {
+                            store.load_test_context(&tid("t")).await.unwrap().state
+                        } else {
+                            store.load_test_state(&tid("t")).await.unwrap()
+                        };
+                        // Every swap adds one to both: a read never mixes two swaps.
+                        assert_eq!(failures(&read.value), read.version);
+                        let next = state(failures(&read.value) + 1);
+                        if store
+                            .swap_test_state(&tid("t"), read.version, &next)
+                            .await
+                            .unwrap()
+                        {
+                            won.push(read.version + 1);
+                            break;
+                        }
+                        lost += 1;
+                    }
+                }
+                (won, lost)
+            })
+        })
+        .collect();
+    let (mut versions, mut lost) = (Vec::new(), 0);
+    for task in tasks {
+        let (won, l) = task.await.unwrap();
+        versions.extend(won);
+        lost += l;
+    }
+    // Each version was won by exactly one swap.
+    versions.sort_unstable();
+    let total = STORES as u64 * EACH;
+    assert_eq!(total, 400);
+    assert_eq!(versions, (1..=total).collect::<Vec<_>>());
+    let end = stores[0].load_test_state(&tid("t")).await.unwrap();
+    assert_eq!(end, Versioned::new(total, state(total)));
+    // Another store, not in the race, reads the same.
+    let other = db.store().await.workspace("race").unwrap();
+    assert_eq!(
+        other.load_test_context(&tid("t")).await.unwrap().state,
+        Versioned::new(total, state(total))
+    );
+    eprintln!("{total} swaps won, {lost} lost to a concurrent swap and retried");
     db.drop_tables().await;
 }
 
@@ -1458,6 +1734,12 @@ async fn a_version_1_database_becomes_the_default_workspace_with_nothing_lost() 
     assert_eq!(ctx.settings, Some(settings()));
     assert_eq!(ctx.test_override, Some(test_override()));
     assert_eq!(ctx.record, Some(record("QA-1")));
+    // Both steps ran (1 to 2 to 3): test states are kept too.
+    assert_eq!(ctx.state, Versioned::default());
+    assert!(store
+        .swap_test_state(&tid("t"), 0, &state(1))
+        .await
+        .unwrap());
     // The live claim is still live; its holder renews it; the expired one is free.
     let left = busy_for(
         store
@@ -1510,6 +1792,220 @@ async fn a_version_1_database_becomes_the_default_workspace_with_nothing_lost() 
             ("default", "t", "v1-owner"),
             ("default", "w", "v2-owner"),
         ]
+    );
+    db.drop_tables().await;
+}
+
+/// Version 2's tables, exactly as version 2 of this crate (the release before test
+/// states) created them.
+fn v2_tables(p: &str) -> String {
+    format!(
+        "CREATE TABLE {p}schema_version (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            version integer NOT NULL
+        );
+        CREATE TABLE {p}connection (
+            workspace text PRIMARY KEY,
+            client_id text NOT NULL,
+            client_secret text NOT NULL,
+            site jsonb NOT NULL
+        );
+        CREATE TABLE {p}settings (
+            workspace text PRIMARY KEY,
+            value jsonb NOT NULL
+        );
+        CREATE TABLE {p}overrides (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            value jsonb NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE TABLE {p}records (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            issue_id text NOT NULL,
+            issue_key text NOT NULL,
+            label text NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE TABLE {p}claims (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            owner text NOT NULL,
+            expires_at timestamptz NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);
+        CREATE TABLE {p}health (
+            workspace text PRIMARY KEY,
+            last_success_ms bigint,
+            last_refusal jsonb
+        );
+        INSERT INTO {p}schema_version (version) VALUES (2);"
+    )
+}
+
+impl Db {
+    /// A database of version 2 with rows in two workspaces, written with version 2's
+    /// statements: `default` has a connection, settings, an override, a record, a live
+    /// claim and its health; `acme` a record and settings.
+    async fn version_2(&self) {
+        let p = &self.prefix;
+        self.admin.batch_execute(&v2_tables(p)).await.unwrap();
+        let conn = connection("v2 s3cret");
+        let site = serde_json::to_string(&conn.site).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}connection (workspace, client_id, client_secret, site) \
+                     VALUES ('default', $1, $2, $3::text::jsonb)"
+                ),
+                &[
+                    &conn.credentials.client_id(),
+                    &conn.credentials.client_secret().expose_secret(),
+                    &site,
+                ],
+            )
+            .await
+            .unwrap();
+        for (ws, value) in [("default", settings()), ("acme", other_settings())] {
+            let value = serde_json::to_string(&value).unwrap();
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}settings (workspace, value) VALUES ($1, $2::text::jsonb)"
+                    ),
+                    &[&ws, &value],
+                )
+                .await
+                .unwrap();
+        }
+        let value = serde_json::to_string(&test_override()).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}overrides (workspace, test_id, value) \
+                     VALUES ('default', 't', $1::text::jsonb)"
+                ),
+                &[&value],
+            )
+            .await
+            .unwrap();
+        for (ws, key) in [("default", "QA-1"), ("acme", "AC-1")] {
+            let r = record(key);
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}records (workspace, test_id, issue_id, issue_key, label) \
+                         VALUES ($1, 't', $2, $3, $4)"
+                    ),
+                    &[&ws, &r.issue_id, &r.issue_key, &r.label],
+                )
+                .await
+                .unwrap();
+        }
+        self.admin
+            .batch_execute(&format!(
+                "INSERT INTO {p}claims (workspace, test_id, owner, expires_at) VALUES \
+                 ('default', 't', 'v2-owner', now() + interval '1 hour'); \
+                 INSERT INTO {p}health (workspace, last_success_ms, last_refusal) VALUES \
+                 ('default', 1700000000123, NULL)"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_2_database_gains_test_states_with_nothing_lost() {
+    with_db!(db);
+    db.version_2().await;
+    assert_eq!(db.version().await, 2);
+
+    // A table of the host's in the way: the step fails as a whole, nothing changes.
+    let states = db.table("test_states");
+    db.admin
+        .batch_execute(&format!("CREATE TABLE {states} (x int)"))
+        .await
+        .unwrap();
+    let error = db.store().await.ensure_schema().await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+    assert!(error.to_string().contains("nothing was changed"), "{error}");
+    assert_eq!(db.version().await, 2);
+    db.admin
+        .batch_execute(&format!("DROP TABLE {states}"))
+        .await
+        .unwrap();
+
+    // Eight stores open it at once: one migrates, the others find the current version.
+    let stores = db.stores(8).await;
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.ensure_schema().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    let mut want: Vec<_> = TABLES.iter().map(|t| db.table(t)).collect();
+    want.sort();
+    assert_eq!(db.tables().await, want);
+    assert_eq!(
+        db.primary_key("test_states").await,
+        ["workspace", "test_id"]
+    );
+
+    // Every value of version 2 reads as before, in its workspace.
+    let store = &stores[0];
+    let conn = connection("v2 s3cret");
+    let ctx = store.load_test_context(&tid("t")).await.unwrap();
+    assert_same_connection(ctx.connection.as_ref().unwrap(), &conn);
+    assert_eq!(ctx.settings, Some(settings()));
+    assert_eq!(ctx.test_override, Some(test_override()));
+    assert_eq!(ctx.record, Some(record("QA-1")));
+    assert_eq!(ctx.state, Versioned::default());
+    let health = store.load_health().await.unwrap();
+    assert_eq!(
+        health.last_success,
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+    );
+    let left = busy_for(
+        store
+            .claim_create(&tid("t"), &ClaimOwner::new("v3-owner"), LONG)
+            .await
+            .unwrap(),
+    );
+    assert!(left > Duration::from_secs(3500), "{left:?}");
+    let acme = store.workspace("acme").unwrap();
+    assert_eq!(acme.load_settings().await.unwrap(), Some(other_settings()));
+    assert_eq!(
+        acme.load_record(&tid("t")).await.unwrap(),
+        Some(record("AC-1"))
+    );
+
+    // And the states are kept, per workspace.
+    assert!(store
+        .swap_test_state(&tid("t"), 0, &state(1))
+        .await
+        .unwrap());
+    assert!(acme.swap_test_state(&tid("t"), 0, &state(5)).await.unwrap());
+    assert_eq!(
+        stores[1].load_test_context(&tid("t")).await.unwrap().state,
+        Versioned::new(1, state(1))
+    );
+    assert_eq!(
+        acme.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::new(1, state(5))
+    );
+    // Opening it again changes nothing.
+    db.store().await.ensure_schema().await.unwrap();
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    assert_eq!(
+        store.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::new(1, state(1))
     );
     db.drop_tables().await;
 }
