@@ -8,6 +8,7 @@
 #[cfg(test)]
 extern crate self as jira_notifier;
 
+mod attachment;
 mod auth;
 mod catalog;
 mod connection;
@@ -34,6 +35,10 @@ mod transport;
 #[path = "fuzz_api/mod.rs"]
 pub mod __private_fuzz;
 
+pub use attachment::{
+    Attachment, AttachmentLimits, FailedAttachment, SkipReason, SkippedAttachment, UploadReport,
+    UploadedAttachment,
+};
 pub use catalog::{IssueType, Project, User};
 pub use connection::{Connection, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
