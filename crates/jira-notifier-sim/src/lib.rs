@@ -16,6 +16,8 @@
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes` | issue types |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/createmeta/{project}/issuetypes/{id}` | the create screen's fields, paged |
 //! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/comment` | a comment (ADF only) |
+//! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/attachments` | files (multipart, `X-Atlassian-Token: no-check`), stored with Jira's limits |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/attachment/{id}`, `.../attachment/content/{id}`, `.../attachment/meta` | attachments back, and the settings |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/mypermissions` | the service account's project permissions |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/bulk` | users by account id |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/assignable/search` | assignee picker |
@@ -59,6 +61,7 @@
 #![forbid(unsafe_code)]
 
 mod adf;
+mod attachments;
 mod auth;
 mod changes;
 mod clock;
@@ -86,6 +89,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::attachments::SimAttachment;
 pub use self::faults::Fault;
 pub use self::model::{LimitScope, RateLimit, RecordedRequest, SimIssue, StatusCategory};
 pub use self::screens::{ScreenKind, SimField};

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
-use super::{auth, issues, lists, reply, scopes, screens, search, tenant};
+use super::{attachments, auth, issues, lists, reply, scopes, screens, search, tenant};
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
 const REDACTED: &str = "[redacted]";
@@ -272,7 +272,9 @@ fn known_path(rest: &[&str]) -> bool {
                 "issuetypes",
                 _
             ]
-            | ["rest", "api", "3", "issue", _, "comment"]
+            | ["rest", "api", "3", "issue", _, "comment" | "attachments"]
+            | ["rest", "api", "3", "attachment", _]
+            | ["rest", "api", "3", "attachment", "content", _]
             | ["rest", "api", "3", "mypermissions"]
             | ["rest", "api", "3", "user", "bulk"]
     )
@@ -327,6 +329,16 @@ fn dispatch(
         ) => screens::create_fields(jira, ctx, project, issue_type),
         (Method::Post, ["rest", "api", "3", "issue", id_or_key, "comment"]) => {
             screens::add_comment(jira, ctx, id_or_key, body)
+        }
+        (Method::Post, ["rest", "api", "3", "issue", id_or_key, "attachments"]) => {
+            attachments::add(jira, ctx, request, id_or_key)
+        }
+        (Method::Get, ["rest", "api", "3", "attachment", "meta"]) => attachments::settings(jira),
+        (Method::Get, ["rest", "api", "3", "attachment", "content", id]) => {
+            attachments::content(jira, ctx, id)
+        }
+        (Method::Get, ["rest", "api", "3", "attachment", id]) => {
+            attachments::metadata(jira, ctx, id)
         }
         (Method::Get, ["rest", "api", "3", "mypermissions"]) => screens::my_permissions(jira, ctx),
         (Method::Get, ["rest", "api", "3", "user", "bulk"]) => screens::users_bulk(jira, ctx),

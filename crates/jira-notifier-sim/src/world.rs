@@ -248,6 +248,7 @@ pub(crate) struct JiraData {
     pub(crate) page_tokens: PageTokens,
     /// The most UTF-16 units a description may take as JSON (Jira's 32,767 by default).
     pub(crate) description_limit: usize,
+    pub(crate) attachments: super::attachments::Attachments,
 }
 
 impl JiraData {
@@ -268,6 +269,7 @@ impl JiraData {
             label_index: HashMap::new(),
             page_tokens: PageTokens::default(),
             description_limit: super::adf::MAX_TEXT,
+            attachments: Default::default(),
         }
     }
 
