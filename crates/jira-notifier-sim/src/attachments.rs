@@ -173,9 +173,7 @@ fn param(header: &str, name: &str) -> Option<String> {
     let mut rest = header;
     while let Some(at) = rest.find(';') {
         rest = rest[at + 1..].trim_start();
-        let Some((key, value)) = rest.split_once('=') else {
-            return None;
-        };
+        let (key, value) = rest.split_once('=')?;
         let (val, after) = match value.strip_prefix('"') {
             Some(quoted) => {
                 let end = quoted.find('"')?;
