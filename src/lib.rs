@@ -8,6 +8,7 @@
 #[cfg(test)]
 extern crate self as jira_notifier;
 
+mod attachment;
 mod auth;
 mod catalog;
 mod clock;
@@ -36,6 +37,10 @@ mod transport;
 #[path = "fuzz_api/mod.rs"]
 pub mod __private_fuzz;
 
+pub use attachment::{
+    Attachment, AttachmentLimits, FailedAttachment, SkipReason, SkippedAttachment, UploadReport,
+    UploadedAttachment,
+};
 pub use catalog::{IssueType, Project, User};
 pub use clock::{Clock, SystemClock};
 pub use connection::{Connection, Credentials, Site};

@@ -62,6 +62,18 @@ impl JiraClient {
         self.run(req, Some(creds)).await
     }
 
+    /// [`call`](Self::call), with headers of its own (a multipart `Content-Type`, say):
+    /// names in lower case; a `content-type` among them replaces the JSON one.
+    pub(crate) async fn call_with(
+        &self,
+        creds: &Credentials,
+        req: &ApiRequest,
+        headers: &[(&'static str, String)],
+    ) -> Result<HttpResponse> {
+        self.run_with(req, Some(creds), Fetch::Patiently, headers)
+            .await
+    }
+
     /// Sends a request without credentials (to a site's own host, which must never see
     /// a token).
     pub(crate) async fn call_anonymously(&self, req: &ApiRequest) -> Result<HttpResponse> {
@@ -137,6 +149,17 @@ impl JiraClient {
         creds: Option<&Credentials>,
         how: Fetch,
     ) -> Result<HttpResponse> {
+        self.run_with(req, creds, how, &[]).await
+    }
+
+    /// [`run_as`](Self::run_as), with extra headers.
+    async fn run_with(
+        &self,
+        req: &ApiRequest,
+        creds: Option<&Credentials>,
+        how: Fetch,
+        extra: &[(&'static str, String)],
+    ) -> Result<HttpResponse> {
         let (max_wait, max_retries) = match how {
             Fetch::Patiently => (self.policy.max_retry_after(), self.policy.max_retries()),
             Fetch::Once => (Duration::ZERO, 0),
@@ -167,7 +190,7 @@ impl JiraClient {
                 Some(c) => Some(self.token(c).await?),
                 None => None,
             };
-            let sent = self.send_once(req, token.as_ref()).await;
+            let sent = self.send_once(req, token.as_ref(), extra).await;
             let (err, wait) = match sent {
                 Ok(resp) => {
                     // A 429's wait: `Retry-After`, else `X-RateLimit-Reset`, else backoff.
@@ -249,11 +272,14 @@ impl JiraClient {
         &self,
         req: &ApiRequest,
         token: Option<&SecretString>,
+        extra: &[(&'static str, String)],
     ) -> Result<HttpResponse, crate::transport::TransportError> {
         let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
-        if req.body.is_some() {
+        let typed = extra.iter().any(|(name, _)| *name == "content-type");
+        if req.body.is_some() && !typed {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
         }
+        headers.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
         if let Some(t) = token {
             headers.push((
                 "authorization".to_owned(),

@@ -1,8 +1,10 @@
 //! Jira's REST API: requests as data (`requests`), answers as types (`models`,
 //! `answers`), sending with auth and retries (`client`), and the typed calls (`calls`);
-//! the create screen, permissions, users and comments in `createmeta`.
+//! the create screen, permissions, users and comments in `createmeta`; uploads in
+//! `attachments`.
 
 pub(crate) mod answers;
+mod attachments;
 mod calls;
 pub(crate) mod client;
 pub(crate) mod createmeta;

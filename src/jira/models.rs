@@ -149,6 +149,19 @@ pub(crate) struct CreatedIssue {
     pub key: String,
 }
 
+/// One attachment in the answer to `POST /issue/{id}/attachments` (schema `Attachment`:
+/// `id` is a string there, an integer in `AttachmentMetadata`, so either is read).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredAttachment {
+    pub id: Value,
+    #[serde(default)]
+    pub filename: String,
+    #[serde(default)]
+    pub size: u64,
+    pub mime_type: Option<String>,
+}
+
 /// Jira's `{"errorMessages": [...], "errors": {...}}`, the OAuth `{"error",
 /// "error_description"}`, the gateway's `{"message"}` and problem+json's `{"detail"}`.
 #[derive(Deserialize, Default)]

@@ -96,6 +96,24 @@ impl JiraNotifier {
     pub fn token_fetches(&self) -> u64 {
         self.inner.client.tokens().fetches()
     }
+
+    /// Uploads files to an issue of the connected site, within `limits`: a hook for tests
+    /// until failure reports attach files, not part of the supported API. Fails only when
+    /// not connected; each file's fate is in the report.
+    #[doc(hidden)]
+    pub async fn upload_attachments(
+        &self,
+        issue_id_or_key: &str,
+        files: Vec<crate::Attachment>,
+        limits: &crate::AttachmentLimits,
+    ) -> Result<crate::UploadReport> {
+        let conn = self.inner.require_connection().await?;
+        Ok(self
+            .inner
+            .client
+            .add_attachments(&conn, issue_id_or_key, files, limits)
+            .await)
+    }
 }
 
 /// What every workspace of a process shares: the transport and its connection pool, the

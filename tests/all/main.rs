@@ -3,6 +3,7 @@
 //! sends is matched exactly (method, path, query, headers, JSON body); anything else
 //! reaches a catch-all that fails the test.
 
+mod attachments;
 mod connect;
 mod fault_matrix;
 mod fixtures;

@@ -20,6 +20,8 @@
 //! | `GET /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/transitions` | what the issue's status offers ([`Workflow`]) |
 //! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/transitions` | take one, with its screen's resolution and comments |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/resolution/search` | the site's resolutions, paged |
+//! | `POST /ex/jira/{cloudId}/rest/api/3/issue/{idOrKey}/attachments` | files (multipart, `X-Atlassian-Token: no-check`), stored with Jira's limits |
+//! | `GET /ex/jira/{cloudId}/rest/api/3/attachment/{id}`, `.../attachment/content/{id}`, `.../attachment/meta` | attachments back, and the settings |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/mypermissions` | the service account's project permissions |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/bulk` | users by account id |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/user/assignable/search` | assignee picker |
@@ -73,6 +75,7 @@
 #![forbid(unsafe_code)]
 
 mod adf;
+mod attachments;
 mod auth;
 mod changes;
 mod clock;
@@ -106,6 +109,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+pub use self::attachments::SimAttachment;
 pub use self::faults::Fault;
 pub use self::model::{
     LimitScope, RateLimit, RecordedRequest, SimComment, SimIssue, StatusCategory,

@@ -10,7 +10,8 @@ use url::Url;
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
 use super::{
-    auth, comments, issues, lists, reply, resolutions, scopes, screens, search, tenant, transitions,
+    attachments, auth, comments, issues, lists, reply, resolutions, scopes, screens, search, tenant,
+    transitions,
 };
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
@@ -276,6 +277,9 @@ fn known_path(rest: &[&str]) -> bool {
             ]
             | ["rest", "api", "3", "issue", _, "comment" | "transitions"]
             | ["rest", "api", "3", "resolution", "search"]
+            | ["rest", "api", "3", "issue", _, "attachments"]
+            | ["rest", "api", "3", "attachment", _]
+            | ["rest", "api", "3", "attachment", "content", _]
             | ["rest", "api", "3", "mypermissions"]
             | ["rest", "api", "3", "user", "bulk"]
     )
@@ -342,6 +346,16 @@ fn dispatch(
         }
         (Method::Get, ["rest", "api", "3", "resolution", "search"]) => {
             resolutions::search(jira, ctx)
+        }
+        (Method::Post, ["rest", "api", "3", "issue", id_or_key, "attachments"]) => {
+            attachments::add(jira, ctx, request, id_or_key)
+        }
+        (Method::Get, ["rest", "api", "3", "attachment", "meta"]) => attachments::settings(jira),
+        (Method::Get, ["rest", "api", "3", "attachment", "content", id]) => {
+            attachments::content(jira, ctx, id)
+        }
+        (Method::Get, ["rest", "api", "3", "attachment", id]) => {
+            attachments::metadata(jira, ctx, id)
         }
         (Method::Get, ["rest", "api", "3", "mypermissions"]) => screens::my_permissions(jira, ctx),
         (Method::Get, ["rest", "api", "3", "user", "bulk"]) => screens::users_bulk(jira, ctx),

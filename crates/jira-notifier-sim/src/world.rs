@@ -305,6 +305,7 @@ pub(crate) struct JiraData {
     /// Comment ids are site-wide, as in Jira.
     pub(crate) next_comment_id: u64,
     pub(crate) clock: WallClock,
+    pub(crate) attachments: super::attachments::Attachments,
 }
 
 impl JiraData {
@@ -336,6 +337,7 @@ impl JiraData {
             resolutions: super::resolutions::site_defaults(),
             next_comment_id: FIRST_ID,
             clock,
+            attachments: Default::default(),
         }
     }
 
