@@ -15,13 +15,14 @@
 //! [`GLOBALS`] and read it in [`parse`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use jira_notifier::{
-    Assignee, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
-    DEFAULT_LABEL_PREFIX,
+    Assignee, OnPass, OnRepeat, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL,
+    DEFAULT_COMMENT_EVERY, DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
 };
 use jira_notifier_postgres::tokio_postgres;
 use jira_notifier_postgres::PostgresStore;
@@ -108,6 +109,8 @@ pub enum Command {
     Override(OverrideArgs),
     /// Reports a failure of a test.
     Fail(FailArgs),
+    /// Reports a pass of a test.
+    Pass(PassArgs),
     /// Lists the fields of the create screen:
     /// `FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values`.
     Fields(FieldsArgs),
@@ -187,6 +190,93 @@ pub struct ConfigureArgs {
     pub issue_type: Option<String>,
     #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub label_prefix: Option<String>,
+    // Boxed: the options of a command stay small.
+    #[command(flatten)]
+    pub lifecycle: Box<LifecycleOptions>,
+}
+
+/// What happens to a test's issue after it is created, as saved by `configure` (the
+/// settings' `Lifecycle`) and `override` (the test's `LifecycleOverride`): an option not
+/// given keeps the saved value. Values are checked here, so that a wrong one is a usage
+/// error and nothing is saved.
+#[derive(Debug, Args)]
+pub struct LifecycleOptions {
+    #[arg(
+        long,
+        value_name = "nothing|comment",
+        value_parser = parse_on_repeat,
+        allow_hyphen_values = true
+    )]
+    pub on_repeat: Option<OnRepeat>,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = parse_interval,
+        allow_hyphen_values = true
+    )]
+    pub comment_every: Option<Duration>,
+    #[arg(
+        long,
+        value_name = "nothing|comment|resolve",
+        value_parser = parse_on_pass,
+        allow_hyphen_values = true
+    )]
+    pub on_pass: Option<OnPass>,
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_passes,
+        allow_hyphen_values = true
+    )]
+    pub passes_to_resolve: Option<u32>,
+    #[arg(long, value_name = "NAME", value_parser = parse_name, allow_hyphen_values = true)]
+    pub resolve_transition: Option<Name>,
+    #[arg(long, value_name = "NAME", value_parser = parse_name, allow_hyphen_values = true)]
+    pub resolution: Option<Name>,
+    /// `0` turns reopening off (for `override`: off for the test).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = parse_window,
+        allow_hyphen_values = true
+    )]
+    pub reopen_within: Option<Duration>,
+    #[arg(long, value_name = "NAME", value_parser = parse_name, allow_hyphen_values = true)]
+    pub reopen_transition: Option<Name>,
+    /// `""` turns muting off (for `override`: off for the test).
+    #[arg(
+        long,
+        value_name = "a,b",
+        value_parser = parse_resolutions,
+        allow_hyphen_values = true
+    )]
+    pub mute_resolutions: Option<Resolutions>,
+}
+
+impl LifecycleOptions {
+    /// Whether any of the options was given.
+    pub fn any(&self) -> bool {
+        let LifecycleOptions {
+            on_repeat,
+            comment_every,
+            on_pass,
+            passes_to_resolve,
+            resolve_transition,
+            resolution,
+            reopen_within,
+            reopen_transition,
+            mute_resolutions,
+        } = self;
+        on_repeat.is_some()
+            || comment_every.is_some()
+            || on_pass.is_some()
+            || passes_to_resolve.is_some()
+            || resolve_transition.is_some()
+            || resolution.is_some()
+            || reopen_within.is_some()
+            || reopen_transition.is_some()
+            || mute_resolutions.is_some()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -194,9 +284,12 @@ pub struct OverrideArgs {
     #[arg(value_name = "TEST_ID")]
     pub test_id: String,
     /// Removes the override: the test follows the settings again.
-    // "IssueOptions" is the group clap's derive makes of that struct's options, so an option
-    // added there is excluded too.
-    #[arg(long, conflicts_with_all = ["disable", "enable", "IssueOptions"])]
+    // "IssueOptions" and "LifecycleOptions" are the groups clap's derive makes of those
+    // structs' options, so an option added there is excluded too.
+    #[arg(
+        long,
+        conflicts_with_all = ["disable", "enable", "IssueOptions", "LifecycleOptions"]
+    )]
     pub clear: bool,
     #[arg(long, conflicts_with = "enable")]
     pub disable: bool,
@@ -204,6 +297,9 @@ pub struct OverrideArgs {
     pub enable: bool,
     #[command(flatten)]
     pub issue: IssueOptions,
+    // Boxed: the options of a command stay small.
+    #[command(flatten)]
+    pub lifecycle: Box<LifecycleOptions>,
 }
 
 impl OverrideArgs {
@@ -230,6 +326,102 @@ pub struct FailArgs {
     /// Default: no link, as there is no test page to link to.
     #[arg(long, value_name = "URL", allow_hyphen_values = true)]
     pub url: Option<String>,
+}
+
+/// The test a pass is reported for: `fail`'s options but the message, as a pass has none.
+#[derive(Debug, Args)]
+pub struct PassArgs {
+    #[arg(value_name = "TEST_ID")]
+    pub test_id: String,
+    /// Default: the TEST_ID.
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    pub name: Option<String>,
+    /// Default: no link.
+    #[arg(long, value_name = "URL", allow_hyphen_values = true)]
+    pub url: Option<String>,
+}
+
+/// `--resolve-transition`, `--resolution`, `--reopen-transition`: a name, trimmed; `""`
+/// (or blanks) unsets it: `configure` goes back to the library's choice, `override` to the
+/// settings' value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(pub Option<String>);
+
+/// `--mute-resolutions a,b`: names split at commas, trimmed, blanks dropped, so `""` gives
+/// none (muting off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolutions(pub Vec<String>);
+
+fn parse_on_repeat(value: &str) -> Result<OnRepeat, String> {
+    match value {
+        "nothing" => Ok(OnRepeat::Nothing),
+        "comment" => Ok(OnRepeat::Comment),
+        _ => Err(format!("takes nothing or comment, not {value:?}")),
+    }
+}
+
+fn parse_on_pass(value: &str) -> Result<OnPass, String> {
+    match value {
+        "nothing" => Ok(OnPass::Nothing),
+        "comment" => Ok(OnPass::Comment),
+        "resolve" => Ok(OnPass::Resolve),
+        _ => Err(format!("takes nothing, comment or resolve, not {value:?}")),
+    }
+}
+
+/// A whole number of decimal digits: no sign, no blanks, no fraction.
+fn whole_number(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// `--comment-every`: whole seconds, at least 1.
+fn parse_interval(value: &str) -> Result<Duration, String> {
+    match whole_number(value) {
+        Some(secs) if secs >= 1 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "takes a whole number of seconds, at least 1, not {value:?}"
+        )),
+    }
+}
+
+/// `--reopen-within`: whole seconds, `0` for off.
+fn parse_window(value: &str) -> Result<Duration, String> {
+    match whole_number(value) {
+        Some(secs) => Ok(Duration::from_secs(secs)),
+        None => Err(format!(
+            "takes a whole number of seconds (0: off), not {value:?}"
+        )),
+    }
+}
+
+/// `--passes-to-resolve`: a whole number, at least 1.
+fn parse_passes(value: &str) -> Result<u32, String> {
+    match whole_number(value).and_then(|n| u32::try_from(n).ok()) {
+        Some(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "takes a whole number from 1 to {}, not {value:?}",
+            u32::MAX
+        )),
+    }
+}
+
+fn parse_name(value: &str) -> Result<Name, std::convert::Infallible> {
+    let name = value.trim();
+    Ok(Name((!name.is_empty()).then(|| name.to_owned())))
+}
+
+fn parse_resolutions(value: &str) -> Result<Resolutions, std::convert::Infallible> {
+    Ok(Resolutions(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    ))
 }
 
 /// `--labels a,b`: blanks around and between commas are dropped, so `--labels ""` clears.
@@ -270,6 +462,7 @@ fn parse_labels(value: &str) -> Result<Labels, std::convert::Infallible> {
 
 pub fn help_text() -> String {
     const DEFAULT_WORKSPACE: &str = WorkspaceId::DEFAULT;
+    let comment_every = DEFAULT_COMMENT_EVERY.as_secs();
     format!(
         "\
 sandbox: try jira-notifier against a sandbox Jira Cloud site, with its state in a JSON file.
@@ -282,11 +475,14 @@ Usage:
   sandbox [--state FILE] configure [--project KEY] [--issue-type NAME] [--label-prefix P]
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
                                    [--field FIELD_ID=VALUE[,VALUE...]]...
+                                   [LIFECYCLE OPTIONS]
   sandbox [--state FILE] override TEST_ID [--disable|--enable] [--project KEY]
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
                                    [--field FIELD_ID=VALUE[,VALUE...]]...
+                                   [LIFECYCLE OPTIONS]
   sandbox [--state FILE] override TEST_ID --clear
   sandbox [--state FILE] fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+  sandbox [--state FILE] pass TEST_ID [--name NAME] [--url URL]
   sandbox [--state FILE] fields [--project KEY] [--issue-type NAME]
   sandbox [--state FILE] health
   sandbox [--state FILE] notify-test
@@ -311,6 +507,29 @@ Options:
   fields lists the create screen (default: the saved project and issue type), one field per
   line: FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values
   health prints ok, or refused: and why Jira refused the last issue
+
+Lifecycle options (configure, and override for one test): what happens after the create
+  --on-repeat nothing|comment        a failure while the issue is open: nothing (duplicate),
+                                     or a comment, at most one per --comment-every
+  --comment-every SECONDS            at least 1 (default: {comment_every})
+  --on-pass nothing|comment|resolve  a pass: nothing, a comment, or resolve the issue
+  --passes-to-resolve N              passes in a row that resolve it, at least 1 (default: 1)
+  --resolve-transition NAME          default: the first transition to a Done status
+  --resolution NAME                  default: the first resolution Jira allows
+  --reopen-within SECONDS            a failure this soon after the issue was done reopens it
+                                     (default: 0, off)
+  --reopen-transition NAME           default: the first transition out of Done
+  --mute-resolutions a,b             e.g. \"Won't Do,Duplicate\": while the last issue has one,
+                                     failures create nothing (default: \"\", off)
+  a NAME of \"\" unsets it; an override sets only the options given (the rest follow the
+  settings), and its --reopen-within 0 or --mute-resolutions \"\" turn that off for the test
+  configure and override print a second line, when the lifecycle is not the default or one of
+  these options is given: lifecycle on-repeat=... comment-every=... on-pass=... passes-to-resolve=...
+  resolve-transition=... resolution=... reopen-within=... reopen-transition=... mute-resolutions=a,b
+  (a name not set: (default); for override, a part it leaves to the settings: (global))
+  pass defaults: --name TEST_ID, no --url; it prints ignored, commented KEY, resolved KEY,
+  passing N/M KEY (N of the passes in a row that resolve it), disabled or not-connected
+  fail may also print reopened KEY URL or muted KEY
 
 Environment:
   JIRA_CLIENT_ID, JIRA_CLIENT_SECRET  the service account's credential (read by connect)
@@ -484,7 +703,7 @@ fn usage_error(err: &clap::Error, args: &[String]) -> String {
             format!("{arg} needs a value")
         }
         ErrorKind::TooManyValues => format!("{arg} takes no value"),
-        // Only `--field` validates its value's shape.
+        // `--field` and the lifecycle options validate their values.
         ErrorKind::ValueValidation => match std::error::Error::source(err) {
             Some(reason) => format!("{arg} {reason}"),
             None => clap_summary(err),
@@ -776,12 +995,190 @@ mod tests {
         cli.build();
         let command = cli.find_subcommand("override").unwrap();
         for other in command_options(command).filter(|a| a.get_id() != "clear") {
-            let option = format!("--{}", other.get_long().unwrap());
+            let long = other.get_long().unwrap();
+            let option = format!("--{long}");
             let mut line = vec!["override", "t1", "--clear", &option];
             if other.get_action().takes_values() {
-                line.push("x=y");
+                // A value the option takes: a wrong one is reported before the conflict.
+                line.push(match long {
+                    "on-repeat" | "on-pass" => "comment",
+                    "comment-every" | "passes-to-resolve" | "reopen-within" => "1",
+                    _ => "x=y",
+                });
             }
             assert_eq!(usage_error_of(&line), "--clear takes no other option");
+        }
+    }
+
+    #[test]
+    fn lifecycle_options_are_read_for_configure_and_override() {
+        let (_, Command::Configure(c)) = run(&["configure", "--on-pass", "resolve"]) else {
+            panic!()
+        };
+        assert!(c.lifecycle.any());
+        assert_eq!(c.lifecycle.on_pass, Some(OnPass::Resolve));
+        assert_eq!(
+            (c.lifecycle.on_repeat, c.lifecycle.passes_to_resolve),
+            (None, None)
+        );
+        let (_, Command::Configure(c)) = run(&["configure", "--labels", "a"]) else {
+            panic!()
+        };
+        assert!(!c.lifecycle.any());
+
+        let line = [
+            "configure",
+            "--on-repeat=comment",
+            "--comment-every",
+            "600",
+            "--on-pass",
+            "comment",
+            "--passes-to-resolve",
+            "3",
+            "--resolve-transition",
+            " Close issue ",
+            "--resolution=",
+            "--reopen-within",
+            "0",
+            "--reopen-transition",
+            "-Reopen",
+            "--mute-resolutions",
+            "Won't Do, ,Duplicate ",
+        ];
+        let (_, Command::Configure(c)) = run(&line) else {
+            panic!()
+        };
+        let l = c.lifecycle;
+        assert_eq!(l.on_repeat, Some(OnRepeat::Comment));
+        assert_eq!(l.comment_every, Some(Duration::from_secs(600)));
+        assert_eq!(l.on_pass, Some(OnPass::Comment));
+        assert_eq!(l.passes_to_resolve, Some(3));
+        assert_eq!(l.resolve_transition, Some(Name(Some("Close issue".into()))));
+        assert_eq!(l.resolution, Some(Name(None)));
+        assert_eq!(l.reopen_within, Some(Duration::ZERO));
+        assert_eq!(l.reopen_transition, Some(Name(Some("-Reopen".into()))));
+        assert_eq!(
+            l.mute_resolutions,
+            Some(Resolutions(vec!["Won't Do".into(), "Duplicate".into()]))
+        );
+
+        let line = [
+            "override",
+            "t1",
+            "--mute-resolutions",
+            "",
+            "--reopen-within=0",
+            "--on-repeat",
+            "nothing",
+        ];
+        let (_, Command::Override(o)) = run(&line) else {
+            panic!()
+        };
+        assert_eq!(o.lifecycle.mute_resolutions, Some(Resolutions(vec![])));
+        assert_eq!(o.lifecycle.reopen_within, Some(Duration::ZERO));
+        assert_eq!(o.lifecycle.on_repeat, Some(OnRepeat::Nothing));
+    }
+
+    #[test]
+    fn pass_takes_a_name_and_a_link_but_no_message() {
+        let (_, Command::Pass(p)) = run(&["pass", "t1"]) else {
+            panic!()
+        };
+        assert_eq!((p.test_id.as_str(), p.name, p.url), ("t1", None, None));
+        let line = ["pass", "--name=-N", "--url", "https://ci/t1", "--", "-t1"];
+        let (_, Command::Pass(p)) = run(&line) else {
+            panic!()
+        };
+        assert_eq!(
+            (p.test_id.as_str(), p.name.as_deref(), p.url.as_deref()),
+            ("-t1", Some("-N"), Some("https://ci/t1"))
+        );
+    }
+
+    #[test]
+    fn wrong_lifecycle_values_are_usage_errors() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["configure", "--on-pass", "maybe"],
+                "--on-pass takes nothing, comment or resolve, not \"maybe\"",
+            ),
+            (
+                &["override", "t1", "--on-pass="],
+                "--on-pass takes nothing, comment or resolve, not \"\"",
+            ),
+            (
+                &["configure", "--on-repeat", "Comment"],
+                "--on-repeat takes nothing or comment, not \"Comment\"",
+            ),
+            (
+                &["configure", "--on-repeat", "resolve"],
+                "--on-repeat takes nothing or comment, not \"resolve\"",
+            ),
+            (
+                &["configure", "--passes-to-resolve", "0"],
+                "--passes-to-resolve takes a whole number from 1 to 4294967295, not \"0\"",
+            ),
+            (
+                &["override", "t1", "--passes-to-resolve", "-1"],
+                "--passes-to-resolve takes a whole number from 1 to 4294967295, not \"-1\"",
+            ),
+            (
+                &["configure", "--passes-to-resolve", "4294967296"],
+                "--passes-to-resolve takes a whole number from 1 to 4294967295, not \"4294967296\"",
+            ),
+            (
+                &["configure", "--comment-every", "0"],
+                "--comment-every takes a whole number of seconds, at least 1, not \"0\"",
+            ),
+            (
+                &["configure", "--comment-every", "1.5"],
+                "--comment-every takes a whole number of seconds, at least 1, not \"1.5\"",
+            ),
+            (
+                &["override", "t1", "--comment-every", "1h"],
+                "--comment-every takes a whole number of seconds, at least 1, not \"1h\"",
+            ),
+            (
+                &["configure", "--reopen-within", "-5"],
+                "--reopen-within takes a whole number of seconds (0: off), not \"-5\"",
+            ),
+            (
+                &["configure", "--reopen-within", "+5"],
+                "--reopen-within takes a whole number of seconds (0: off), not \"+5\"",
+            ),
+            (
+                &["override", "t1", "--reopen-within", "soon"],
+                "--reopen-within takes a whole number of seconds (0: off), not \"soon\"",
+            ),
+            (
+                &["configure", "--reopen-within", ""],
+                "--reopen-within takes a whole number of seconds (0: off), not \"\"",
+            ),
+            (&["configure", "--on-pass"], "--on-pass needs a value"),
+            (
+                &["configure", "--on-pass", "comment", "--on-pass=resolve"],
+                "--on-pass is given twice",
+            ),
+            (
+                &["override", "t1", "--clear", "--on-pass", "resolve"],
+                "--clear takes no other option",
+            ),
+            (
+                &["fail", "t1", "--on-pass", "resolve"],
+                "--on-pass is not an option of `fail`",
+            ),
+            (
+                &["pass", "t1", "--message", "m"],
+                "--message is not an option of `pass`",
+            ),
+            (&["pass"], "`pass` needs a TEST_ID"),
+            (
+                &["--on-repeat", "comment", "configure"],
+                "--on-repeat goes after the command",
+            ),
+        ];
+        for (line, message) in cases {
+            assert_eq!(usage_error_of(line), *message, "{line:?}");
         }
     }
 

@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use jira_notifier::{
     parse_field_assignment, ConfigStore, CreateField, Credentials, Error, FieldValue, JiraNotifier,
-    NotifierEngine, RetryPolicy, SaveWarning, Settings, TestInfo, TestOverride, TestStatus,
-    WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
+    Lifecycle, LifecycleOverride, NotifierEngine, RetryPolicy, SaveWarning, Settings, TestInfo,
+    TestOverride, TestStatus, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
 };
 
 use crate::cli::{
     Command, ConfigureArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions, Labels,
-    OverrideArgs, ProjectOption, UsersArgs,
+    LifecycleOptions, Name, OverrideArgs, PassArgs, ProjectOption, Resolutions, UsersArgs,
 };
 use crate::output::{
-    clean, describe_field, describe_outcome, describe_override, describe_settings, record,
+    clean, describe_field, describe_lifecycle, describe_lifecycle_override, describe_outcome,
+    describe_override, describe_settings, record,
 };
 use crate::Failure;
 
@@ -117,6 +118,7 @@ pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, F
         }
         Command::Override(args) => return set_override(notifier, args).await,
         Command::Fail(args) => fail(notifier, args).await?,
+        Command::Pass(args) => pass(notifier, args).await?,
         Command::Fields(args) => fields(notifier, args).await?,
         Command::Health => vec![clean(&notifier.health().await?.to_string())],
         Command::NotifyTest => {
@@ -137,7 +139,12 @@ pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, F
 
 /// `configure`: the saved settings with the options applied, saved if Jira's create screen
 /// takes them; refused as a whole (one error naming every field problem) if not.
+///
+/// Prints the `saved …` line, then a `lifecycle …` line when the lifecycle is not the
+/// default or a lifecycle option was given (so that the output of a `configure` that
+/// knows nothing of lifecycles stays one line).
 async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Printed, Failure> {
+    let lifecycle_given = args.lifecycle.any();
     let (mut settings, fields) = settings_to_save(args, notifier.settings().await?)?;
     if !fields.is_empty() {
         let screen = notifier
@@ -151,15 +158,23 @@ async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Print
         }
     }
     let saved = notifier.save_settings(settings).await?;
+    let mut lines = vec![describe_settings(&saved.settings)];
+    if lifecycle_given || saved.settings.lifecycle != Lifecycle::default() {
+        lines.push(describe_lifecycle(&saved.settings.lifecycle));
+    }
     Ok(Printed {
-        lines: vec![describe_settings(&saved.settings)],
+        lines,
         warnings: warnings(&saved.warnings),
     })
 }
 
 /// `override` (without `--clear`): the saved override with the options applied.
+///
+/// Prints the `saved …` line, then a `lifecycle …` line when the override changes the
+/// lifecycle or a lifecycle option was given.
 async fn set_override(notifier: &JiraNotifier, args: OverrideArgs) -> Result<Printed, Failure> {
     let test_id = args.test_id.clone();
+    let lifecycle_given = args.lifecycle.any();
     let (mut wanted, fields) = override_to_save(args, notifier.test_override(&test_id).await?);
     if !fields.is_empty() {
         // The override's fields are checked against the screen its issues are created
@@ -178,8 +193,12 @@ async fn set_override(notifier: &JiraNotifier, args: OverrideArgs) -> Result<Pri
         }
     }
     let saved = notifier.set_override(&test_id, wanted).await?;
+    let mut lines = vec![describe_override(&saved.test_override)];
+    if lifecycle_given || !saved.test_override.lifecycle.is_empty() {
+        lines.push(describe_lifecycle_override(&saved.test_override.lifecycle));
+    }
     Ok(Printed {
-        lines: vec![describe_override(&saved.test_override)],
+        lines,
         warnings: warnings(&saved.warnings),
     })
 }
@@ -250,6 +269,15 @@ async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Vec<String>, Fa
     Ok(vec![describe_outcome(outcome)?])
 }
 
+/// `pass`: a pass of the test, as its lifecycle policy says (`on_pass`).
+async fn pass(notifier: &JiraNotifier, args: PassArgs) -> Result<Vec<String>, Failure> {
+    let PassArgs { test_id, name, url } = args;
+    let name = name.unwrap_or_else(|| test_id.clone());
+    let test = TestInfo::new(test_id, name, url.unwrap_or_default());
+    let outcome = notifier.on_test_pass(&test).await?;
+    Ok(vec![describe_outcome(outcome)?])
+}
+
 async fn project_or_saved(
     notifier: &JiraNotifier,
     project: Option<String>,
@@ -286,6 +314,7 @@ fn settings_to_save(
             },
         issue_type,
         label_prefix,
+        lifecycle,
     } = args;
     let base = match (saved, project.clone()) {
         (Some(s), _) => s,
@@ -313,7 +342,103 @@ fn settings_to_save(
     if let Some(Labels(v)) = labels {
         s.labels = v;
     }
+    s.lifecycle = lifecycle_to_save(*lifecycle, s.lifecycle);
     Ok((s, fields))
+}
+
+/// The saved lifecycle with the options applied: an option not given keeps the saved
+/// value; a `""` name goes back to the library's choice.
+fn lifecycle_to_save(options: LifecycleOptions, saved: Lifecycle) -> Lifecycle {
+    // Taken apart field by field, so that a new option cannot be forgotten here.
+    let LifecycleOptions {
+        on_repeat,
+        comment_every,
+        on_pass,
+        passes_to_resolve,
+        resolve_transition,
+        resolution,
+        reopen_within,
+        reopen_transition,
+        mute_resolutions,
+    } = options;
+    let mut l = saved;
+    if let Some(v) = on_repeat {
+        l.on_repeat = v;
+    }
+    if let Some(v) = comment_every {
+        l.comment_every = v;
+    }
+    if let Some(v) = on_pass {
+        l.on_pass = v;
+    }
+    if let Some(v) = passes_to_resolve {
+        l.passes_to_resolve = v;
+    }
+    if let Some(Name(v)) = resolve_transition {
+        l.resolve_transition = v;
+    }
+    if let Some(Name(v)) = resolution {
+        l.resolution = v;
+    }
+    if let Some(v) = reopen_within {
+        l.reopen_within = v;
+    }
+    if let Some(Name(v)) = reopen_transition {
+        l.reopen_transition = v;
+    }
+    if let Some(Resolutions(v)) = mute_resolutions {
+        l.mute_resolutions = v;
+    }
+    l
+}
+
+/// The saved lifecycle override with the options applied: an option given sets that part
+/// for the test (`--reopen-within 0` and `--mute-resolutions ""` turn it off for the test);
+/// a `""` name follows the settings again.
+fn lifecycle_override_to_save(
+    options: LifecycleOptions,
+    saved: LifecycleOverride,
+) -> LifecycleOverride {
+    let LifecycleOptions {
+        on_repeat,
+        comment_every,
+        on_pass,
+        passes_to_resolve,
+        resolve_transition,
+        resolution,
+        reopen_within,
+        reopen_transition,
+        mute_resolutions,
+    } = options;
+    let mut o = saved;
+    if on_repeat.is_some() {
+        o.on_repeat = on_repeat;
+    }
+    if comment_every.is_some() {
+        o.comment_every = comment_every;
+    }
+    if on_pass.is_some() {
+        o.on_pass = on_pass;
+    }
+    if passes_to_resolve.is_some() {
+        o.passes_to_resolve = passes_to_resolve;
+    }
+    if let Some(Name(v)) = resolve_transition {
+        o.resolve_transition = v;
+    }
+    if let Some(Name(v)) = resolution {
+        o.resolution = v;
+    }
+    if reopen_within.is_some() {
+        o.reopen_within = reopen_within;
+    }
+    if let Some(Name(v)) = reopen_transition {
+        o.reopen_transition = v;
+    }
+    if let Some(Resolutions(v)) = mute_resolutions {
+        o.mute_resolutions = Some(v);
+    }
+    o
 }
 
 /// The override to save: the saved one (or none) with the options applied, and the
@@ -335,6 +460,7 @@ fn override_to_save(
                 labels,
                 fields,
             },
+        lifecycle,
     } = args;
     let mut o = saved.unwrap_or_default();
     if let Some(v) = enabled {
@@ -349,5 +475,114 @@ fn override_to_save(
     if let Some(Labels(v)) = labels {
         o.labels = v;
     }
+    o.lifecycle = lifecycle_override_to_save(*lifecycle, o.lifecycle);
     (o, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use jira_notifier::{OnPass, OnRepeat};
+
+    use super::*;
+    use crate::cli::{parse, Invocation};
+
+    fn command(line: &[&str]) -> Command {
+        let args: Vec<String> = line.iter().map(|a| (*a).to_owned()).collect();
+        match parse(&args) {
+            Ok(Invocation::Run { command, .. }) => command,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    fn configured(line: &[&str], saved: Option<Settings>) -> Settings {
+        let Command::Configure(args) = command(line) else {
+            panic!("{line:?}")
+        };
+        settings_to_save(args, saved).unwrap().0
+    }
+
+    fn overridden(line: &[&str], saved: Option<TestOverride>) -> TestOverride {
+        let Command::Override(args) = command(line) else {
+            panic!("{line:?}")
+        };
+        override_to_save(args, saved).0
+    }
+
+    #[test]
+    fn configure_keeps_the_saved_lifecycle_parts_not_given() {
+        let saved = Settings::new("QA").with_lifecycle(
+            Lifecycle::default()
+                .with_on_repeat(OnRepeat::Comment)
+                .with_comment_every(Duration::from_secs(600))
+                .with_resolve_transition("Close")
+                .with_mute_resolutions(["Won't Do"]),
+        );
+        let s = configured(&["configure", "--on-pass", "resolve"], Some(saved.clone()));
+        assert_eq!(
+            s.lifecycle,
+            saved.lifecycle.clone().with_on_pass(OnPass::Resolve)
+        );
+        // Options of the issue keep the lifecycle as saved.
+        let s = configured(&["configure", "--labels", "a"], Some(saved.clone()));
+        assert_eq!(s.lifecycle, saved.lifecycle);
+
+        // "" unsets a name (the library's choice again) and turns muting off.
+        let line = [
+            "configure",
+            "--resolve-transition",
+            "",
+            "--mute-resolutions=",
+            "--reopen-within",
+            "0",
+        ];
+        let s = configured(&line, Some(saved.clone()));
+        assert_eq!(s.lifecycle.resolve_transition, None);
+        assert!(s.lifecycle.mute_resolutions.is_empty());
+        assert_eq!(s.lifecycle.reopen_within, Duration::ZERO);
+        assert_eq!(s.lifecycle.on_repeat, OnRepeat::Comment);
+
+        // A first configure starts from the default lifecycle.
+        let s = configured(
+            &["configure", "--project", "QA", "--passes-to-resolve", "2"],
+            None,
+        );
+        assert_eq!(s.lifecycle, Lifecycle::default().with_passes_to_resolve(2));
+    }
+
+    #[test]
+    fn override_sets_only_the_lifecycle_parts_given() {
+        let o = overridden(&["override", "t1", "--disable"], None);
+        assert!(o.lifecycle.is_empty());
+
+        let line = [
+            "override",
+            "t1",
+            "--mute-resolutions",
+            "",
+            "--reopen-within",
+            "0",
+            "--resolution",
+            "Fixed",
+        ];
+        let o = overridden(&line, None);
+        assert_eq!(
+            o.lifecycle,
+            LifecycleOverride::default()
+                .with_mute_resolutions(Vec::<String>::new())
+                .with_reopen_within(Duration::ZERO)
+                .with_resolution("Fixed")
+        );
+
+        // Merged with what is saved; "" makes a name follow the settings again.
+        let line = ["override", "t1", "--on-repeat", "comment", "--resolution="];
+        let o = overridden(&line, Some(o));
+        assert_eq!(
+            o.lifecycle,
+            LifecycleOverride::default()
+                .with_mute_resolutions(Vec::<String>::new())
+                .with_reopen_within(Duration::ZERO)
+                .with_on_repeat(OnRepeat::Comment)
+        );
+        assert!(o.enabled);
+    }
 }

@@ -32,12 +32,13 @@
 //!         FIELD_ID<TAB>Name<TAB>required|optional<TAB>default|no-default<TAB>allowed,values
 //! sandbox configure [--project KEY] [--issue-type NAME] [--label-prefix P]
 //!                   [--assignee auto|ACCOUNT_ID] [--labels a,b]
-//!                   [--field FIELD_ID=VALUE[,VALUE…]]…
+//!                   [--field FIELD_ID=VALUE[,VALUE…]]… [LIFECYCLE OPTIONS]
 //! sandbox override TEST_ID [--disable|--enable] [--project KEY]
 //!                  [--assignee auto|ACCOUNT_ID] [--labels a,b]
-//!                  [--field FIELD_ID=VALUE[,VALUE…]]…
+//!                  [--field FIELD_ID=VALUE[,VALUE…]]… [LIFECYCLE OPTIONS]
 //! sandbox override TEST_ID --clear
 //! sandbox fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+//! sandbox pass TEST_ID [--name NAME] [--url URL]
 //! sandbox health                                    ok, or refused: REASONS
 //! sandbox notify-test
 //! sandbox disconnect
@@ -74,7 +75,24 @@
 //! test page to link to), unless `--name`, `--message` or `--url` say otherwise; it prints
 //! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected` (`ignored`, the
 //! library's answer to a status that is not an error, cannot come up: `fail` always
-//! reports an error). `notify-test` prints `created KEY URL`.
+//! reports an error), and with the lifecycle options also `reopened KEY URL` or
+//! `muted KEY`. `pass` reports a pass (same `--name` and `--url`) and prints `ignored`
+//! (nothing to do, or policy `nothing`), `commented KEY`, `resolved KEY`, `passing N/M KEY`
+//! (N of the M passes in a row that resolve the issue), `disabled` or `not-connected`; not
+//! configured, it fails as `fail` does. `notify-test` prints `created KEY URL`.
+//!
+//! The lifecycle options of `configure` and `override` (what happens to an issue after it
+//! is created): `--on-repeat nothing|comment`, `--comment-every SECONDS` (at least 1),
+//! `--on-pass nothing|comment|resolve`, `--passes-to-resolve N` (at least 1),
+//! `--resolve-transition NAME`, `--resolution NAME`, `--reopen-within SECONDS` (0: off),
+//! `--reopen-transition NAME`, `--mute-resolutions a,b` (`""`: off). Like the other options
+//! they change only what they name; a NAME of `""` unsets it (for `override`: follows the
+//! settings). A wrong value is a usage error and nothing is saved. When the lifecycle is
+//! not the default, or one of these options is given, `configure` and `override` print a
+//! second line, `lifecycle on-repeat=… comment-every=… on-pass=… passes-to-resolve=…
+//! resolve-transition=… resolution=… reopen-within=… reopen-transition=…
+//! mute-resolutions=a,b`, with `(default)` for a name not set (`(global)`, for
+//! `override`, for what the test leaves to the settings).
 //!
 //! Exit status: 0 on success; 1 on an error; 2 on a usage error or on an error worth
 //! retrying later (its message ends with `(retryable)`). Errors are one line on stderr,

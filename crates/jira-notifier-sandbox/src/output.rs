@@ -2,8 +2,12 @@
 //! never a secret.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use jira_notifier::{Assignee, CreateField, Error, FieldValue, Outcome, Settings, TestOverride};
+use jira_notifier::{
+    Assignee, CreateField, Error, FieldValue, Lifecycle, LifecycleOverride, OnPass, OnRepeat,
+    Outcome, Settings, TestOverride,
+};
 
 use crate::Failure;
 
@@ -140,17 +144,113 @@ fn describe_fields(fields: &BTreeMap<String, FieldValue>) -> String {
     format!(" fields={}", each.join(";"))
 }
 
+/// The settings' lifecycle, every part in the order of the options, as they take it:
+/// `lifecycle on-repeat=… comment-every=SECONDS on-pass=… passes-to-resolve=N
+/// resolve-transition=NAME resolution=NAME reopen-within=SECONDS reopen-transition=NAME
+/// mute-resolutions=a,b`; an unset name is `(default)`, the library's choice.
+pub fn describe_lifecycle(l: &Lifecycle) -> String {
+    const DEFAULT: &str = "(default)";
+    lifecycle_line([
+        on_repeat_word(l.on_repeat).to_owned(),
+        seconds(l.comment_every),
+        on_pass_word(l.on_pass).to_owned(),
+        l.passes_to_resolve.to_string(),
+        l.resolve_transition
+            .as_deref()
+            .unwrap_or(DEFAULT)
+            .to_owned(),
+        l.resolution.as_deref().unwrap_or(DEFAULT).to_owned(),
+        seconds(l.reopen_within),
+        l.reopen_transition.as_deref().unwrap_or(DEFAULT).to_owned(),
+        l.mute_resolutions.join(","),
+    ])
+}
+
+/// A test's lifecycle override, as [`describe_lifecycle`] with `(global)` for each part
+/// the override leaves to the settings (as the `saved …` line of `override` does).
+pub fn describe_lifecycle_override(o: &LifecycleOverride) -> String {
+    const GLOBAL: &str = "(global)";
+    let or_global = |v: Option<String>| v.unwrap_or_else(|| GLOBAL.to_owned());
+    lifecycle_line([
+        or_global(o.on_repeat.map(|v| on_repeat_word(v).to_owned())),
+        or_global(o.comment_every.map(seconds)),
+        or_global(o.on_pass.map(|v| on_pass_word(v).to_owned())),
+        or_global(o.passes_to_resolve.map(|v| v.to_string())),
+        or_global(o.resolve_transition.clone()),
+        or_global(o.resolution.clone()),
+        or_global(o.reopen_within.map(seconds)),
+        or_global(o.reopen_transition.clone()),
+        or_global(o.mute_resolutions.as_ref().map(|v| v.join(","))),
+    ])
+}
+
+/// The names of the lifecycle line's parts: the options that set them.
+const LIFECYCLE_PARTS: [&str; 9] = [
+    "on-repeat",
+    "comment-every",
+    "on-pass",
+    "passes-to-resolve",
+    "resolve-transition",
+    "resolution",
+    "reopen-within",
+    "reopen-transition",
+    "mute-resolutions",
+];
+
+fn lifecycle_line(values: [String; 9]) -> String {
+    let parts: Vec<String> = LIFECYCLE_PARTS
+        .iter()
+        .zip(values)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    clean(&format!("lifecycle {}", parts.join(" ")))
+}
+
+fn seconds(d: Duration) -> String {
+    d.as_secs().to_string()
+}
+
+fn on_repeat_word(v: OnRepeat) -> &'static str {
+    match v {
+        OnRepeat::Nothing => "nothing",
+        OnRepeat::Comment => "comment",
+        // A policy added to the library later; `configure` cannot set it.
+        _ => "other",
+    }
+}
+
+fn on_pass_word(v: OnPass) -> &'static str {
+    match v {
+        OnPass::Nothing => "nothing",
+        OnPass::Comment => "comment",
+        OnPass::Resolve => "resolve",
+        _ => "other",
+    }
+}
+
 fn describe_assignee(a: &Assignee) -> &str {
     a.account_id().unwrap_or("auto")
 }
 
+/// What `fail` and `pass` print for the library's answer: `created KEY URL`,
+/// `duplicate KEY URL`, `reopened KEY URL`, `muted KEY`, `commented KEY`, `resolved KEY`,
+/// `passing N/M KEY`, `ignored`, `disabled` or `not-connected`.
 pub fn describe_outcome(outcome: Outcome) -> Result<String, Failure> {
     Ok(match outcome {
         Outcome::Created(i) => format!("created {} {}", clean(&i.key), clean(&i.url)),
         Outcome::Duplicate(i) => format!("duplicate {} {}", clean(&i.key), clean(&i.url)),
+        Outcome::Reopened(i) => format!("reopened {} {}", clean(&i.key), clean(&i.url)),
+        Outcome::Muted(i) => format!("muted {}", clean(&i.key)),
+        Outcome::Commented(i) => format!("commented {}", clean(&i.key)),
+        Outcome::Resolved(i) => format!("resolved {}", clean(&i.key)),
+        Outcome::Passing {
+            passes,
+            needed,
+            issue,
+        } => format!("passing {passes}/{needed} {}", clean(&issue.key)),
         Outcome::Disabled => "disabled".to_owned(),
         Outcome::NotConnected => "not-connected".to_owned(),
-        // `fail` always reports an error status, so this is not expected here.
+        // `fail` always reports an error status, so only `pass` gets this: nothing to do.
         Outcome::Ignored => "ignored".to_owned(),
         // Was an error before it became an outcome: the tool keeps its error line.
         Outcome::NotConfigured => return Err(Error::NotConfigured.into()),
@@ -217,6 +317,98 @@ mod tests {
             describe_override(&o),
             "saved enabled=true project=(global) assignee=(global) labels= fields=customfield_1=a b"
         );
+    }
+
+    #[test]
+    fn the_lifecycle_is_one_line_of_every_part_in_the_options_order() {
+        assert_eq!(
+            describe_lifecycle(&Lifecycle::default()),
+            "lifecycle on-repeat=nothing comment-every=3600 on-pass=nothing passes-to-resolve=1 \
+             resolve-transition=(default) resolution=(default) reopen-within=0 \
+             reopen-transition=(default) mute-resolutions="
+        );
+        let l = Lifecycle::default()
+            .with_on_repeat(OnRepeat::Comment)
+            .with_comment_every(Duration::from_secs(600))
+            .with_on_pass(OnPass::Resolve)
+            .with_passes_to_resolve(3)
+            .with_resolve_transition("Close\tissue")
+            .with_resolution("Fixed")
+            .with_reopen_within(Duration::from_secs(86_400))
+            .with_reopen_transition("Reopen")
+            .with_mute_resolutions(["Won't Do", "Duplicate"]);
+        assert_eq!(
+            describe_lifecycle(&l),
+            "lifecycle on-repeat=comment comment-every=600 on-pass=resolve passes-to-resolve=3 \
+             resolve-transition=Close issue resolution=Fixed reopen-within=86400 \
+             reopen-transition=Reopen mute-resolutions=Won't Do,Duplicate"
+        );
+    }
+
+    #[test]
+    fn a_lifecycle_override_shows_what_it_leaves_to_the_settings() {
+        assert_eq!(
+            describe_lifecycle_override(&LifecycleOverride::default()),
+            "lifecycle on-repeat=(global) comment-every=(global) on-pass=(global) \
+             passes-to-resolve=(global) resolve-transition=(global) resolution=(global) \
+             reopen-within=(global) reopen-transition=(global) mute-resolutions=(global)"
+        );
+        let o = LifecycleOverride::default()
+            .with_on_pass(OnPass::Comment)
+            .with_reopen_within(Duration::ZERO)
+            .with_mute_resolutions(Vec::<String>::new());
+        assert_eq!(
+            describe_lifecycle_override(&o),
+            "lifecycle on-repeat=(global) comment-every=(global) on-pass=comment \
+             passes-to-resolve=(global) resolve-transition=(global) resolution=(global) \
+             reopen-within=0 reopen-transition=(global) mute-resolutions="
+        );
+    }
+
+    #[test]
+    fn every_outcome_is_one_line() {
+        use jira_notifier::IssueRef;
+        let issue = || IssueRef::new("10042", "QA-7", "https://acme.atlassian.net/browse/QA-7");
+        let cases = [
+            (
+                Outcome::Created(issue()),
+                "created QA-7 https://acme.atlassian.net/browse/QA-7",
+            ),
+            (
+                Outcome::Duplicate(issue()),
+                "duplicate QA-7 https://acme.atlassian.net/browse/QA-7",
+            ),
+            (
+                Outcome::Reopened(issue()),
+                "reopened QA-7 https://acme.atlassian.net/browse/QA-7",
+            ),
+            (Outcome::Muted(issue()), "muted QA-7"),
+            (Outcome::Commented(issue()), "commented QA-7"),
+            (Outcome::Resolved(issue()), "resolved QA-7"),
+            (
+                Outcome::Passing {
+                    passes: 1,
+                    needed: 3,
+                    issue: issue(),
+                },
+                "passing 1/3 QA-7",
+            ),
+            (Outcome::Ignored, "ignored"),
+            (Outcome::Disabled, "disabled"),
+            (Outcome::NotConnected, "not-connected"),
+        ];
+        for (outcome, line) in cases {
+            assert_eq!(describe_outcome(outcome).unwrap(), line);
+        }
+        let Err(Failure::Failed { message, retryable }) = describe_outcome(Outcome::NotConfigured)
+        else {
+            panic!()
+        };
+        assert!(
+            message.starts_with("Jira settings are not saved yet"),
+            "{message}"
+        );
+        assert!(!retryable);
     }
 
     #[test]

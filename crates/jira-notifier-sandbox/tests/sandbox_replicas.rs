@@ -1,7 +1,8 @@
 //! `sandbox` processes against the simulated Jira served over real HTTP: many concurrent
 //! `sandbox fail` processes sharing one store (the state file, or a PostgreSQL database
 //! with several workspaces) make exactly one issue per failing test; create screens
-//! (`fields`, `--field`, a refused `configure`, `health`); workspaces in one state file.
+//! (`fields`, `--field`, a refused `configure`, `health`); workspaces in one state file;
+//! the lifecycle's `pass` and reopening (ignored until the library's behaviour is in).
 //!
 //! The simulated Jira is served by `jira_notifier_sim::SimServer`; the binary is the one
 //! Cargo builds for these tests (`CARGO_BIN_EXE_sandbox`).
@@ -733,4 +734,88 @@ async fn the_database_is_named_in_place_of_the_state_file() {
     );
     assert_eq!(on_db.run(&["--workspace", &w, "health"]).await.ok(), "ok\n");
     on_db.run(&["--workspace", &w, "disconnect"]).await;
+}
+
+// ----- The lifecycle (issue 12): these need the library's behaviour behind the options,
+// and a simulated Jira with workflow transitions; switch them on once both are in. -----
+
+/// The key and link of the issue a `fail` created (`created KEY URL`).
+fn created(run: &Run) -> (String, String) {
+    let line = run.ok().trim_end();
+    let mut words = line.split(' ');
+    assert_eq!(words.next(), Some("created"), "{run:?}");
+    let key = words.next().unwrap().to_owned();
+    let url = words.next().unwrap().to_owned();
+    (key, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the lifecycle behaviour (issue 12)"]
+async fn lifecycle_pass_comments_or_resolves_after_passes_in_a_row() {
+    let (sim, server) = start_sim().await;
+    let sb = Sandbox::new(&server);
+    sb.run(&["connect"]).await;
+    let configure = [
+        "configure",
+        "--project",
+        "QA",
+        "--on-pass",
+        "resolve",
+        "--passes-to-resolve",
+        "2",
+    ];
+    sb.run(&configure).await;
+
+    let (key, _) = created(&sb.run(&["fail", "alpha"]).await);
+    assert_eq!(
+        sb.run(&["pass", "alpha"]).await.ok(),
+        format!("passing 1/2 {key}\n")
+    );
+    assert_eq!(
+        sb.run(&["pass", "alpha"]).await.ok(),
+        format!("resolved {key}\n")
+    );
+    assert_eq!(
+        sim.issue(&key).unwrap().status_category,
+        StatusCategory::Done
+    );
+    assert_eq!(sb.run(&["pass", "alpha"]).await.ok(), "ignored\n");
+
+    // One test comments instead: once per failing streak.
+    sb.run(&["override", "beta", "--on-pass", "comment"]).await;
+    let (key, _) = created(&sb.run(&["fail", "beta"]).await);
+    assert_eq!(
+        sb.run(&["pass", "beta", "--name", "Beta works"]).await.ok(),
+        format!("commented {key}\n")
+    );
+    assert_eq!(sb.run(&["pass", "beta"]).await.ok(), "ignored\n");
+    assert_eq!(sim.issue(&key).unwrap().comments.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the lifecycle behaviour (issue 12)"]
+async fn lifecycle_fail_reopens_an_issue_done_a_short_while_ago() {
+    let (sim, server) = start_sim().await;
+    let sb = Sandbox::new(&server);
+    sb.run(&["connect"]).await;
+    sb.run(&["configure", "--project", "QA", "--reopen-within", "3600"])
+        .await;
+
+    let (key, url) = created(&sb.run(&["fail", "alpha"]).await);
+    assert!(sim.set_status(&key, StatusCategory::Done));
+    assert_eq!(
+        sb.run(&["fail", "alpha"]).await.ok(),
+        format!("reopened {key} {url}\n")
+    );
+    assert_ne!(
+        sim.issue(&key).unwrap().status_category,
+        StatusCategory::Done
+    );
+
+    // Reopening off for one test: a new issue.
+    sb.run(&["override", "beta", "--reopen-within", "0"]).await;
+    let (first, _) = created(&sb.run(&["fail", "beta"]).await);
+    assert!(sim.set_status(&first, StatusCategory::Done));
+    let (second, _) = created(&sb.run(&["fail", "beta"]).await);
+    assert_ne!(first, second);
 }
