@@ -124,7 +124,15 @@ fn civil(days: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -147,7 +155,13 @@ mod tests {
             parse_jira("2026-11-30T04:12:33+0000"),
             Some(from_ms(1_796_011_953_000))
         );
-        for bad in ["", "2026-11-30", "2026-13-30T04:12:33Z", "2026-11-30T04:12:33.x+0000", "2026-11-30T04:12:33+00"] {
+        for bad in [
+            "",
+            "2026-11-30",
+            "2026-13-30T04:12:33Z",
+            "2026-11-30T04:12:33.x+0000",
+            "2026-11-30T04:12:33+00",
+        ] {
             assert_eq!(parse_jira(bad), None, "{bad}");
         }
     }

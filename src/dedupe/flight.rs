@@ -82,12 +82,8 @@ impl Boarding<'_> {
         self.guard.as_ref().and_then(|g| g.as_ref())
     }
 
-    /// Tells the reports waiting behind this one which issue stands for the test.
-    pub(crate) fn land(&mut self, issue: &IssueRef) {
-        self.land_with(issue, false);
-    }
-
-    /// [`land`](Self::land), and whether each repeat must still be counted in the store.
+    /// Tells the reports waiting behind this one which issue stands for the test, and
+    /// whether each repeat must still be counted in the store.
     pub(crate) fn land_with(&mut self, issue: &IssueRef, counts: bool) {
         if let Some(g) = self.guard.as_mut() {
             **g = Some(Landing {
@@ -144,7 +140,7 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "the second report did not wait");
-        first.land(&issue("QA-1"));
+        first.land_with(&issue("QA-1"), false);
         drop(first);
         assert_eq!(waiter.await.unwrap().as_deref(), Some("QA-1"));
         assert_eq!(flights.len(), 0);

@@ -24,5 +24,5 @@ pub(crate) mod search;
 pub(crate) mod unclear;
 
 pub(crate) use self::claim::{issue_ref, record_of, Claimant, Claimed};
-pub(crate) use self::search::{look, open_issue, Look};
+pub(crate) use self::search::look;
 pub(crate) use self::unclear::{create, LookBack};

@@ -232,7 +232,12 @@ impl Lead {
 
 /// The failure document with paragraphs before it, within the description budget: the
 /// message is cut to make room for them.
-pub(crate) fn failure_doc_after(leads: Vec<Lead>, test_name: &str, test_url: &str, message: &str) -> Doc {
+pub(crate) fn failure_doc_after(
+    leads: Vec<Lead>,
+    test_name: &str,
+    test_url: &str,
+    message: &str,
+) -> Doc {
     let room: usize = leads.iter().map(Lead::json_len).sum();
     let mut doc = failure_doc_within(
         test_name,

@@ -9,9 +9,9 @@ mod calls;
 pub(crate) mod client;
 pub(crate) mod createmeta;
 pub(crate) mod lookup;
-pub(crate) mod workflow;
 pub(crate) mod models;
 pub(crate) mod requests;
+pub(crate) mod workflow;
 
-pub(crate) use self::calls::{Closed, Done, Found, Lookup};
+pub(crate) use self::calls::{Done, Found, Lookup};
 pub(crate) use self::client::JiraClient;

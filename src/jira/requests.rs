@@ -228,7 +228,13 @@ mod tests {
         assert_eq!(b["reconcileIssues"], json!([10001]));
         assert_eq!(
             b["fields"],
-            json!(["key", "status", "labels", "resolution", "statuscategorychangedate"])
+            json!([
+                "key",
+                "status",
+                "labels",
+                "resolution",
+                "statuscategorychangedate"
+            ])
         );
         let no_reconcile = body(&search(&e(), "c1", "labels = \"x\"", &[]));
         assert!(no_reconcile.get("reconcileIssues").is_none());

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::answers::{checked_issue_id, checked_issue_key, parse};
-use super::calls::{Closed, Found};
+use super::calls::Found;
 use super::client::JiraClient;
 use super::lookup::LOOKUP_FIELDS;
 use super::models::{FoundCategory, FoundFields};
@@ -92,7 +92,6 @@ pub(crate) fn transition(
 pub(crate) struct Movable {
     pub found: Found,
     pub done: bool,
-    pub closed: Closed,
     pub offered: Vec<Offered>,
 }
 
@@ -195,7 +194,6 @@ impl JiraClient {
                 key: key.to_owned(),
             },
             done: issue.is_done(),
-            closed: Closed::of(&issue),
             offered: answer
                 .transitions
                 .into_iter()

@@ -17,5 +17,5 @@ pub(crate) mod texts;
 pub(crate) mod transitions;
 
 pub use policy::{Lifecycle, LifecycleOverride, OnPass, OnRepeat, DEFAULT_COMMENT_EVERY};
-pub(crate) use state::{Batch, PassStep};
+pub(crate) use state::PassStep;
 pub use state::{TestState, Versioned};

@@ -381,7 +381,10 @@ mod tests {
         assert_eq!(back.passes_to_resolve, 1);
         let o: LifecycleOverride = serde_json::from_str(r#"{"comment_every":60}"#).unwrap();
         assert_eq!(o.comment_every, Some(Duration::from_secs(60)));
-        assert_eq!(serde_json::to_string(&LifecycleOverride::default()).unwrap(), "{}");
+        assert_eq!(
+            serde_json::to_string(&LifecycleOverride::default()).unwrap(),
+            "{}"
+        );
     }
 
     #[test]

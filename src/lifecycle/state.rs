@@ -3,9 +3,9 @@
 //! ([`ConfigStore::swap_test_state`](crate::ConfigStore::swap_test_state)), so that of
 //! several replicas exactly one posts each comment, as one creates each issue.
 
-use std::time::SystemTime;
 #[cfg(test)]
 use std::time::Duration;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -96,10 +96,7 @@ pub(crate) enum PassStep {
     /// Counting towards the resolve.
     Counting { passes: u32, needed: u32 },
     /// Act now (comment, or resolve with the comment), once for the streak.
-    Act {
-        failures: u32,
-        since: SystemTime,
-    },
+    Act { failures: u32, since: SystemTime },
 }
 
 impl TestState {
@@ -141,7 +138,9 @@ impl TestState {
         self.last_unsent = Some(at);
         self.message = text::cut(message, MESSAGE_KEPT).to_owned();
         let since = self.since.unwrap_or(at);
-        if at.saturating_sub(since) < policy.comment_every.as_millis() as u64 {
+        if at.saturating_sub(since)
+            < u64::try_from(policy.comment_every.as_millis()).unwrap_or(u64::MAX)
+        {
             return None;
         }
         let batch = Batch {
@@ -213,11 +212,6 @@ impl TestState {
         if self.passes == 0 {
             self.passing_since = None;
         }
-    }
-
-    /// The streak ended without action: the issue was found closed already.
-    pub(crate) fn settle(&mut self) {
-        self.recovered = true;
     }
 
     fn start_issue(&mut self, issue_id: &str, now: SystemTime) {

@@ -17,7 +17,11 @@ pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch) -> Doc {
     let span = if batch.first == batch.last {
         format!("at {}", display(batch.last))
     } else {
-        format!("first at {}, last at {}", display(batch.first), display(batch.last))
+        format!(
+            "first at {}, last at {}",
+            display(batch.first),
+            display(batch.last)
+        )
     };
     let line = format!(
         "Failed {} more {times} since {} ({span}). The last error:",
@@ -35,7 +39,11 @@ pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch) -> Doc {
 /// The comment of a test passing again after a failing streak.
 pub(crate) fn recovery_comment(test: &TestInfo, failures: u32, since: SystemTime) -> Doc {
     let name = single_line(&test.name);
-    let name = if name.trim().is_empty() { "The test".to_owned() } else { name };
+    let name = if name.trim().is_empty() {
+        "The test".to_owned()
+    } else {
+        name
+    };
     let plural = if failures == 1 { "failure" } else { "failures" };
     let rest = format!(
         " is passing again since {}, after {failures} {plural}.",
@@ -134,7 +142,13 @@ mod tests {
             message: "x".repeat(100_000),
         };
         assert!(repeat_comment(&test(), &b).json_len() <= DESCRIPTION_BUDGET);
-        let d = description_after(&test(), &"y".repeat(100_000), "QA-1", "https://s/browse/QA-1", None);
+        let d = description_after(
+            &test(),
+            &"y".repeat(100_000),
+            "QA-1",
+            "https://s/browse/QA-1",
+            None,
+        );
         assert!(d.json_len() <= DESCRIPTION_BUDGET);
     }
 

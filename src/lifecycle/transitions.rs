@@ -63,7 +63,10 @@ pub(crate) fn choose<'a>(
 /// screen has the field, else Jira's first allowed value when the screen requires one,
 /// else none. A configured name the screen does not allow is an error naming those it
 /// does.
-pub(crate) fn resolution_for(t: &Offered, configured: Option<&str>) -> Result<Option<String>, Vec<String>> {
+pub(crate) fn resolution_for(
+    t: &Offered,
+    configured: Option<&str>,
+) -> Result<Option<String>, Vec<String>> {
     let Some(field) = &t.resolution else {
         // Not on the screen: Jira refuses a resolution it cannot set, so send none.
         return Ok(None);
@@ -97,10 +100,17 @@ mod tests {
 
     #[test]
     fn the_category_decides_unless_a_name_is_configured() {
-        let offered = [t("11", "To Do", false), t("31", "Done", true), t("41", "Closed", true)];
+        let offered = [
+            t("11", "To Do", false),
+            t("31", "Done", true),
+            t("41", "Closed", true),
+        ];
         assert_eq!(choose(&offered, Goal::Done, None).unwrap().id, "31");
         assert_eq!(choose(&offered, Goal::Open, None).unwrap().id, "11");
-        assert_eq!(choose(&offered, Goal::Done, Some(" closed ")).unwrap().id, "41");
+        assert_eq!(
+            choose(&offered, Goal::Done, Some(" closed ")).unwrap().id,
+            "41"
+        );
         assert_eq!(choose(&offered, Goal::Done, Some("Nope")), None);
         assert_eq!(choose(&offered[..1], Goal::Done, None), None);
     }
@@ -108,10 +118,17 @@ mod tests {
     #[test]
     fn the_resolution_is_filled_when_the_screen_asks_for_it() {
         let mut r = t("31", "Resolve", true);
-        assert_eq!(resolution_for(&r, Some("Done")), Ok(None), "not on the screen");
+        assert_eq!(
+            resolution_for(&r, Some("Done")),
+            Ok(None),
+            "not on the screen"
+        );
         r.resolution = Some(ResolutionField {
             required: true,
-            allowed: vec![("1".into(), "Fixed".into()), ("2".into(), "Won't Do".into())],
+            allowed: vec![
+                ("1".into(), "Fixed".into()),
+                ("2".into(), "Won't Do".into()),
+            ],
         });
         assert_eq!(resolution_for(&r, None), Ok(Some("1".into())));
         assert_eq!(resolution_for(&r, Some("won't do")), Ok(Some("2".into())));

@@ -10,6 +10,7 @@ use crate::health::HealthEvent;
 use crate::issue::labels::{check_label, check_prefix};
 use crate::jira::models::Project as WireProject;
 use crate::jira::Lookup;
+use crate::lifecycle::Lifecycle;
 use crate::settings::{
     merged_fields, Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
 };
@@ -91,6 +92,7 @@ impl JiraNotifier {
         if settings.issue_type.is_empty() {
             return Err(Error::invalid("issue_type", "choose an issue type"));
         }
+        check_lifecycle(&settings.lifecycle)?;
         let project = self
             .inner
             .find_project(&conn, &settings.project_key)
@@ -151,6 +153,7 @@ impl JiraNotifier {
         let mut o = test_override;
         o.labels = checked_labels(&o.labels)?;
         o.fields = checked_fields(&o.fields)?;
+        check_lifecycle(&Lifecycle::default().with_override(&o.lifecycle))?;
         let global = self.inner.store.load_settings().await?;
         let mut saved = SavedOverride {
             test_override: o.clone(),
@@ -399,4 +402,15 @@ fn checked_labels(labels: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// Refuses a lifecycle policy that cannot work (a zero interval, zero passes, an empty
+/// name), naming every problem; nothing is saved.
+fn check_lifecycle(policy: &Lifecycle) -> Result<()> {
+    let problems = policy.problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("lifecycle", problems.join("; ")))
+    }
 }

@@ -4,10 +4,10 @@
 
 use super::Inner;
 use crate::connection::Connection;
-use crate::dedupe::{issue_ref, Claimed};
+use crate::dedupe::issue_ref;
 use crate::error::{ApiError, Error, Result};
 use crate::health::{HealthEvent, Refusal, RefusedAction};
-use crate::jira::{Done, Found};
+use crate::jira::Done;
 use crate::lifecycle::transitions::{choose, Goal};
 use crate::lifecycle::{texts, Lifecycle, TestState, Versioned};
 use crate::outcome::{IssueRef, TestInfo};
@@ -70,7 +70,9 @@ impl Inner {
     ) -> Result<()> {
         let now = self.clock.now();
         let batch = self
-            .update_state(test_id, state, |s| s.failed(&issue.id, now, message, policy))
+            .update_state(test_id, state, |s| {
+                s.failed(&issue.id, now, message, policy)
+            })
             .await?;
         let Some(batch) = batch else {
             return Ok(());
@@ -235,7 +237,11 @@ impl Inner {
             messages,
         )
         .of_move(action, &issue.key);
-        if let Err(e) = self.store.record_health(&HealthEvent::Refused(refusal)).await {
+        if let Err(e) = self
+            .store
+            .record_health(&HealthEvent::Refused(refusal))
+            .await
+        {
             tracing::warn!(error = %e, "could not record a refused move in the health");
         }
     }
@@ -260,17 +266,4 @@ fn is_final(api: &ApiError) -> bool {
 
 fn record_of_done(done: &Done, label: &str) -> IssueRecord {
     crate::dedupe::record_of(&done.found, label)
-}
-
-/// The issue a claim's holder made or found meanwhile, as the failure path reports it.
-pub(super) fn existing(claimed: Claimed) -> Option<IssueRef> {
-    match claimed {
-        Claimed::Existing(issue) => Some(issue),
-        Claimed::Create => None,
-    }
-}
-
-/// The host's view of a found issue.
-pub(super) fn found_ref(conn: &Connection, found: &Found) -> IssueRef {
-    issue_ref(conn, found)
 }

@@ -165,7 +165,10 @@ impl JiraNotifier {
             .await);
         };
         let t = if t.has_screen && t.resolution.is_none() {
-            self.inner.client.with_screen(conn, &record.issue_id, t).await?
+            self.inner
+                .client
+                .with_screen(conn, &record.issue_id, t)
+                .await?
         } else {
             t.clone()
         };
@@ -198,7 +201,11 @@ impl JiraNotifier {
     /// Undoes a pass whose action failed, so that reporting it again acts again.
     async fn unpass(&self, test_id: &TestId) {
         let result = match self.inner.store.load_test_state(test_id).await {
-            Ok(state) => self.inner.update_state(test_id, state, |s| s.unpass()).await,
+            Ok(state) => {
+                self.inner
+                    .update_state(test_id, state, |s| s.unpass())
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(error) = result {

@@ -13,8 +13,8 @@ use crate::issue::labels::{notification_label, test_label};
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::{Done, Found};
 use crate::lifecycle::{texts, TestState};
-use crate::settings::lifecycle_for;
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
+use crate::settings::lifecycle_for;
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
 use crate::store::{IssueRecord, StoreErrorKind, TestId};
 

@@ -345,15 +345,24 @@ impl ConfigStore for FileStore {
             settings: d.settings,
             test_override: d.overrides.remove(&test_id),
             record: d.records.remove(&test_id),
-            state: d.states.remove(&test_id).map(Into::into).unwrap_or_default(),
+            state: d
+                .states
+                .remove(&test_id)
+                .map(Into::into)
+                .unwrap_or_default(),
         })
         .await
     }
 
     async fn load_test_state(&self, test_id: &TestId) -> Result<Versioned<TestState>, StoreError> {
         let test_id = test_id.as_str().to_owned();
-        self.read(move |mut d| d.states.remove(&test_id).map(Into::into).unwrap_or_default())
-            .await
+        self.read(move |mut d| {
+            d.states
+                .remove(&test_id)
+                .map(Into::into)
+                .unwrap_or_default()
+        })
+        .await
     }
 
     async fn swap_test_state(

@@ -128,9 +128,23 @@ async fn an_issue_listed_as_done_does_not_block_a_new_one() {
             json!([found_issue("10042", "QA-42", "done", &[LABEL])]),
         )
         .await;
-    let create = h
-        .mock_create(TOKEN, checkout_create(&[LABEL], None), "10043", "QA-43")
-        .await;
+    // The new issue names the done one first (issue 12's history line; the search said
+    // nothing of when it was done).
+    let mut body = checkout_create(&[LABEL], None);
+    body["fields"]["description"]["content"]
+        .as_array_mut()
+        .unwrap()
+        .insert(
+            0,
+            json!({"type": "paragraph", "content": [
+                {"type": "text", "text": "This test failed before: "},
+                {"type": "text", "text": "QA-42", "marks": [
+                    {"type": "link", "attrs": {"href": browse("QA-42")}}
+                ]},
+                {"type": "text", "text": "."}
+            ]}),
+        );
+    let create = h.mock_create(TOKEN, body, "10043", "QA-43").await;
 
     let outcome = h.report_checkout().await.unwrap();
 

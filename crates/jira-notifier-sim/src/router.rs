@@ -10,8 +10,8 @@ use url::Url;
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
 use super::{
-    attachments, auth, comments, issues, lists, reply, resolutions, scopes, screens, search, tenant,
-    transitions,
+    attachments, auth, comments, issues, lists, reply, resolutions, scopes, screens, search,
+    tenant, transitions,
 };
 use jira_notifier::{HttpRequest, HttpResponse, Method, TransportError};
 
