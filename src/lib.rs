@@ -34,8 +34,9 @@ mod transport;
 #[path = "fuzz_api/mod.rs"]
 pub mod __private_fuzz;
 
+pub use auth::source::{SourcedToken, TokenRequest, TokenSource, TokenSourceError};
 pub use catalog::{IssueType, Project, User};
-pub use connection::{Connection, Credentials, Site};
+pub use connection::{Connection, CredentialKind, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
 pub use fields::{
