@@ -33,8 +33,17 @@ pub(crate) struct JiraClient {
     policy: RetryPolicy,
     gates: SiteGates,
     tokens: TokenCaches,
-    source: Option<Arc<dyn TokenSource>>,
+    source: Option<HostSource>,
     sourced: SourcedTokens,
+}
+
+/// The host's token source, which `Debug` never prints: it may hold refresh tokens.
+struct HostSource(Arc<dyn TokenSource>);
+
+impl std::fmt::Debug for HostSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSource([not shown])")
+    }
 }
 
 /// Who a request is sent as: the credential, and the site URL its calls go to when they go
@@ -72,13 +81,13 @@ impl JiraClient {
 
     /// Sets the host's token source, for connections made with a token source.
     pub(crate) fn with_token_source(mut self, source: Option<Arc<dyn TokenSource>>) -> Self {
-        self.source = source;
+        self.source = source.map(HostSource);
         self
     }
 
     /// The host's token source, or why a connection made with one cannot be used.
     fn source(&self) -> Result<&Arc<dyn TokenSource>> {
-        self.source.as_ref().ok_or_else(|| {
+        self.source.as_ref().map(|s| &s.0).ok_or_else(|| {
             Error::Config(
                 "the connection uses a host token source, but none was given to the builder \
                  (NotifierBuilder::token_source)"

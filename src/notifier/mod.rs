@@ -189,7 +189,7 @@ impl<S> fmt::Debug for NotifierBuilder<S> {
             .field("lease", &self.lease)
             .field("search_lag_bound", &self.search_lag_bound)
             .field("tenant_info_url", &self.tenant_info_url)
-            .field("token_source", &self.token_source)
+            .field("token_source", &self.token_source.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -4,6 +4,7 @@
 //! reaches a catch-all that fails the test.
 
 mod connect;
+mod credentials;
 mod fault_matrix;
 mod fixtures;
 mod logs;

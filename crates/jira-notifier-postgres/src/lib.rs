@@ -54,8 +54,8 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
-    Claim, ClaimOwner, ConfigStore, Connection, CredentialKind, Credentials, Health, HealthEvent, IssueRecord,
-    Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
+    Claim, ClaimOwner, ConfigStore, Connection, CredentialKind, Credentials, Health, HealthEvent,
+    IssueRecord, Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -804,7 +804,10 @@ impl PostgresStore {
         let kind = match kind.as_deref() {
             None => CredentialKind::ClientCredentials,
             Some(name) => CredentialKind::from_name(name).ok_or_else(|| {
-                corrupt_row(table, "credential_kind names no kind of credential this build knows")
+                corrupt_row(
+                    table,
+                    "credential_kind names no kind of credential this build knows",
+                )
             })?,
         };
         let secret = match &self.shared.options.codec {
