@@ -129,7 +129,7 @@ pub struct ConnectArgs {
     /// (through the gateway) or a person's (on the site itself). Default, when those are
     /// set and JIRA_CLIENT_ID and JIRA_CLIENT_SECRET are not: `service` for an email at
     /// serviceaccount.atlassian.com, else `personal`.
-    #[arg(long, value_name = "service|personal")]
+    #[arg(long, value_name = "service|personal", allow_hyphen_values = true)]
     pub token_kind: Option<TokenKind>,
 }
 
