@@ -70,6 +70,31 @@ impl Endpoints {
     }
 }
 
+impl Endpoints {
+    /// A gateway URL ([`jira`](Self::jira)) moved to the site's own host, for a person's
+    /// API token: `{api}/ex/jira/{cloudId}/rest/api/3/…?q` becomes `{site}/rest/api/3/…?q`
+    /// (path and query as they were encoded). The site must be https, or loopback http.
+    pub(crate) fn on_site(&self, gateway_url: &Url, site: &str) -> Result<Url> {
+        let site = check_site(site).map_err(|_| {
+            Error::Config(format!(
+                "the connection's site URL {site:?} is not an https site URL"
+            ))
+        })?;
+        let prefix = self.api.path().trim_end_matches('/');
+        let rest = gateway_url
+            .path()
+            .strip_prefix(prefix)
+            .and_then(|p| p.strip_prefix("/ex/jira/"))
+            .and_then(|p| p.find('/').map(|i| &p[i..]))
+            .ok_or_else(|| Error::Config("a request that is not a Jira call".into()))?;
+        let mut url = site;
+        url.set_path(rest);
+        url.set_query(gateway_url.query());
+        url.set_fragment(None);
+        Ok(url)
+    }
+}
+
 fn join(base: &Url, segments: &[&str]) -> Url {
     // Built by hand rather than with the url crate's `path_segments_mut`, which drops tabs
     // and line breaks from a segment instead of encoding them (`a\tb` would become `ab`,
@@ -155,7 +180,7 @@ fn check_base(what: &str, raw: &str) -> Result<Url> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -224,6 +249,28 @@ mod tests {
         assert!(check_site("https://u:p@acme.atlassian.net").is_err());
         assert!(check_site("acme").is_err());
         assert!(check_site("http://localhost:8080").is_ok());
+    }
+
+    #[test]
+    fn a_personal_tokens_calls_go_to_the_site_itself() {
+        let e = Endpoints::new(DEFAULT_AUTH_URL, "http://127.0.0.1:8/gw").unwrap();
+        let gw = e.jira("c-1", &["project", "A/B ?#"]);
+        let mut gw = gw;
+        gw.set_query(Some("expand=x%20y"));
+        assert_eq!(
+            e.on_site(&gw, "https://acme.atlassian.net")
+                .unwrap()
+                .as_str(),
+            "https://acme.atlassian.net/rest/api/3/project/A%2FB%20%3F%23?expand=x%20y"
+        );
+        assert_eq!(
+            e.on_site(&e.jira("c", &["myself"]), "http://127.0.0.1:9/")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/rest/api/3/myself"
+        );
+        assert!(e.on_site(&gw, "http://acme.atlassian.net").is_err());
+        assert!(e.on_site(&e.token(), "https://acme.atlassian.net").is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::connection::Site;
+use crate::connection::{CredentialKind, Site};
 use crate::fields::FieldProblem;
 use crate::outcome::IssueRef;
 use crate::store::{StoreError, StoreErrorKind};
@@ -42,6 +42,32 @@ pub enum Error {
         error: String,
         /// Atlassian's `error_description`.
         description: String,
+    },
+
+    /// Jira (or the gateway) refused a credential that is not client credentials: an API
+    /// token with the wrong email or token (or one expired or revoked), or a host token
+    /// source's token, refused again after the source was asked for a new one. The text
+    /// names the kind of credential and the account, never the secret; the settings
+    /// screen can show it as it is.
+    #[error("{}", refused_text(*.kind, .account, *.status))]
+    CredentialRefused {
+        /// The kind of credential.
+        kind: CredentialKind,
+        /// The account's email (API tokens), or the token source's connection name.
+        account: String,
+        /// The HTTP status of Jira's answer (`401`).
+        status: u16,
+    },
+
+    /// The host's [`TokenSource`](crate::TokenSource) gave no usable token. Its error
+    /// is the [`source`](std::error::Error::source).
+    #[error("the host's token source gave no usable token for {name:?}: {source}")]
+    TokenSourceFailed {
+        /// The connection name the source was asked for.
+        name: String,
+        /// The source's error.
+        #[source]
+        source: crate::auth::source::TokenSourceError,
     },
 
     /// The credentials work but reach no Jira site: the service account was given access
@@ -319,6 +345,23 @@ fn permission_list(permissions: &[String]) -> String {
         .join(", ")
 }
 
+fn refused_text(kind: CredentialKind, account: &str, status: u16) -> String {
+    match kind {
+        CredentialKind::ServiceAccountToken => format!(
+            "the API token of service account {account} was refused ({status}): check the email and the token, that the token has not expired, and that it was made under Atlassian Administration → Service accounts (a person's token is connected as a personal API token)"
+        ),
+        CredentialKind::PersonalToken => format!(
+            "the personal API token of {account} was refused ({status}): check the email and the token (id.atlassian.com → Security → API tokens), and that it has not expired or been revoked (a service account's token is connected as a service account API token)"
+        ),
+        CredentialKind::TokenSource => format!(
+            "the host token source's token for {account} was refused ({status}), again after the source was asked for a new one: the app's grant may have been revoked"
+        ),
+        _ => format!(
+            "the OAuth 2.0 client credentials {account} were refused ({status}): check the client id and secret"
+        ),
+    }
+}
+
 fn site_names(sites: &[Site]) -> String {
     sites
         .iter()
@@ -359,7 +402,9 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.status),
             Error::CreateRefused { error, .. } => Some(error.status),
-            Error::CredentialsRejected { status, .. } => Some(*status),
+            Error::CredentialsRejected { status, .. } | Error::CredentialRefused { status, .. } => {
+                Some(*status)
+            }
             Error::MissingScope { .. } => Some(401),
             _ => None,
         }

@@ -41,9 +41,10 @@ pub use attachment::{
     Attachment, AttachmentLimits, FailedAttachment, SkipReason, SkippedAttachment, UploadReport,
     UploadedAttachment,
 };
+pub use auth::source::{SourcedToken, TokenRequest, TokenSource, TokenSourceError};
 pub use catalog::{IssueType, Project, User};
 pub use clock::{Clock, SystemClock};
-pub use connection::{Connection, Credentials, Site};
+pub use connection::{Connection, CredentialKind, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
 pub use fields::{

@@ -8,12 +8,16 @@
 //!    the credentials reach that site through the gateway (which answers `404` for a cloud
 //!    id they do not reach), and its `baseUrl` that the cloud id is the site's. The
 //!    operation needs no scope (v3 spec, `getServerInfo`).
+//!
+//! A person's API token reaches the site on its own host only: step 2 is then
+//! `GET https://SITE/rest/api/3/serverInfo`, and the site is the URL given. A host token
+//! source names its cloud id itself, which must be the site's.
 
 use serde::Deserialize;
 use url::Url;
 
-use crate::connection::{Credentials, Site};
-use crate::endpoints::check_site;
+use crate::connection::{CredentialKind, Credentials, Site};
+use crate::endpoints::{check_site, is_loopback};
 use crate::error::{Error, Result};
 use crate::jira::answers::parse;
 use crate::jira::requests::{ApiRequest, Replay};
@@ -77,14 +81,35 @@ impl JiraClient {
             ));
         }
 
+        let kind = creds.kind();
+        if kind == CredentialKind::TokenSource {
+            let (_, sourced) = self.sourced_token(creds.client_id(), None).await?;
+            if sourced != id {
+                return Err(unreachable(format!(
+                    "the host token source's tokens are for the cloud id {sourced}, and this site's is {id}"
+                )));
+            }
+        }
+
         let req = get(SERVER_INFO, self.endpoints.jira(&id, &["serverInfo"]));
-        let server: ServerInfo = match self.call(creds, &req).await {
+        let server: ServerInfo = match self.call_as(creds, &origin(&url), &req).await {
             Ok(resp) => parse(req.operation, &resp)?,
             Err(Error::Api(e)) if matches!(e.status, 403 | 404) => {
+                let who = match kind {
+                    CredentialKind::PersonalToken => "the site",
+                    _ => "the gateway",
+                };
+                let fix = match kind {
+                    CredentialKind::PersonalToken => {
+                        "check that the person can use Jira on this site"
+                    }
+                    CredentialKind::TokenSource => "check that the app was granted this site",
+                    _ => "give the service account access to this site in Atlassian Admin",
+                };
                 return Err(unreachable(format!(
-                    "the credentials do not reach it (the gateway answered {} for its cloud id {id}); give the service account access to this site in Atlassian Admin",
+                    "the credentials do not reach it ({who} answered {} for its cloud id {id}); {fix}",
                     e.status
-                )))
+                )));
             }
             Err(e) => return Err(e),
         };
@@ -96,7 +121,15 @@ impl JiraClient {
         };
         let base = named(&server.base_url).or_else(|| named(&server.display_url));
         // Behind a stand-in (tests, a proxy) the gateway cannot know the host asked for.
-        let stand_in = self.endpoints.has_tenant_info_base();
+        // A loopback "site" is a stand-in too. A person's token asked the site itself.
+        let stand_in = self.endpoints.has_tenant_info_base() || is_loopback(&url);
+        if kind == CredentialKind::PersonalToken {
+            return Ok(Site {
+                cloud_id: id,
+                name: site_name(&origin(&url)),
+                url: origin(&url),
+            });
+        }
         if base.is_none() && !stand_in {
             return Err(unreachable(format!(
                 "its cloud id {id} is the site {}, not this one",
@@ -106,16 +139,56 @@ impl JiraClient {
         let site_url = base
             .filter(|u| u.scheme() == "https")
             .map_or_else(|| origin(&url), |u| origin(&u));
-        let name = Url::parse(&site_url)
-            .ok()
-            .and_then(|u| {
-                u.host_str()
-                    .map(|h| h.split('.').next().unwrap_or(h).to_owned())
-            })
-            .unwrap_or_default();
         Ok(Site {
             cloud_id: id,
-            name,
+            name: site_name(&site_url),
+            url: site_url,
+        })
+    }
+}
+
+/// `NAME` of `https://NAME.atlassian.net`.
+fn site_name(site_url: &str) -> String {
+    Url::parse(site_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.split('.').next().unwrap_or(h).to_owned())
+        })
+        .unwrap_or_default()
+}
+
+impl JiraClient {
+    /// The site of a host token source's tokens: the cloud id it names, checked through
+    /// the gateway, whose `serverInfo` says the site's URL.
+    pub(crate) async fn site_of_source(&self, creds: &Credentials) -> Result<Site> {
+        let (_, id) = self.sourced_token(creds.client_id(), None).await?;
+        let req = get(SERVER_INFO, self.endpoints.jira(&id, &["serverInfo"]));
+        let server: ServerInfo = match self.call_as(creds, "", &req).await {
+            Ok(resp) => parse(req.operation, &resp)?,
+            Err(Error::Api(e)) if matches!(e.status, 403 | 404) => {
+                return Err(Error::SiteUnreachable {
+                    url: format!("cloud id {id}"),
+                    reason: format!(
+                        "the host token source's token does not reach it (the gateway answered {}); check that the app was granted this site",
+                        e.status
+                    ),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let url = [&server.base_url, &server.display_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|u| Url::parse(u).ok())
+            .find(|u| u.scheme() == "https" && u.host_str().is_some() && u.username().is_empty())
+            .ok_or_else(|| {
+                Error::unexpected(req.operation, "no https site URL in the server info")
+            })?;
+        let site_url = origin(&url);
+        Ok(Site {
+            cloud_id: id,
+            name: site_name(&site_url),
             url: site_url,
         })
     }

@@ -246,7 +246,7 @@ impl JiraClient {
             drop(content);
             let req = add_attachment(&self.endpoints, &conn.site.cloud_id, issue, part.body);
             let headers = upload_headers(part.content_type);
-            let answer = match self.call_with(&conn.credentials, &req, &headers).await {
+            let answer = match self.call_with(conn, &req, &headers).await {
                 Ok(resp) => parse::<Vec<StoredAttachment>>(ADD_ATTACHMENT, &resp).and_then(stored),
                 Err(e) => Err(e),
             };

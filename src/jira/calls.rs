@@ -67,7 +67,7 @@ impl JiraClient {
     /// The Jira sites the credentials reach.
     pub(crate) async fn discover_sites(&self, creds: &Credentials) -> Result<Vec<Site>> {
         let req = requests::accessible_resources(&self.endpoints);
-        let resp = self.call(creds, &req).await?;
+        let resp = self.call_as(creds, "", &req).await?;
         let resources: Vec<AccessibleResource> = parse(req.operation, &resp)?;
         sites_from(resources)
     }
@@ -78,8 +78,7 @@ impl JiraClient {
         for _ in 0..MAX_PAGES {
             let req =
                 requests::project_search(&self.endpoints, &conn.site.cloud_id, all.len() as u64);
-            let page: ProjectPage =
-                parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let page: ProjectPage = parse(req.operation, &self.call(conn, &req).await?)?;
             let got = page.values.len();
             all.extend(page.values);
             let done = got == 0
@@ -95,7 +94,7 @@ impl JiraClient {
     /// One project by key, or why there is none.
     pub(crate) async fn project(&self, conn: &Connection, key: &str) -> Result<Lookup<Project>> {
         let req = requests::project(&self.endpoints, &conn.site.cloud_id, key);
-        match self.call(&conn.credentials, &req).await {
+        match self.call(conn, &req).await {
             Ok(resp) => Ok(Lookup::Found(parse(req.operation, &resp)?)),
             Err(Error::Api(e)) if e.status == 404 => Ok(Lookup::Missing(e.to_string())),
             Err(e) => Err(e),
@@ -116,8 +115,7 @@ impl JiraClient {
                 project,
                 all.len() as u64,
             );
-            let page: IssueTypePage =
-                parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let page: IssueTypePage = parse(req.operation, &self.call(conn, &req).await?)?;
             let got = page.issue_types.len();
             all.extend(page.issue_types);
             if got == 0 || page.total.is_none_or(|t| all.len() as u64 >= t) {
@@ -146,7 +144,7 @@ impl JiraClient {
                 UserFilter::Query(query),
                 start_at,
             );
-            let page: Vec<User> = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let page: Vec<User> = parse(req.operation, &self.call(conn, &req).await?)?;
             start_at += u64::from(requests::USER_PAGE);
             for u in page {
                 if u.active && !all.iter().any(|a| a.account_id == u.account_id) {
@@ -171,7 +169,7 @@ impl JiraClient {
             UserFilter::AccountId(account_id),
             0,
         );
-        let page: Vec<User> = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let page: Vec<User> = parse(req.operation, &self.call(conn, &req).await?)?;
         Ok(page.iter().any(|u| u.account_id == account_id && u.active))
     }
 
@@ -191,8 +189,7 @@ impl JiraClient {
         };
         let ids: Vec<u64> = reconcile.into_iter().collect();
         let req = requests::search(&self.endpoints, &conn.site.cloud_id, &query, &ids);
-        let answer: SearchAnswer =
-            parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let answer: SearchAnswer = parse(req.operation, &self.call(conn, &req).await?)?;
         let mut findings = Findings::default();
         for issue in answer.issues {
             // An issue whose labels are shown and lack ours came from a looser match
@@ -231,8 +228,7 @@ impl JiraClient {
     /// Creates an issue from its serialised body.
     pub(crate) async fn create(&self, conn: &Connection, body: Vec<u8>) -> Result<Found> {
         let req = requests::create_issue(&self.endpoints, &conn.site.cloud_id, body);
-        let created: CreatedIssue =
-            parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let created: CreatedIssue = parse(req.operation, &self.call(conn, &req).await?)?;
         checked_issue_key(req.operation, &created.key)?;
         checked_issue_id(req.operation, &created.id)?;
         Ok(Found {

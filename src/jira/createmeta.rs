@@ -222,7 +222,7 @@ impl JiraClient {
                 issue_type_id,
                 start_at,
             );
-            let page: FieldPage = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let page: FieldPage = parse(req.operation, &self.call(conn, &req).await?)?;
             let fields = page.fields.or(page.results).unwrap_or_default();
             let got = fields.len() as u64;
             start_at += got;
@@ -249,8 +249,7 @@ impl JiraClient {
         project_key: &str,
     ) -> Result<BTreeSet<String>> {
         let req = my_permissions(&self.endpoints, &conn.site.cloud_id, project_key);
-        let answer: PermissionsAnswer =
-            parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+        let answer: PermissionsAnswer = parse(req.operation, &self.call(conn, &req).await?)?;
         Ok(answer
             .permissions
             .into_iter()
@@ -268,7 +267,7 @@ impl JiraClient {
         let mut active = BTreeSet::new();
         for chunk in account_ids.chunks(USER_BULK) {
             let req = users_bulk(&self.endpoints, &conn.site.cloud_id, chunk);
-            let page: UserPage = parse(req.operation, &self.call(&conn.credentials, &req).await?)?;
+            let page: UserPage = parse(req.operation, &self.call(conn, &req).await?)?;
             active.extend(
                 page.values
                     .into_iter()
@@ -287,7 +286,7 @@ impl JiraClient {
         doc: &adf::Doc,
     ) -> Result<()> {
         let req = add_comment(&self.endpoints, &conn.site.cloud_id, issue_id, doc);
-        self.call(&conn.credentials, &req).await.map(drop)
+        self.call(conn, &req).await.map(drop)
     }
 }
 

@@ -56,7 +56,7 @@ impl JiraClient {
         label: &str,
     ) -> Result<Option<Current>> {
         let req = issue(&self.endpoints, &conn.site.cloud_id, id_or_key);
-        let resp = match self.call(&conn.credentials, &req).await {
+        let resp = match self.call(conn, &req).await {
             Ok(resp) => resp,
             Err(Error::Api(e)) if e.status == 404 => return Ok(None),
             Err(e) => return Err(e),

@@ -176,7 +176,7 @@ impl JiraClient {
     /// The issue as it is now, with the transitions it offers.
     pub(crate) async fn movable(&self, conn: &Connection, issue_id: &str) -> Result<Movable> {
         let req = issue_with_transitions(&self.endpoints, &conn.site.cloud_id, issue_id);
-        let resp = self.call(&conn.credentials, &req).await?;
+        let resp = self.call(conn, &req).await?;
         let answer: IssueAnswer = parse(req.operation, &resp)?;
         let issue = super::models::FoundIssue {
             id: answer.id,
@@ -210,7 +210,7 @@ impl JiraClient {
         t: &Offered,
     ) -> Result<Offered> {
         let req = transition_screen(&self.endpoints, &conn.site.cloud_id, issue_id, &t.id);
-        let resp = self.call(&conn.credentials, &req).await?;
+        let resp = self.call(conn, &req).await?;
         let answer: TransitionsAnswer = parse(req.operation, &resp)?;
         Ok(answer
             .transitions
@@ -235,7 +235,7 @@ impl JiraClient {
             transition_id,
             resolution_id,
         );
-        self.call(&conn.credentials, &req).await.map(drop)
+        self.call(conn, &req).await.map(drop)
     }
 }
 

@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::auth::source::TokenSource;
 use crate::clock::{Clock, SystemClock};
 use crate::dedupe::flight::Flights;
 use crate::dedupe::unclear::{KeyHints, Pending};
@@ -196,6 +197,7 @@ pub struct NotifierBuilder<S> {
     search_lag_bound: Option<Duration>,
     tenant_info_url: Option<String>,
     clock: Arc<dyn Clock>,
+    token_source: Option<Arc<dyn TokenSource>>,
 }
 
 /// The builder [`JiraNotifier::builder`] returns.
@@ -213,6 +215,7 @@ impl<S> fmt::Debug for NotifierBuilder<S> {
             .field("lease", &self.lease)
             .field("search_lag_bound", &self.search_lag_bound)
             .field("tenant_info_url", &self.tenant_info_url)
+            .field("token_source", &self.token_source.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -230,6 +233,7 @@ impl<S> NotifierBuilder<S> {
             search_lag_bound: None,
             tenant_info_url: None,
             clock: Arc::new(SystemClock),
+            token_source: None,
         }
     }
 
@@ -307,6 +311,14 @@ impl<S> NotifierBuilder<S> {
         self
     }
 
+    /// The host's own token source (an OAuth 2.0 3LO app's tokens), for connections made
+    /// with [`Credentials::token_source`](crate::Credentials::token_source): one source
+    /// serves every workspace, told which by the connection's name.
+    pub fn token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.token_source = Some(source);
+        self
+    }
+
     fn engine(self) -> Result<(NotifierEngine, S)> {
         let mut endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
         if let Some(url) = &self.tenant_info_url {
@@ -317,12 +329,10 @@ impl<S> NotifierBuilder<S> {
             None => default_transport()?,
         };
         let engine = NotifierEngine {
-            client: Arc::new(JiraClient::new(
-                transport,
-                endpoints,
-                self.retry,
-                self.max_in_flight,
-            )),
+            client: Arc::new(
+                JiraClient::new(transport, endpoints, self.retry, self.max_in_flight)
+                    .with_token_source(self.token_source),
+            ),
             flights: Arc::default(),
             lease: self.lease,
             search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),

@@ -46,6 +46,9 @@ const FORMAT_VERSION_WORKSPACES: u64 = 2;
 /// {
 ///   "version": 1,
 ///   "connection": { "client_id": "…", "client_secret": "…", "site": { "cloud_id": "…", "name": "…", "url": "…" } },
+///   // … and "credential_kind": "service_account_token" | "personal_token" | "token_source"
+///   // for a credential other than client credentials (an API token's email is "client_id",
+///   // the token "client_secret").
 ///   "settings": { … },
 ///   "overrides": { "<test id>": { … } },
 ///   "records": { "<test id>": { "issue_id": "…", "issue_key": "…", "label": "…" } },
@@ -563,18 +566,28 @@ mod stored_connection {
     use secrecy::ExposeSecret;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use crate::connection::{Connection, Credentials, Site};
+    use crate::connection::{Connection, CredentialKind, Credentials, Site};
 
+    /// Client credentials are written without `credential_kind`, as before kinds existed,
+    /// so that older builds still read the file.
     #[derive(Serialize)]
     struct Out<'a> {
+        #[serde(skip_serializing_if = "is_client_credentials")]
+        credential_kind: CredentialKind,
         client_id: &'a str,
         client_secret: &'a str,
         site: &'a Site,
     }
 
+    fn is_client_credentials(kind: &CredentialKind) -> bool {
+        *kind == CredentialKind::ClientCredentials
+    }
+
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct In {
+        #[serde(default)]
+        credential_kind: CredentialKind,
         client_id: String,
         client_secret: String,
         site: Site,
@@ -587,6 +600,7 @@ mod stored_connection {
         value
             .as_ref()
             .map(|c| Out {
+                credential_kind: c.credentials.kind(),
                 client_id: c.credentials.client_id(),
                 client_secret: c.credentials.client_secret().expose_secret(),
                 site: &c.site,
@@ -599,7 +613,11 @@ mod stored_connection {
     ) -> Result<Option<Connection>, D::Error> {
         Ok(
             Option::<In>::deserialize(deserializer)?.map(|c| Connection {
-                credentials: Credentials::new(c.client_id, c.client_secret),
+                credentials: Credentials::from_parts(
+                    c.credential_kind,
+                    c.client_id,
+                    c.client_secret,
+                ),
                 site: c.site,
             }),
         )
@@ -876,6 +894,7 @@ mod tests {
     }
 
     fn assert_same_connection(got: &Connection, want: &Connection) {
+        assert_eq!(got.credentials.kind(), want.credentials.kind());
         assert_eq!(got.credentials.client_id(), want.credentials.client_id());
         assert_eq!(
             got.credentials.client_secret().expose_secret(),
@@ -1087,6 +1106,54 @@ mod tests {
         assert!(!format!("{loaded:?}").contains(SECRET));
         let context = store.load_test_context(&tid("t")).await.unwrap();
         assert!(!format!("{context:?}").contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn every_kind_of_credential_is_kept_and_old_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        for credentials in [
+            Credentials::service_account_token("bot@serviceaccount.atlassian.com", SECRET),
+            Credentials::personal_token("me@example.com", SECRET),
+            Credentials::token_source("install-42"),
+            Credentials::new("client-id-1", SECRET),
+        ] {
+            let want = Connection {
+                credentials,
+                ..connection()
+            };
+            store.save_connection(&want).await.unwrap();
+            let reopened = FileStore::open(&path).unwrap();
+            assert_same_connection(&reopened.load_connection().await.unwrap().unwrap(), &want);
+        }
+        // Client credentials are written as before kinds existed.
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            json["connection"].get("credential_kind").is_none(),
+            "{json}"
+        );
+        // A file of an earlier version: client credentials.
+        let old = dir.path().join("old.json");
+        std::fs::write(
+            &old,
+            format!(
+                r#"{{"version":1,"connection":{{"client_id":"id-0","client_secret":"{SECRET}","site":{{"cloud_id":"c","name":"n","url":"https://n.atlassian.net"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let loaded = FileStore::open(&old)
+            .unwrap()
+            .load_connection()
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            loaded.credentials.kind(),
+            crate::connection::CredentialKind::ClientCredentials
+        );
+        assert_eq!(loaded.credentials.client_id(), "id-0");
+        assert_eq!(loaded.credentials.client_secret().expose_secret(), SECRET);
     }
 
     /// Files that must be refused, each holding the secret where serde would quote it.

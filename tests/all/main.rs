@@ -5,6 +5,7 @@
 
 mod attachments;
 mod connect;
+mod credentials;
 mod fault_matrix;
 mod fixtures;
 mod logs;

@@ -181,3 +181,91 @@ async fn no_value_or_error_shows_the_secret_or_a_token() {
     }
     h.assert_no_strays();
 }
+
+#[tokio::test]
+async fn api_tokens_and_a_token_sources_tokens_never_show_either() {
+    use crate::credentials::*;
+    use jira_notifier::{Credentials, SourcedToken, TokenRequest};
+
+    let mut seen = Seen::default();
+    let h = Harness::start().await;
+    h.mock(tenant_info).await;
+    h.mock(|when, then| {
+        get_as(when, &gw("serverInfo"), &[], SA_BASIC);
+        gateway_401(then);
+    })
+    .await;
+    h.mock(|when, then| {
+        get_as(when, "/rest/api/3/serverInfo", &[], PERSON_BASIC);
+        server_info(then);
+    })
+    .await;
+    let n = notifier_with_source(&h, None, None);
+    let service = Credentials::service_account_token(SA_EMAIL, SA_TOKEN.to_owned());
+    seen.debug("service account token", &service);
+    let err = n
+        .connect_to_site_url(service, &h.server.base_url())
+        .await
+        .unwrap_err();
+    seen.error("refused service account token", &err);
+    let person = Credentials::personal_token(PERSON_EMAIL, PERSON_TOKEN.to_owned());
+    seen.debug("personal token", &person);
+    let site = n
+        .connect_to_site_url(person, &h.server.base_url())
+        .await
+        .unwrap();
+    seen.debug("site", &site);
+    let connection = h.store.load_connection().await.unwrap().unwrap();
+    seen.debug("connection", &connection);
+    seen.debug("notifier", &n);
+    seen.debug("store", &h.store);
+
+    // The host's token source: its tokens, refused twice.
+    h.reset().await;
+    h.mock(|when, then| {
+        when.method("GET").path(gw("serverInfo"));
+        gateway_401(then);
+    })
+    .await;
+    let source = Source::new(&[TOKEN3, TOKEN2]);
+    let n = notifier_with_source(&h, None, Some(source.clone()));
+    let err = n
+        .connect(Credentials::token_source("install-7"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CredentialRefused { .. }), "{err:?}");
+    seen.error("refused token source token", &err);
+    seen.debug("notifier with a source", &n);
+    seen.debug("source", &source);
+    let token = secrecy::SecretString::from(TOKEN3.to_owned());
+    seen.debug(
+        "token request",
+        &TokenRequest::new("install-7").with_rejected(&token),
+    );
+    seen.debug(
+        "sourced token",
+        &SourcedToken::new(TOKEN3.to_owned(), CLOUD_ID),
+    );
+
+    let all: String = seen.0.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(all.contains(SA_EMAIL) && all.contains(PERSON_EMAIL));
+    assert!(all.contains("was refused (401)"));
+    let encoded = |basic: &str| basic.trim_start_matches("Basic ").to_owned();
+    for (what, text) in &seen.0 {
+        // The source (a test double) keeps its own log of what it was told: not the crate's.
+        if what == "source" {
+            continue;
+        }
+        for secret in [
+            SA_TOKEN.to_owned(),
+            PERSON_TOKEN.to_owned(),
+            encoded(SA_BASIC),
+            encoded(PERSON_BASIC),
+            TOKEN2.to_owned(),
+            TOKEN3.to_owned(),
+        ] {
+            assert!(!text.contains(&secret), "{what} shows {secret:?}: {text}");
+        }
+    }
+    h.assert_no_strays();
+}

@@ -2,6 +2,7 @@
 //! creates, expiring tokens, rate limits, and several notifiers sharing one store.
 
 mod corners;
+mod credentials;
 mod faults;
 mod lag;
 mod limits;

@@ -54,9 +54,9 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Config, NoTls, Row, SimpleQueryMessage};
 
 use jira_notifier::{
-    Claim, ClaimOwner, ConfigStore, Connection, Credentials, Health, HealthEvent, IssueRecord,
-    Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId, TestState,
-    Versioned,
+    Claim, ClaimOwner, ConfigStore, Connection, CredentialKind, Credentials, Health, HealthEvent,
+    IssueRecord, Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
+    TestState, Versioned,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -232,9 +232,10 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// );
 /// CREATE TABLE jira_notifier_connection (    -- at most one row per workspace
 ///     workspace text PRIMARY KEY,
-///     client_id text NOT NULL,
+///     client_id text NOT NULL,                -- or an API token's email, a token source's name
 ///     client_secret text NOT NULL,            -- in clear, unless a secret codec is set
-///     site jsonb NOT NULL                     -- {"cloud_id": …, "name": …, "url": …}
+///     site jsonb NOT NULL,                    -- {"cloud_id": …, "name": …, "url": …}
+///     credential_kind text NOT NULL DEFAULT 'client_credentials'  -- CredentialKind::as_str
 /// );
 /// CREATE TABLE jira_notifier_settings (      -- at most one row per workspace
 ///     workspace text PRIMARY KEY,
@@ -332,6 +333,19 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// No table of version 2 changes, so replicas of version 2 that are already running keep
 /// working next to those of version 3; a replica of version 2 started after the migration
 /// refuses the tables (version 3 is newer than it knows), as for any newer version.
+///
+/// # Migrating version 2
+///
+/// Version 3 stores the kind of credential (client credentials, an API token, the host's
+/// token source) with the connection. A store of version 3 that finds version 2 (or 1,
+/// step by step) adds the column; a stored connection is then client credentials, as it
+/// was:
+///
+/// ```sql
+/// ALTER TABLE jira_notifier_connection
+///     ADD COLUMN credential_kind text NOT NULL DEFAULT 'client_credentials';
+/// UPDATE jira_notifier_schema_version SET version = 3;
+/// ```
 ///
 /// # The create claim
 ///
@@ -832,11 +846,13 @@ impl PostgresStore {
             .map_err(|e| server_error(what, e))
     }
 
-    /// The connection from its three columns, all null when there is none.
+    /// The connection from its three columns (and the kind's, at `kind_at`), all null
+    /// when there is none.
     fn connection_from(
         &self,
         row: &Row,
         first: usize,
+        kind_at: usize,
         table: &str,
     ) -> Result<Option<Connection>, StoreError> {
         let client_id: Option<String> = column(row, first, table)?;
@@ -848,12 +864,22 @@ impl PostgresStore {
             _ => return Err(corrupt_row(table, "a column is unexpectedly null")),
         };
         let site: Site = from_json(&site, table, "site")?;
+        let kind: Option<String> = column(row, kind_at, table)?;
+        let kind = match kind.as_deref() {
+            None => CredentialKind::ClientCredentials,
+            Some(name) => CredentialKind::from_name(name).ok_or_else(|| {
+                corrupt_row(
+                    table,
+                    "credential_kind names no kind of credential this build knows",
+                )
+            })?,
+        };
         let secret = match &self.shared.options.codec {
             Some(codec) => (codec.decode)(&secret)?,
             None => SecretString::from(secret),
         };
         Ok(Some(Connection::new(
-            Credentials::new(client_id, secret),
+            Credentials::from_parts(kind, client_id, secret),
             site,
         )))
     }
@@ -1014,7 +1040,7 @@ impl ConfigStore for PostgresStore {
             )
             .await?;
         match rows.first() {
-            Some(row) => self.connection_from(row, 0, &self.table("connection")),
+            Some(row) => self.connection_from(row, 0, 3, &self.table("connection")),
             None => Ok(None),
         }
     }
@@ -1035,6 +1061,7 @@ impl ConfigStore for PostgresStore {
                 (&credentials.client_id(), Type::TEXT),
                 (&secret, Type::TEXT),
                 (&site, Type::TEXT),
+                (&credentials.kind().as_str(), Type::TEXT),
             ],
         )
         .await
@@ -1425,7 +1452,7 @@ impl ConfigStore for PostgresStore {
         let settings: Option<String> = column(row, 3, &settings_table)?;
         let test_override: Option<String> = column(row, 4, &overrides_table)?;
         Ok(TestContext::new(
-            self.connection_from(row, 0, &self.table("connection"))?,
+            self.connection_from(row, 0, 8, &self.table("connection"))?,
             settings
                 .map(|s| from_json(&s, &settings_table, "value"))
                 .transpose()?,
@@ -1434,7 +1461,7 @@ impl ConfigStore for PostgresStore {
                 .transpose()?,
             record_from(row, 5, &self.table("records"))?,
         )
-        .with_state(state_from(row, 8, &self.table("test_states"))?))
+        .with_state(state_from(row, 9, &self.table("test_states"))?))
     }
 }
 
@@ -1673,7 +1700,8 @@ fn create_tables(p: &str) -> String {
             workspace text PRIMARY KEY,
             client_id text NOT NULL,
             client_secret text NOT NULL,
-            site jsonb NOT NULL
+            site jsonb NOT NULL,
+            {kind}
         );
         CREATE TABLE {p}settings (
             workspace text PRIMARY KEY,
@@ -1704,7 +1732,8 @@ fn create_tables(p: &str) -> String {
         {health}
         {test_states}",
         health = create_health(p),
-        test_states = create_test_states(p)
+        test_states = create_test_states(p),
+        kind = CREDENTIAL_KIND_COLUMN,
     )
 }
 
@@ -1745,11 +1774,18 @@ fn migrations(p: &str) -> Vec<(i32, String)> {
     vec![(1, migrate_1_to_2(p)), (2, migrate_2_to_3(p))]
 }
 
-/// Version 2 to 3: the test states table. Only adds a table, so replicas of version 2
-/// already running keep working on the migrated tables (none of their statements changed);
-/// a version 2 build started afterwards refuses them, as it refuses any newer version.
+/// The kind of credential, new in version 3: a row without one is client credentials.
+const CREDENTIAL_KIND_COLUMN: &str = "credential_kind text NOT NULL DEFAULT 'client_credentials'";
+
+/// Version 2 to 3: the connection says the kind of its credential, and the test states
+/// table. Both only add (a column with a default, a table), so replicas of version 2 already
+/// running keep working on the migrated tables (none of their statements changed); a
+/// version 2 build started afterwards refuses them, as it refuses any newer version.
 fn migrate_2_to_3(p: &str) -> String {
-    create_test_states(p)
+    format!(
+        "ALTER TABLE {p}connection ADD COLUMN {CREDENTIAL_KIND_COLUMN};\n{}",
+        create_test_states(p)
+    )
 }
 
 /// Version 1 to 2: every table keyed by workspace, the existing rows the default
@@ -1864,14 +1900,15 @@ impl Sql {
         Sql {
             setup: setup_sql(p),
             load_connection: format!(
-                "SELECT client_id, client_secret, site::text FROM {p}connection \
+                "SELECT client_id, client_secret, site::text, credential_kind FROM {p}connection \
                  WHERE workspace = $1"
             ),
             save_connection: format!(
-                "INSERT INTO {p}connection (workspace, client_id, client_secret, site) \
-                 VALUES ($1, $2, $3, $4::jsonb) \
+                "INSERT INTO {p}connection (workspace, client_id, client_secret, site, \
+                 credential_kind) VALUES ($1, $2, $3, $4::jsonb, $5) \
                  ON CONFLICT (workspace) DO UPDATE SET client_id = EXCLUDED.client_id, \
-                 client_secret = EXCLUDED.client_secret, site = EXCLUDED.site"
+                 client_secret = EXCLUDED.client_secret, site = EXCLUDED.site, \
+                 credential_kind = EXCLUDED.credential_kind"
             ),
             delete_connection: format!("DELETE FROM {p}connection WHERE workspace = $1"),
             load_settings: format!("SELECT value::text FROM {p}settings WHERE workspace = $1"),
@@ -1942,7 +1979,7 @@ impl Sql {
                  (SELECT s.value::text FROM {p}settings s WHERE s.workspace = $1), \
                  (SELECT o.value::text FROM {p}overrides o \
                   WHERE o.workspace = $1 AND o.test_id = $2), \
-                 r.issue_id, r.issue_key, r.label, \
+                 r.issue_id, r.issue_key, r.label, c.credential_kind, \
                  t.version, t.state::text \
                  FROM (VALUES (1)) AS one (x) \
                  LEFT JOIN {p}connection c ON c.workspace = $1 \

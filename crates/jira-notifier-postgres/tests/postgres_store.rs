@@ -239,6 +239,7 @@ fn record(key: &str) -> IssueRecord {
 
 fn assert_same_connection(got: &Connection, want: &Connection) {
     assert_eq!(got.site, want.site);
+    assert_eq!(got.credentials.kind(), want.credentials.kind());
     assert_eq!(got.credentials.client_id(), want.credentials.client_id());
     assert_eq!(
         got.credentials.client_secret().expose_secret(),
@@ -2369,4 +2370,43 @@ async fn concurrent_reads(
 /// A test id, as the notifier hands it to a store.
 fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
     jira_notifier::TestId::new(id.as_ref())
+}
+
+/// A connection of version 2 (before kinds of credential) still loads, as client
+/// credentials; every kind is then kept, by `load_connection` and the test context.
+#[tokio::test]
+async fn a_version_2_connection_loads_and_every_kind_of_credential_is_kept() {
+    with_db!(db);
+    let store = db.store().await;
+    store.ensure_schema().await.unwrap();
+    // Version 2's connection table, with a row written by version 2's statement.
+    let p = &db.prefix;
+    db.admin
+        .batch_execute(&format!(
+            "DELETE FROM {p}schema_version; INSERT INTO {p}schema_version (version) VALUES (2);
+             ALTER TABLE {p}connection DROP COLUMN credential_kind;
+             INSERT INTO {p}connection (workspace, client_id, client_secret, site) VALUES
+             ('default', 'client-1', 'v2-s3cret',               '{{\"cloud_id\":\"cloud-1\",\"name\":\"acme\",\"url\":\"https://acme.atlassian.net\"}}');"
+        ))
+        .await
+        .unwrap();
+    let store = db.store().await;
+    assert_same_connection(
+        &store.load_connection().await.unwrap().unwrap(),
+        &connection("v2-s3cret"),
+    );
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    let site = Site::new("cloud-1", "acme", "https://acme.atlassian.net");
+    for credentials in [
+        Credentials::service_account_token("bot@serviceaccount.atlassian.com", "t-1".to_owned()),
+        Credentials::personal_token("me@example.com", "t-2".to_owned()),
+        Credentials::token_source("install-42"),
+        Credentials::new("client-2", "s-2".to_owned()),
+    ] {
+        let want = Connection::new(credentials, site.clone());
+        store.save_connection(&want).await.unwrap();
+        assert_same_connection(&store.load_connection().await.unwrap().unwrap(), &want);
+        let ctx = store.load_test_context(&tid("t")).await.unwrap();
+        assert_same_connection(ctx.connection.as_ref().unwrap(), &want);
+    }
 }

@@ -95,7 +95,8 @@ fn is_global(arg: &clap::Arg) -> bool {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Connects with the credential in JIRA_CLIENT_ID and JIRA_CLIENT_SECRET.
+    /// Connects with the credential in JIRA_CLIENT_ID and JIRA_CLIENT_SECRET, or with the API
+    /// token in JIRA_EMAIL and JIRA_API_TOKEN (with --site URL).
     Connect(ConnectArgs),
     /// Lists the projects: `KEY<TAB>Name`.
     Projects,
@@ -127,6 +128,21 @@ pub struct ConnectArgs {
     /// The site to connect to, when the credential reaches several; wins over JIRA_SITE.
     #[arg(long, value_name = "NAME|URL|CLOUD_ID", allow_hyphen_values = true)]
     pub site: Option<String>,
+    /// Connect with the API token in JIRA_EMAIL and JIRA_API_TOKEN: a service account's
+    /// (through the gateway) or a person's (on the site itself). Default, when those are
+    /// set and JIRA_CLIENT_ID and JIRA_CLIENT_SECRET are not: `service` for an email at
+    /// serviceaccount.atlassian.com, else `personal`.
+    #[arg(long, value_name = "service|personal", allow_hyphen_values = true)]
+    pub token_kind: Option<TokenKind>,
+}
+
+/// Whose API token JIRA_API_TOKEN is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenKind {
+    /// A service account's scoped API token (Atlassian Administration → Service accounts).
+    Service,
+    /// A person's API token (id.atlassian.com → Security → API tokens).
+    Personal,
 }
 
 /// The project a list comes from.
@@ -469,6 +485,7 @@ sandbox: try jira-notifier against a sandbox Jira Cloud site, with its state in 
 
 Usage:
   sandbox [--state FILE] connect [--site NAME|URL|CLOUD_ID]
+  sandbox [--state FILE] connect --site URL [--token-kind service|personal]
   sandbox [--state FILE] projects
   sandbox [--state FILE] issue-types [--project KEY]
   sandbox [--state FILE] users [QUERY] [--project KEY]
@@ -533,6 +550,12 @@ Lifecycle options (configure, and override for one test): what happens after the
 
 Environment:
   JIRA_CLIENT_ID, JIRA_CLIENT_SECRET  the service account's credential (read by connect)
+  JIRA_EMAIL, JIRA_API_TOKEN          an API token and its account's email (read by connect,
+                                      when --token-kind is given or JIRA_CLIENT_ID and
+                                      JIRA_CLIENT_SECRET are not set): a service account's
+                                      (email at serviceaccount.atlassian.com) or a person's,
+                                      who then reports the issues; the site is --site or
+                                      JIRA_SITE (a URL, or NAME for https://NAME.atlassian.net)
   JIRA_SITE                           the site to connect to when there are several
   JIRA_AUTH_URL                       default {DEFAULT_AUTH_URL}
   JIRA_API_URL                        default {DEFAULT_API_URL}

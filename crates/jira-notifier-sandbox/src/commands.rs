@@ -11,8 +11,9 @@ use jira_notifier::{
 };
 
 use crate::cli::{
-    Command, ConfigureArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions, Labels,
-    LifecycleOptions, Name, OverrideArgs, PassArgs, ProjectOption, Resolutions, UsersArgs,
+    Command, ConfigureArgs, ConnectArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions,
+    Labels, LifecycleOptions, Name, OverrideArgs, PassArgs, ProjectOption, Resolutions, TokenKind,
+    UsersArgs,
 };
 use crate::output::{
     clean, describe_field, describe_lifecycle, describe_lifecycle_override, describe_outcome,
@@ -83,7 +84,7 @@ pub fn build_notifier(
 /// Runs a command and returns what to print.
 pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, Failure> {
     let lines = match command {
-        Command::Connect(args) => connect(notifier, args.site).await?,
+        Command::Connect(args) => connect(notifier, args).await?,
         Command::Projects => notifier
             .projects()
             .await?
@@ -238,20 +239,64 @@ async fn fields(notifier: &JiraNotifier, args: FieldsArgs) -> Result<Vec<String>
         .collect())
 }
 
-async fn connect(notifier: &JiraNotifier, site: Option<String>) -> Result<Vec<String>, Failure> {
-    let credentials = Credentials::new(
-        required_env("JIRA_CLIENT_ID")?,
-        required_env("JIRA_CLIENT_SECRET")?,
-    );
-    let site = match site.map_or_else(|| env_value("JIRA_SITE"), |s| Ok(Some(s)))? {
-        Some(wanted) => notifier.connect_to_site(credentials, &wanted).await?,
-        None => notifier.connect(credentials).await?,
+/// The domain of service accounts' emails (`…@serviceaccount.atlassian.com`).
+const SERVICE_ACCOUNT_DOMAIN: &str = "@serviceaccount.atlassian.com";
+
+async fn connect(notifier: &JiraNotifier, args: ConnectArgs) -> Result<Vec<String>, Failure> {
+    let ConnectArgs { site, token_kind } = args;
+    let site = site.map_or_else(|| env_value("JIRA_SITE"), |s| Ok(Some(s)))?;
+    let client_set =
+        env_value("JIRA_CLIENT_ID")?.is_some() || env_value("JIRA_CLIENT_SECRET")?.is_some();
+    let token_set = env_value("JIRA_EMAIL")?.is_some() || env_value("JIRA_API_TOKEN")?.is_some();
+    let site = if token_kind.is_some() || (token_set && !client_set) {
+        let email = required_env("JIRA_EMAIL")?;
+        let token = required_env("JIRA_API_TOKEN")?;
+        let kind = token_kind.unwrap_or(
+            if email.to_ascii_lowercase().ends_with(SERVICE_ACCOUNT_DOMAIN) {
+                TokenKind::Service
+            } else {
+                TokenKind::Personal
+            },
+        );
+        let credentials = match kind {
+            TokenKind::Service => Credentials::service_account_token(email, token),
+            TokenKind::Personal => Credentials::personal_token(email, token),
+        };
+        let Some(site) = site else {
+            return Err(Failure::failed(
+                "an API token needs the site: pass --site https://NAME.atlassian.net or set JIRA_SITE",
+            ));
+        };
+        notifier
+            .connect_to_site_url(credentials, &site_url(&site))
+            .await?
+    } else {
+        let credentials = Credentials::new(
+            required_env("JIRA_CLIENT_ID")?,
+            required_env("JIRA_CLIENT_SECRET")?,
+        );
+        match site {
+            Some(wanted) => notifier.connect_to_site(credentials, &wanted).await?,
+            None => notifier.connect(credentials).await?,
+        }
     };
     Ok(vec![format!(
         "connected to {} {}",
         clean(&site.name),
         clean(&site.url)
     )])
+}
+
+/// A site given as a URL, or by its name (`acme` for `https://acme.atlassian.net`).
+fn site_url(site: &str) -> String {
+    let site = site.trim();
+    if site.contains("://") {
+        site.to_owned()
+    } else if site.contains('.') {
+        format!("https://{site}")
+    } else {
+        format!("https://{site}.atlassian.net")
+    }
 }
 
 async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Vec<String>, Failure> {

@@ -13,6 +13,10 @@
 //!
 //! - `JIRA_CLIENT_ID`, `JIRA_CLIENT_SECRET`: the service account's credential, read by
 //!   `connect` (later commands use the copy in the state file or database).
+//! - `JIRA_EMAIL`, `JIRA_API_TOKEN`: an API token instead, read by `connect --site URL`:
+//!   a service account's scoped token (its email is at `serviceaccount.atlassian.com`;
+//!   calls go through the gateway) or a person's (calls go to the site itself, and issues
+//!   are reported by that person); `--token-kind service|personal` says which outright.
 //! - `JIRA_SITE`: the site to connect to (name, URL or cloud id) when the credential
 //!   reaches several; `connect --site` wins over it.
 //! - `JIRA_AUTH_URL`, `JIRA_API_URL`: Atlassian's auth host and API gateway (default
@@ -222,8 +226,10 @@ async fn open_store(choice: StoreChoice) -> Result<Arc<dyn ConfigStore>, Failure
 
 fn main() -> ExitCode {
     let mut secrets = Secrets::default();
-    if let Ok(Some(secret)) = commands::env_value("JIRA_CLIENT_SECRET") {
-        secrets.add(&secret);
+    for name in ["JIRA_CLIENT_SECRET", "JIRA_API_TOKEN"] {
+        if let Ok(Some(secret)) = commands::env_value(name) {
+            secrets.add(&secret);
+        }
     }
     let (store, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
         Ok(Invocation::Run { store, command }) => (store, command),

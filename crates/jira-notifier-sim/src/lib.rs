@@ -28,6 +28,12 @@
 //! | `GET /ex/jira/{cloudId}/rest/api/3/myself` | the service account |
 //! | `GET /ex/jira/{cloudId}/rest/api/3/serverInfo` | which site a cloud id is (`baseUrl`) |
 //! | `GET https://NAME.atlassian.net/_edge/tenant_info` | a site's cloud id, to anyone |
+//! | `https://NAME.atlassian.net/rest/api/3/…` | the same Jira, for a person's API token |
+//!
+//! Jira calls through the gateway take a bearer token (client credentials, or an app's
+//! token from [`SimJira::issue_app_token`]) or a service account's scoped API token (basic
+//! auth); on the site's own host (or a loopback stand-in for the first site) only a
+//! person's API token works. Each is refused with Atlassian's own `401`.
 //!
 //! It is strict where Jira is: error statuses, texts and shapes are the real ones (recorded
 //! from Jira Cloud), unknown body members are refused, the JQL must be bounded and quoted
@@ -75,6 +81,7 @@
 #![forbid(unsafe_code)]
 
 mod adf;
+mod api_tokens;
 mod attachments;
 mod auth;
 mod changes;
@@ -141,9 +148,22 @@ impl SimJira {
     pub const SITE_NAME: &'static str = "acme";
     /// The account id of the service account the credentials belong to (`/myself`).
     pub const SERVICE_ACCOUNT_ID: &'static str = world::SERVICE_ACCOUNT_ID;
+    /// The service account's email, for its API token.
+    pub const SERVICE_ACCOUNT_EMAIL: &'static str = "sim-bot@serviceaccount.atlassian.com";
+    /// The service account's scoped API token [`SimJira::new`] accepts (basic auth, through
+    /// the gateway), with the default scopes.
+    pub const SERVICE_ACCOUNT_API_TOKEN: &'static str = "sim-service-account-api-token";
+    /// The email of the person whose API token [`SimJira::new`] accepts.
+    pub const PERSON_EMAIL: &'static str = "alice@acme.example";
+    /// A person's API token [`SimJira::new`] accepts (basic auth, on the site's own host).
+    pub const PERSONAL_API_TOKEN: &'static str = "sim-personal-api-token";
 
     /// A ready world: the [`CLIENT_ID`](Self::CLIENT_ID)/[`CLIENT_SECRET`](Self::CLIENT_SECRET)
-    /// credentials, one site ([`CLOUD_ID`](Self::CLOUD_ID), `acme`), and:
+    /// credentials, the service account's API token
+    /// ([`SERVICE_ACCOUNT_EMAIL`](Self::SERVICE_ACCOUNT_EMAIL),
+    /// [`SERVICE_ACCOUNT_API_TOKEN`](Self::SERVICE_ACCOUNT_API_TOKEN)), a person's
+    /// ([`PERSON_EMAIL`](Self::PERSON_EMAIL), [`PERSONAL_API_TOKEN`](Self::PERSONAL_API_TOKEN)),
+    /// one site ([`CLOUD_ID`](Self::CLOUD_ID), `acme`), and:
     ///
     /// - project `QA` "Quality Assurance" with issue types Bug, Task, Story;
     /// - project `OPS` "Operations" with issue types Task, Incident (no Bug);
@@ -154,6 +174,12 @@ impl SimJira {
     pub fn new() -> Self {
         let sim = SimJira::empty();
         sim.add_site(Self::CLOUD_ID, Self::SITE_NAME);
+        sim.add_service_account_token(
+            Self::SERVICE_ACCOUNT_EMAIL,
+            Self::SERVICE_ACCOUNT_API_TOKEN,
+            &scopes::DEFAULT,
+        );
+        sim.add_personal_token(Self::PERSON_EMAIL, Self::PERSONAL_API_TOKEN);
         sim.add_project("QA", "Quality Assurance", &["Bug", "Task", "Story"]);
         sim.add_project("OPS", "Operations", &["Task", "Incident"]);
         for (name, display, active, projects) in [
@@ -331,6 +357,49 @@ impl SimJira {
             "scopes": scopes,
             "avatarUrl": auth::AVATAR,
         }));
+    }
+
+    /// Accepts a service account's scoped API token with these scopes: basic auth with the
+    /// email and the token, through the gateway only (the site's own host refuses it).
+    pub fn add_service_account_token(&self, email: &str, token: &str, scopes: &[&str]) {
+        self.world().api_tokens.scoped.push((
+            email.to_owned(),
+            token.to_owned(),
+            scopes.iter().map(|s| (*s).to_owned()).collect(),
+        ));
+    }
+
+    /// Accepts a person's API token: basic auth with the email and the token, on the
+    /// site's own host only (`https://NAME.atlassian.net/rest/api/3/…`, or a loopback
+    /// stand-in for the first site); the gateway refuses it. No scopes apply.
+    pub fn add_personal_token(&self, email: &str, token: &str) {
+        self.world()
+            .api_tokens
+            .personal
+            .push((email.to_owned(), token.to_owned()));
+    }
+
+    /// Revokes every API token (service accounts' and people's): they get `401` from now on.
+    pub fn revoke_api_tokens(&self) {
+        let mut world = self.world();
+        world.api_tokens.scoped.clear();
+        world.api_tokens.personal.clear();
+    }
+
+    /// Issues a bearer token as an OAuth 2.0 (3LO) app's authorization would, with the
+    /// credential's scopes and token lifetime, and returns it: what a host's own
+    /// [`TokenSource`](jira_notifier::TokenSource) hands over. [`expire_tokens`](Self::expire_tokens)
+    /// ends it.
+    pub fn issue_app_token(&self) -> String {
+        let mut world = self.world();
+        let token: String = (0..64).map(|_| fastrand::alphanumeric()).collect();
+        let issued = world::IssuedToken {
+            issued: tokio::time::Instant::now(),
+            lifetime: world.token_lifetime,
+            scopes: world.scopes.clone(),
+        };
+        world.tokens.insert(token.clone(), issued);
+        token
     }
 
     /// Replaces the client credentials the auth host accepts. Tokens already issued stay valid.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
+use super::api_tokens::{self, Caller};
 use super::model::RecordedRequest;
 use super::world::{JiraData, World};
 use super::{
@@ -191,8 +192,28 @@ fn route(world: &mut World, request: &HttpRequest, body: &Body, now: Instant) ->
         (Method::Get, ["oauth", "token", "accessible-resources"]) => {
             auth::accessible_resources(world, request, now)
         }
-        (_, ["ex", "jira", cloud_id, rest @ ..]) => jira(world, request, body, cloud_id, rest, now),
+        (_, ["ex", "jira", cloud_id, rest @ ..]) => {
+            let Some(site) = world.site_index(cloud_id) else {
+                return reply::gateway_not_found(path);
+            };
+            let caller = match api_tokens::on_gateway(world, request, now) {
+                Ok(caller) => caller,
+                Err(refused) => return refused,
+            };
+            jira(world, request, body, site, caller, true, rest, now)
+        }
         (Method::Get, ["_edge", "tenant_info"]) => tenant::tenant_info(world, request),
+        // A site's own host (or a loopback stand-in for one): a person's API token.
+        (_, rest @ ["rest", ..]) if is_site_host(&request.url) || is_loopback(&request.url) => {
+            let Some(site) = site_of_host(world, &request.url) else {
+                return reply::unauthorized();
+            };
+            let caller = match api_tokens::on_site(world, request) {
+                Ok(caller) => caller,
+                Err(refused) => return refused,
+            };
+            jira(world, request, body, site, caller, false, rest, now)
+        }
         // Scoped (OAuth) tokens only work through the gateway; the site itself refuses them.
         _ if is_site_host(&request.url) => reply::unauthorized(),
         _ => reply::gateway_not_found(path),
@@ -204,27 +225,49 @@ fn is_site_host(url: &Url) -> bool {
         .is_some_and(|h| h.to_ascii_lowercase().ends_with(".atlassian.net"))
 }
 
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The site a host is: `NAME.atlassian.net` by name, a loopback stand-in the first site.
+fn site_of_host(world: &World, url: &Url) -> Option<usize> {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match host.strip_suffix(".atlassian.net") {
+        Some(name) => world
+            .sites
+            .iter()
+            .position(|e| e.site.name.eq_ignore_ascii_case(name)),
+        None => (!world.sites.is_empty()).then_some(0),
+    }
+}
+
+/// A Jira request to the site at index `site`, through the gateway or on its own host.
+#[allow(clippy::too_many_arguments)]
 fn jira(
     world: &mut World,
     request: &HttpRequest,
     body: &Body,
-    cloud_id: &str,
+    site: usize,
+    caller: Caller,
+    via_gateway: bool,
     rest: &[&str],
     now: Instant,
 ) -> HttpResponse {
     let full_path = request.url.path();
-    let Some(site) = world.site_index(cloud_id) else {
-        return reply::gateway_not_found(full_path);
-    };
-    let Some(token) = auth::bearer(request).and_then(|t| world.live_token(t, now)) else {
-        return reply::unauthorized();
-    };
-    if let Some(scope) = scopes::required(request.method, rest) {
-        if !token.has_scope(scope) {
+    if let (Some(scope), Caller::Scoped(granted)) =
+        (scopes::required(request.method, rest), &caller)
+    {
+        if !granted.iter().any(|s| s == scope) {
             return reply::scope_mismatch();
         }
     }
-    let limits = match world.limiter.admit(cloud_id, request.method, rest, now) {
+    let cloud_id = world.sites[site].site.cloud_id.clone();
+    let limits = match world.limiter.admit(&cloud_id, request.method, rest, now) {
         Ok(headers) => headers,
         Err(too_many) => return too_many,
     };
@@ -233,17 +276,22 @@ fn jira(
         return reply::gateway_not_found(full_path);
     };
     // The part after `/ex/jira/{cloudId}`, still percent-encoded, as Jira names it.
-    let jira_path = full_path
-        .splitn(5, '/')
-        .nth(4)
-        .map_or_else(String::new, |p| format!("/{p}"));
+    let jira_path = if via_gateway {
+        full_path
+            .splitn(5, '/')
+            .nth(4)
+            .map_or_else(String::new, |p| format!("/{p}"))
+    } else {
+        full_path.to_owned()
+    };
+    let origin = request.url.origin().ascii_serialization();
     let ctx = Ctx {
         url: &request.url,
-        base: format!(
-            "{}/ex/jira/{}",
-            request.url.origin().ascii_serialization(),
-            entry.site.cloud_id
-        ),
+        base: if via_gateway {
+            format!("{origin}/ex/jira/{}", entry.site.cloud_id)
+        } else {
+            origin
+        },
         site_url: entry.site.url.clone(),
         path: jira_path,
         now,

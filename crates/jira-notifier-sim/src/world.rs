@@ -50,6 +50,8 @@ pub(crate) struct World {
     /// Data added while no site exists yet; it becomes the first site's.
     pub(crate) unsited: JiraData,
     pub(crate) faults: FaultQueue,
+    /// The API tokens accepted (basic auth): service accounts' scoped ones, people's.
+    pub(crate) api_tokens: super::api_tokens::ApiTokens,
     pub(crate) record_requests: bool,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) request_count: usize,
@@ -82,6 +84,7 @@ impl World {
             sites: Vec::new(),
             unsited: JiraData::new(clock),
             faults: FaultQueue::default(),
+            api_tokens: Default::default(),
             record_requests: true,
             requests: Vec::new(),
             request_count: 0,
@@ -145,10 +148,6 @@ pub(crate) struct IssuedToken {
 impl IssuedToken {
     pub(crate) fn live(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.issued) < self.lifetime
-    }
-
-    pub(crate) fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
     }
 }
 
