@@ -2174,10 +2174,15 @@ mod tests {
             )));
         }
         assert!(step.contains("CREATE INDEX qa_claims_expires_at ON qa_claims (expires_at)"));
-        // Version 2 to 3 adds the test states table, as a fresh database gets it.
+        // Version 2 to 3 adds the credential kind and the test states table, as a fresh
+        // database gets them.
         let step = migrate_2_to_3("qa_");
         assert!(step.contains("CREATE TABLE qa_test_states ("));
-        assert!(create_tables("qa_").contains(&step));
+        assert!(create_tables("qa_").contains(&create_test_states("qa_")));
+        assert!(step.contains(&format!(
+            "ALTER TABLE qa_connection ADD COLUMN {CREDENTIAL_KIND_COLUMN}"
+        )));
+        assert!(create_tables("qa_").contains(CREDENTIAL_KIND_COLUMN));
     }
 
     #[test]
