@@ -58,6 +58,7 @@ impl Inner {
     /// Counts a failure of the test while `issue` is open, and posts the repeat comment
     /// when one is due (policy `on_repeat: comment`). Of several replicas, the one whose
     /// swap took the batch posts it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn count_repeat(
         &self,
         conn: &Connection,

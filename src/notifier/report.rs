@@ -279,6 +279,7 @@ impl Inner {
     /// create screen, its first comment with the failure details), then records it and
     /// releases the claim in one store call. On failure the claim is released too, so
     /// others need not wait out the lease.
+    #[allow(clippy::too_many_arguments)]
     async fn create_claimed(
         &self,
         conn: &Connection,
