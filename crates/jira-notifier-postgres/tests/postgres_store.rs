@@ -2385,6 +2385,7 @@ async fn a_version_2_connection_loads_and_every_kind_of_credential_is_kept() {
         .batch_execute(&format!(
             "DELETE FROM {p}schema_version; INSERT INTO {p}schema_version (version) VALUES (2);
              ALTER TABLE {p}connection DROP COLUMN credential_kind;
+             DROP TABLE {p}test_states;
              INSERT INTO {p}connection (workspace, client_id, client_secret, site) VALUES
              ('default', 'client-1', 'v2-s3cret',               '{{\"cloud_id\":\"cloud-1\",\"name\":\"acme\",\"url\":\"https://acme.atlassian.net\"}}');"
         ))
