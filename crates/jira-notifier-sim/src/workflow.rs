@@ -169,7 +169,7 @@ impl Workflow {
     /// Every project's workflow until [`SimJira::set_workflow`](crate::SimJira::set_workflow)
     /// replaces it: To Do, In Progress, Done, with global transitions "To Do" (`11`),
     /// "In Progress" (`21`) and "Done" (`31`), no screens, and no resolution set on the
-    /// way to Done (see the [module notes](self)).
+    /// way to Done.
     pub fn simplified() -> Self {
         Workflow::three_statuses("Software Simplified Workflow")
             .transition(WorkflowTransition::global("11", "To Do", "To Do"))
