@@ -10,6 +10,7 @@
 //! cargo run --release --bin storm
 //! cargo run --release --bin storm -- --tests 100000 --reports 100000
 //! cargo run --release --bin storm -- --rate-limit 100/1 --max-in-flight 16 --lag-ms 2000
+//! cargo run --release --bin storm -- --on-repeat comment
 //! ```
 //!
 //! Options (flags, or the environment variables in brackets):
@@ -26,6 +27,7 @@
 //! | `--message-bytes N` | `STORM_MESSAGE_BYTES` | 0 | pad each error message to at least N bytes |
 //! | `--no-host-retry` | `STORM_NO_HOST_RETRY=1` | off | report a retryable error instead of re-reporting it |
 //! | `--no-verify` | `STORM_NO_VERIFY=1` | off | skip the check after the storm |
+//! | `--on-repeat comment` | `STORM_ON_REPEAT` | `nothing` | save settings with `on_repeat: comment` (`comment_every` 1 h) and run a second round past the interval (below) |
 //!
 //! Among its lines are `issues created: N` and `total requests: N`, for scripts.
 //!
@@ -51,16 +53,26 @@
 //!   would be answered from it without a request, so "requests = tests, all duplicates"
 //!   shows that no entry stayed; the notifier's retained heap (bytes and blocks) shows
 //!   what is left of the map itself.
+//! - `--on-repeat comment`: round 1 is the storm above, within the comment interval that
+//!   starts at each create, so its repeats must add no comment. The notifiers' clock (a
+//!   `Clock` reading `SystemTime::now()` plus an offset the driver moves) is then moved
+//!   `comment_every` + 1 s ahead, and round 2 sends the same reports again (same order,
+//!   same latency and limit): each test's repeats must add exactly one comment to its
+//!   issue, however many reports it holds, and create nothing. Requests by kind (search,
+//!   create, comment) are printed per round; the check after the storm then runs after
+//!   round 2, and what each part retains covers both rounds. The run fails (exit 1) if
+//!   round 1 commented, or round 2 left any issue with other than one comment.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use jira_notifier::{
-    Credentials, HttpRequest, HttpResponse, HttpTransport, JiraNotifier, MemoryStore, Outcome,
-    Settings, TestInfo, TestStatus, TransportError, DEFAULT_MAX_IN_FLIGHT,
+    Clock, Credentials, HttpRequest, HttpResponse, HttpTransport, JiraNotifier, Lifecycle,
+    MemoryStore, OnRepeat, Outcome, Settings, TestInfo, TestStatus, TransportError,
+    DEFAULT_MAX_IN_FLIGHT,
 };
 use jira_notifier_sim::{RateLimit, SimJira};
 
@@ -84,9 +96,14 @@ struct Options {
     message_bytes: usize,
     host_retry: bool,
     verify: bool,
+    /// `--on-repeat comment`: settings with `on_repeat: comment`, and a second round.
+    on_repeat_comment: bool,
 }
 
-const USAGE: &str = "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] [--no-host-retry] [--no-verify]";
+/// `comment_every` under `--on-repeat comment`.
+const COMMENT_EVERY: Duration = Duration::from_secs(3600);
+
+const USAGE: &str = "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] [--no-host-retry] [--no-verify] [--on-repeat nothing|comment]";
 
 fn options() -> Result<Options, String> {
     let flags = Flags::parse("STORM", &["no-host-retry", "no-verify"], USAGE)?;
@@ -96,6 +113,15 @@ fn options() -> Result<Options, String> {
         .map(|v| rate_limit(&v))
         .transpose()?
         .flatten();
+    let on_repeat_comment = match get("on-repeat").as_deref() {
+        None | Some("nothing") => false,
+        Some("comment") => true,
+        Some(v) => {
+            return Err(format!(
+                "--on-repeat: expected nothing or comment, got {v:?}"
+            ))
+        }
+    };
     let o = Options {
         reports: num("reports", 10_000)? as usize,
         tests: num("tests", 1_000)? as usize,
@@ -107,6 +133,7 @@ fn options() -> Result<Options, String> {
         message_bytes: num("message-bytes", 0)? as usize,
         host_retry: !flags.on("no-host-retry"),
         verify: !flags.on("no-verify"),
+        on_repeat_comment,
     };
     if o.tests == 0 || o.reports < o.tests {
         return Err("need at least one test, and at least one report per test".into());
@@ -121,6 +148,8 @@ struct Counters {
     token: AtomicU64,
     search: AtomicU64,
     create: AtomicU64,
+    /// Comments (`POST .../issue/{id}/comment`), also counted in `other`.
+    comment: AtomicU64,
     other: AtomicU64,
     throttled: AtomicU64,
     in_flight: AtomicUsize,
@@ -148,6 +177,9 @@ impl HttpTransport for Counted {
             &c.other
         };
         kind.fetch_add(1, Relaxed);
+        if path.ends_with("/comment") {
+            c.comment.fetch_add(1, Relaxed);
+        }
         let now = c.in_flight.fetch_add(1, Relaxed) + 1;
         c.peak_in_flight.fetch_max(now, Relaxed);
         let answer = self.sim.send(request).await;
@@ -157,6 +189,55 @@ impl HttpTransport for Counted {
         }
         answer
     }
+}
+
+impl Counters {
+    /// Search, create and comment requests so far.
+    fn kinds(&self) -> [u64; 3] {
+        [
+            self.search.load(Relaxed),
+            self.create.load(Relaxed),
+            self.comment.load(Relaxed),
+        ]
+    }
+}
+
+fn kinds_since(now: [u64; 3], before: [u64; 3]) -> String {
+    format!(
+        "search {}, create {}, comment {}",
+        now[0] - before[0],
+        now[1] - before[1],
+        now[2] - before[2]
+    )
+}
+
+// ----- a clock the driver moves -----
+
+/// The system's clock plus an offset the driver moves (ms), for every notifier.
+#[derive(Debug, Clone, Default)]
+struct MovableClock {
+    ahead_ms: Arc<AtomicU64>,
+}
+
+impl MovableClock {
+    fn advance(&self, by: Duration) {
+        self.ahead_ms.fetch_add(by.as_millis() as u64, Relaxed);
+    }
+}
+
+impl Clock for MovableClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_millis(self.ahead_ms.load(Relaxed))
+    }
+}
+
+/// Comments on the simulated Jira's issues: total, and issues with exactly one.
+fn comments_on(sim: &SimJira) -> (usize, usize) {
+    let issues = sim.issues();
+    (
+        issues.iter().map(|i| i.comments.len()).sum(),
+        issues.iter().filter(|i| i.comments.len() == 1).count(),
+    )
 }
 
 // ----- the storm -----
@@ -214,6 +295,36 @@ async fn report(
             error,
         };
     }
+}
+
+/// Sends every report in `order` at once: each waits at a start gate until all are
+/// spawned. Returns the reports, how long spawning took and the wall time from the gate.
+async fn round(
+    notifier: &JiraNotifier,
+    tests: &[Arc<TestInfo>],
+    statuses: &[Arc<TestStatus>],
+    order: &[usize],
+    host_retry: bool,
+) -> (Vec<Report>, Duration, Duration) {
+    let (go, gate) = tokio::sync::watch::channel(false);
+    let spawning = Instant::now();
+    let mut handles = Vec::with_capacity(order.len());
+    for &t in order {
+        let (notifier, test, status) = (notifier.clone(), tests[t].clone(), statuses[t].clone());
+        let mut gate = gate.clone();
+        handles.push(tokio::spawn(async move {
+            let _ = gate.wait_for(|open| *open).await;
+            report(notifier, test, status, Instant::now(), host_retry).await
+        }));
+    }
+    let spawned_in = spawning.elapsed();
+    let start = Instant::now();
+    go.send_replace(true);
+    let mut reports = Vec::with_capacity(order.len());
+    for h in handles {
+        reports.push(h.await.expect("a report task panicked"));
+    }
+    (reports, spawned_in, start.elapsed())
 }
 
 fn per_test(bytes: i64, tests: usize) -> String {
@@ -280,10 +391,15 @@ async fn storm(o: &Options) -> bool {
             ))
             .await
             .expect("connect");
-        setup
-            .save_settings(Settings::new("QA").with_labels(["automated-test"]))
-            .await
-            .expect("save settings");
+        let mut settings = Settings::new("QA").with_labels(["automated-test"]);
+        if o.on_repeat_comment {
+            settings = settings.with_lifecycle(
+                Lifecycle::default()
+                    .with_on_repeat(OnRepeat::Comment)
+                    .with_comment_every(COMMENT_EVERY),
+            );
+        }
+        setup.save_settings(settings).await.expect("save settings");
     }
     sim.set_latency(o.rtt);
     sim.set_rate_limit(o.rate_limit);
@@ -291,6 +407,7 @@ async fn storm(o: &Options) -> bool {
 
     // The notifier under test, fresh: no token yet (the storm fetches it).
     let counters = Arc::new(Counters::default());
+    let clock = MovableClock::default();
     let before_build = heap();
     let notifier = JiraNotifier::builder(store.clone())
         .transport(Counted {
@@ -298,6 +415,7 @@ async fn storm(o: &Options) -> bool {
             counters: counters.clone(),
         })
         .max_concurrent_requests(o.max_in_flight)
+        .clock(clock.clone())
         .build()
         .expect("a notifier");
     let notifier_fresh = freed(heap(), before_build);
@@ -320,26 +438,8 @@ async fn storm(o: &Options) -> bool {
     // Every report waits at a start gate until all are spawned, so that they arrive at
     // once however long spawning takes on a loaded machine (a report spawned after its
     // test's issue was made would rightly cost a search of its own).
-    let (go, gate) = tokio::sync::watch::channel(false);
-    let spawning = Instant::now();
-    let mut handles = Vec::with_capacity(o.reports);
-    for &t in &order {
-        let (notifier, test, status) = (notifier.clone(), tests[t].clone(), statuses[t].clone());
-        let mut gate = gate.clone();
-        let host_retry = o.host_retry;
-        handles.push(tokio::spawn(async move {
-            let _ = gate.wait_for(|open| *open).await;
-            report(notifier, test, status, Instant::now(), host_retry).await
-        }));
-    }
-    let spawned_in = spawning.elapsed();
-    let start = Instant::now();
-    go.send_replace(true);
-    let mut reports = Vec::with_capacity(o.reports);
-    for h in handles {
-        reports.push(h.await.expect("a report task panicked"));
-    }
-    let wall = start.elapsed();
+    let (reports, spawned_in, wall) =
+        round(&notifier, &tests, &statuses, &order, o.host_retry).await;
     let cpu = cpu_time().saturating_sub(cpu_before);
     let rss_after = proc_kib("VmRSS");
     let hwm = proc_kib("VmHWM");
@@ -465,6 +565,62 @@ async fn storm(o: &Options) -> bool {
     );
 
     let mut ok = issues.len() == o.tests && labels.len() == o.tests && k(Kind::Error) == 0;
+    let round1_kinds = counters.kinds();
+
+    // `--on-repeat comment`: round 1 was inside the interval that each create started; move
+    // the clock past it and send the same reports again.
+    if o.on_repeat_comment {
+        let created = issues.len();
+        let (comments1, _) = comments_on(&sim);
+        println!(
+            "on_repeat comment, comment_every {} s: issues created {created}; comments after round 1: {comments1} (want 0)",
+            COMMENT_EVERY.as_secs()
+        );
+        println!(
+            "round 1 requests by kind: {}",
+            kinds_since(round1_kinds, [0; 3])
+        );
+        let ahead = COMMENT_EVERY + Duration::from_secs(1);
+        clock.advance(ahead);
+        let (reports2, _, wall2) = round(&notifier, &tests, &statuses, &order, o.host_retry).await;
+        let round2_kinds = counters.kinds();
+        let mut kinds2: BTreeMap<Kind, usize> = BTreeMap::new();
+        for r in &reports2 {
+            *kinds2.entry(r.kind).or_default() += 1;
+        }
+        let k2 = |kind| kinds2.get(&kind).copied().unwrap_or(0);
+        let issues2 = sim.issues().len();
+        let (comments2, with_one) = comments_on(&sim);
+        println!(
+            "round 2 (clock moved {} s ahead): {} reports over {} tests; outcomes: created {}, duplicate {}, other {}, errors {}; wall time {:.3} s",
+            ahead.as_secs(),
+            reports2.len(),
+            o.tests,
+            k2(Kind::Created),
+            k2(Kind::Duplicate),
+            k2(Kind::Other),
+            k2(Kind::Error),
+            wall2.as_secs_f64()
+        );
+        println!(
+            "round 2 requests by kind: {}",
+            kinds_since(round2_kinds, round1_kinds)
+        );
+        let fine = comments1 == 0
+            && issues2 == created
+            && comments2 == created
+            && with_one == created
+            && k2(Kind::Error) == 0;
+        println!(
+            "comments after round 2: {comments2} on {issues2} issues, {with_one} with exactly one (want one per issue): {}",
+            if fine {
+                "ok"
+            } else {
+                "MISMATCH: round 1 commented, or round 2 created an issue or left one without exactly one comment"
+            }
+        );
+        ok &= fine;
+    }
 
     // Every test once more: one search each, unless an entry of the in-flight map stayed.
     drop(latencies);
