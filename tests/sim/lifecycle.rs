@@ -510,7 +510,19 @@ async fn lifecycle_an_issue_closed_by_a_person_between_passes_is_left_alone() {
 // 7.
 #[tokio::test(start_paused = true)]
 async fn lifecycle_passes_racing_failures_never_leave_two_open_issues() {
+    race_passes_and_failures(Duration::ZERO).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn lifecycle_passes_racing_failures_never_leave_two_open_issues_while_search_lags() {
+    race_passes_and_failures(Duration::from_secs(2)).await;
+}
+
+/// Two replicas each report the test's pass and failure at once, round after round
+/// (policy: resolve at the first pass).
+async fn race_passes_and_failures(lag: Duration) {
     let jira = sim();
+    jira.set_search_lag(lag);
     let store: Arc<dyn ConfigStore> = Arc::new(MemoryStore::new());
     let ns: Vec<JiraNotifier> = (0..2).map(|_| notifier_on(store.clone(), &jira)).collect();
     configure(&ns[0], Lifecycle::default().with_on_pass(OnPass::Resolve)).await;
