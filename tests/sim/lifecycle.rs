@@ -694,3 +694,153 @@ async fn lifecycle_a_new_issue_after_a_done_one_names_it_by_default() {
     assert!(text_of(&description).contains("broken again"));
     assert_eq!(open_keys(&jira, "login"), vec![new]);
 }
+
+// Repeats that wait behind a report in flight in the same notifier still count.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_concurrent_repeats_in_one_notifier_are_all_counted() {
+    let jira = sim();
+    let n = set_up(
+        &jira,
+        Lifecycle::default()
+            .with_on_repeat(OnRepeat::Comment)
+            .with_comment_every(HOUR),
+    )
+    .await;
+    jira.set_latency(Duration::from_millis(10));
+    let created = n.on_test_error(&test("login"), &failed()).await.unwrap();
+    let key = key_of(&created).to_owned();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    jira.clear_requests();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..5 {
+        let n = n.clone();
+        tasks.spawn(async move {
+            n.on_test_error(&test("login"), &fail(&format!("c{i}")))
+                .await
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        assert!(matches!(r.unwrap().unwrap(), Outcome::Duplicate(_)));
+    }
+    let got = calls(&jira);
+    eprintln!("five concurrent repeats in one notifier: {got:?}");
+    assert_eq!(got.get(COMMENT), None, "{got:?}");
+    assert!(got.get(SEARCH).is_some_and(|s| *s <= 5), "{got:?}");
+    tokio::time::advance(HOUR).await;
+    n.on_test_error(&test("login"), &fail("late"))
+        .await
+        .unwrap();
+    let comments = comment_texts(&jira, &key);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].starts_with("Failed 6 more times since "),
+        "{}",
+        comments[0]
+    );
+}
+
+// A repeat comment Jira refuses is posted, with its count, at the next failure.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_a_refused_repeat_comment_is_posted_at_the_next_failure() {
+    let jira = sim();
+    let n = set_up(
+        &jira,
+        Lifecycle::default()
+            .with_on_repeat(OnRepeat::Comment)
+            .with_comment_every(HOUR),
+    )
+    .await;
+    let t = test("login");
+    let created = n.on_test_error(&t, &failed()).await.unwrap();
+    let key = key_of(&created).to_owned();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    n.on_test_error(&t, &fail("one")).await.unwrap();
+    tokio::time::advance(HOUR).await;
+    jira.inject(jira_notifier_sim::Fault::status(
+        jira_notifier::Method::Post,
+        "/comment",
+        400,
+    ));
+    let err = n.on_test_error(&t, &fail("two")).await.unwrap_err();
+    assert!(matches!(err, Error::CommentNotAdded { .. }), "{err:?}");
+    assert!(comment_texts(&jira, &key).is_empty());
+    jira.clear_requests();
+    // The host reports the failed one again.
+    let o = n.on_test_error(&t, &fail("two")).await.unwrap();
+    assert!(matches!(o, Outcome::Duplicate(_)), "{o:?}");
+    expect_calls(&jira, &[(SEARCH, 1), (COMMENT, 1)], "the report again");
+    let comments = comment_texts(&jira, &key);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].starts_with("Failed 2 more times since "),
+        "{}",
+        comments[0]
+    );
+    assert!(comments[0].contains("two"), "{}", comments[0]);
+}
+
+// Replicas all failing right after a person closed the issue: one reopens it.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_replicas_failing_at_once_reopen_the_issue_once() {
+    let jira = sim();
+    let store: Arc<dyn ConfigStore> = Arc::new(MemoryStore::new());
+    let ns: Vec<JiraNotifier> = (0..4).map(|_| notifier_on(store.clone(), &jira)).collect();
+    configure(
+        &ns[0],
+        Lifecycle::default()
+            .with_reopen_within(DAY)
+            .with_on_repeat(OnRepeat::Comment),
+    )
+    .await;
+    jira.set_latency(Duration::from_millis(5));
+    let created = ns[0]
+        .on_test_error(&test("login"), &failed())
+        .await
+        .unwrap();
+    let key = key_of(&created).to_owned();
+    for round in 0..3 {
+        jira.transition(&key, "Done", None).unwrap();
+        tokio::time::advance(Duration::from_secs(60)).await;
+        jira.clear_requests();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in &ns {
+            let n = n.clone();
+            tasks.spawn(async move { n.on_test_error(&test("login"), &failed()).await });
+        }
+        let mut reopened = 0;
+        while let Some(r) = tasks.join_next().await {
+            let o = r.unwrap().unwrap();
+            assert_eq!(key_of(&o), key, "round {round}: {o:?}");
+            reopened += matches!(o, Outcome::Reopened(_)) as usize;
+        }
+        let got = calls(&jira);
+        eprintln!("round {round}, four replicas after a close: {got:?}");
+        assert_eq!(reopened, 1, "round {round}");
+        assert_eq!(got.get(TRANSITION), Some(&1), "round {round}: {got:?}");
+        assert_eq!(got.get(CREATE), None, "round {round}: {got:?}");
+        assert_eq!(
+            got.get(COMMENT),
+            Some(&1),
+            "round {round}: only the reopen comment"
+        );
+        assert_eq!(open_keys(&jira, "login"), vec![key.clone()]);
+    }
+}
+
+// Mute names are compared without case, and a muted test stays muted across replicas.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_mute_resolutions_ignore_case() {
+    let jira = sim();
+    jira.set_workflow("QA", Workflow::with_resolve_screen())
+        .unwrap();
+    let n = set_up(
+        &jira,
+        Lifecycle::default().with_mute_resolutions(["  won't do "]),
+    )
+    .await;
+    let created = n.on_test_error(&test("login"), &failed()).await.unwrap();
+    jira.transition(key_of(&created), "Done", Some("Won't Do"))
+        .unwrap();
+    let o = n.on_test_error(&test("login"), &failed()).await.unwrap();
+    assert!(matches!(o, Outcome::Muted(_)), "{o:?}");
+}
