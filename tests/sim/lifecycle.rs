@@ -844,3 +844,60 @@ async fn lifecycle_mute_resolutions_ignore_case() {
     let o = n.on_test_error(&test("login"), &failed()).await.unwrap();
     assert!(matches!(o, Outcome::Muted(_)), "{o:?}");
 }
+
+// Resolve and reopen together: a flapping test keeps one issue, resolved and reopened.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_a_flapping_test_is_resolved_and_reopened_on_one_issue() {
+    let jira = sim();
+    let n = set_up(
+        &jira,
+        Lifecycle::default()
+            .with_on_pass(OnPass::Resolve)
+            .with_reopen_within(DAY),
+    )
+    .await;
+    let t = test("flaky");
+    let created = n.on_test_error(&t, &failed()).await.unwrap();
+    let issue = created.issue().unwrap().clone();
+    for cycle in 0..3 {
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            n.on_test_pass(&t).await.unwrap(),
+            Outcome::Resolved(issue.clone()),
+            "cycle {cycle}"
+        );
+        assert_eq!(jira.status(&issue.key).as_deref(), Some("Done"));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            n.on_test_error(&t, &failed()).await.unwrap(),
+            Outcome::Reopened(issue.clone()),
+            "cycle {cycle}"
+        );
+        assert_ne!(jira.status(&issue.key).as_deref(), Some("Done"));
+    }
+    assert_eq!(jira.issues().len(), 1);
+    // Three recovery comments and three reopen comments.
+    assert_eq!(comment_texts(&jira, &issue.key).len(), 6);
+}
+
+// A pass whose issue a person deleted: nothing to act on.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_a_pass_whose_issue_was_deleted_is_ignored() {
+    for on_pass in [OnPass::Resolve, OnPass::Comment] {
+        let jira = sim();
+        let n = set_up(&jira, Lifecycle::default().with_on_pass(on_pass)).await;
+        let t = test("login");
+        let created = n.on_test_error(&t, &failed()).await.unwrap();
+        assert!(jira.delete_issue(key_of(&created)));
+        jira.clear_requests();
+        let o = n.on_test_pass(&t).await;
+        assert!(matches!(o, Ok(Outcome::Ignored)), "{on_pass:?}: {o:?}");
+        expect_calls(
+            &jira,
+            &[(GET_ISSUE, 1)],
+            &format!("{on_pass:?}: a deleted issue"),
+        );
+        let o = n.on_test_error(&t, &failed()).await.unwrap();
+        assert!(matches!(o, Outcome::Created(_)), "{on_pass:?}: {o:?}");
+    }
+}
