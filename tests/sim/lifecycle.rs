@@ -901,3 +901,56 @@ async fn lifecycle_a_pass_whose_issue_was_deleted_is_ignored() {
         assert!(matches!(o, Outcome::Created(_)), "{on_pass:?}: {o:?}");
     }
 }
+
+// A configured resolution the screen does not offer: an error naming those it does,
+// shown in health; the pass did not take effect, and without a screen it is not sent.
+#[tokio::test(start_paused = true)]
+async fn lifecycle_a_resolution_the_screen_does_not_offer_is_refused_before_the_move() {
+    let jira = sim();
+    jira.set_workflow("QA", Workflow::with_resolve_screen())
+        .unwrap();
+    let n = set_up(
+        &jira,
+        Lifecycle::default()
+            .with_on_pass(OnPass::Resolve)
+            .with_resolution("Fixed"),
+    )
+    .await;
+    let t = test("login");
+    let created = n.on_test_error(&t, &failed()).await.unwrap();
+    let key = key_of(&created).to_owned();
+    jira.clear_requests();
+    for attempt in 0..2 {
+        let err = n.on_test_pass(&t).await.unwrap_err();
+        match &err {
+            Error::ResolutionNotAllowed { allowed, .. } => {
+                assert!(allowed.iter().any(|a| a == "Done"), "{allowed:?}")
+            }
+            other => panic!("attempt {attempt}: expected ResolutionNotAllowed, got {other:?}"),
+        }
+        let got = calls(&jira);
+        eprintln!("attempt {attempt}, a resolution not offered: {got:?}");
+        assert_eq!(got.get(TRANSITION), None, "{got:?}");
+        assert_eq!(got.get(COMMENT), None, "{got:?}");
+        jira.clear_requests();
+    }
+    assert!(!n.health().await.unwrap().is_ok());
+    assert_eq!(jira.status(&key).as_deref(), Some("To Do"));
+
+    // The simplified workflow has no screen: the resolution is not sent, the move works.
+    let jira = sim();
+    let n = set_up(
+        &jira,
+        Lifecycle::default()
+            .with_on_pass(OnPass::Resolve)
+            .with_resolution("Fixed"),
+    )
+    .await;
+    let created = n.on_test_error(&t, &failed()).await.unwrap();
+    assert!(matches!(
+        n.on_test_pass(&t).await.unwrap(),
+        Outcome::Resolved(_)
+    ));
+    assert_eq!(jira.status(key_of(&created)).as_deref(), Some("Done"));
+    assert_eq!(jira.resolution(key_of(&created)), None);
+}
