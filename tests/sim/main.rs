@@ -5,6 +5,7 @@ mod corners;
 mod credentials;
 mod faults;
 mod lag;
+mod lifecycle;
 mod limits;
 mod named_site;
 mod replicas;

@@ -861,7 +861,6 @@ fn pass_with_nothing_to_do_is_ignored() {
 }
 
 #[test]
-#[ignore = "needs the lifecycle behaviour (issue 12)"]
 fn lifecycle_pass_before_setup_and_when_disabled_answers_as_fail_does() {
     let server = MockServer::start();
     one_site(&server);

@@ -2,7 +2,7 @@
 //! `sandbox fail` processes sharing one store (the state file, or a PostgreSQL database
 //! with several workspaces) make exactly one issue per failing test; create screens
 //! (`fields`, `--field`, a refused `configure`, `health`); workspaces in one state file;
-//! the lifecycle's `pass` and reopening (ignored until the library's behaviour is in).
+//! the lifecycle's `pass` and reopening.
 //!
 //! The simulated Jira is served by `jira_notifier_sim::SimServer`; the binary is the one
 //! Cargo builds for these tests (`CARGO_BIN_EXE_sandbox`).
@@ -750,7 +750,6 @@ fn created(run: &Run) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the lifecycle behaviour (issue 12)"]
 async fn lifecycle_pass_comments_or_resolves_after_passes_in_a_row() {
     let (sim, server) = start_sim().await;
     let sb = Sandbox::new(&server);
@@ -793,7 +792,6 @@ async fn lifecycle_pass_comments_or_resolves_after_passes_in_a_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the lifecycle behaviour (issue 12)"]
 async fn lifecycle_fail_reopens_an_issue_done_a_short_while_ago() {
     let (sim, server) = start_sim().await;
     let sb = Sandbox::new(&server);
