@@ -32,9 +32,12 @@ pub(crate) fn to_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The time `ms` milliseconds after the Unix epoch.
+/// The time `ms` milliseconds after the Unix epoch (the epoch itself for a value past
+/// what the platform's clock holds, so a corrupt stored value cannot panic).
 pub(crate) fn from_ms(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 /// `2026-11-30 04:12 UTC`: how issue texts show a time.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -186,14 +186,11 @@ mod unix_ms {
     use serde::{Deserializer, Serializer};
 
     pub(super) fn to_ms(t: &SystemTime) -> u64 {
-        t.duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        crate::clock::to_ms(*t)
     }
 
     pub(super) fn from_ms(ms: u64) -> SystemTime {
-        UNIX_EPOCH
-            .checked_add(Duration::from_millis(ms))
-            .unwrap_or(UNIX_EPOCH)
+        crate::clock::from_ms(ms)
     }
 
     pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -269,6 +266,7 @@ pub(crate) fn truncate_ms(t: SystemTime) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn refusal(test: Option<&str>) -> Refusal {
         Refusal::now(

@@ -4,7 +4,7 @@
 
 use super::Inner;
 use crate::connection::Connection;
-use crate::dedupe::issue_ref;
+use crate::dedupe::{issue_ref, record_of};
 use crate::error::{ApiError, Error, Result};
 use crate::health::{HealthEvent, Refusal, RefusedAction};
 use crate::jira::Done;
@@ -12,7 +12,7 @@ use crate::lifecycle::transitions::{choose, Goal};
 use crate::lifecycle::{texts, Lifecycle, TestState, Versioned};
 use crate::outcome::{IssueRef, TestInfo};
 use crate::settings::ResolvedTarget;
-use crate::store::{IssueRecord, StoreError, TestId};
+use crate::store::{StoreError, TestId};
 
 /// How many times a state update is tried against others' swaps before it gives up (as a
 /// passing store failure): far more than replicas can collide on one test.
@@ -152,7 +152,9 @@ impl Inner {
             .reopen(conn, test, test_id, message, done, policy, target)
             .await;
         let record = match &result {
-            Ok(Reopen::Reopened(_)) | Ok(Reopen::Existing(_)) => Some(record_of_done(done, label)),
+            Ok(Reopen::Reopened(_)) | Ok(Reopen::Existing(_)) => {
+                Some(record_of(&done.found, label))
+            }
             _ => None,
         };
         // The record is the same issue; releasing frees the claim for replicas waiting on
@@ -263,8 +265,4 @@ pub(super) fn refused_move(e: Error, issue: &IssueRef, action: &str) -> Error {
 
 fn is_final(api: &ApiError) -> bool {
     (400..500).contains(&api.status) && !matches!(api.status, 401 | 408 | 429)
-}
-
-fn record_of_done(done: &Done, label: &str) -> IssueRecord {
-    crate::dedupe::record_of(&done.found, label)
 }
