@@ -1,9 +1,9 @@
 //! Evidence files for a failure (logs, screenshots, a HAR): what the host hands over, the
 //! size caps they are held to, and what became of each one.
 //!
-//! Groundwork: the upload itself lives in `jira/attachments.rs`
-//! (`POST /rest/api/3/issue/{issueIdOrKey}/attachments`); failure reports do not attach
-//! files yet.
+//! The upload itself lives in `jira/attachments.rs`
+//! (`POST /rest/api/3/issue/{issueIdOrKey}/attachments`); which report attaches what is
+//! decided in `notifier/attach.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -201,6 +201,12 @@ pub enum SkipReason {
         /// What the reader said.
         message: String,
     },
+    /// The report was a repeat on the test's open issue, and the policy
+    /// [`Lifecycle::attach_on_repeat`](crate::Lifecycle::attach_on_repeat) is off.
+    Repeat,
+    /// The report filed no issue to attach to (below the threshold, grouped into the
+    /// storm's umbrella, muted, disabled, not connected, or not a failure).
+    NoIssue,
 }
 
 impl fmt::Display for SkipReason {
@@ -221,6 +227,8 @@ impl fmt::Display for SkipReason {
                 "at least {size_at_least} bytes, and only {remaining} bytes are left of the cap per failure"
             ),
             SkipReason::Unreadable { message } => write!(f, "the file could not be read: {message}"),
+            SkipReason::Repeat => f.write_str("a repeat failure attaches nothing (attach_on_repeat is off)"),
+            SkipReason::NoIssue => f.write_str("the report filed no issue to attach to"),
         }
     }
 }
@@ -278,6 +286,20 @@ pub struct UploadReport {
 }
 
 impl UploadReport {
+    /// Every file skipped for one reason, nothing read.
+    pub(crate) fn skipping(files: Vec<Attachment>, reason: SkipReason) -> UploadReport {
+        UploadReport {
+            skipped: files
+                .into_iter()
+                .map(|f| SkippedAttachment {
+                    name: f.name,
+                    reason: reason.clone(),
+                })
+                .collect(),
+            ..UploadReport::default()
+        }
+    }
+
     /// Whether every file given was stored.
     pub fn is_complete(&self) -> bool {
         self.skipped.is_empty() && self.failed.is_empty()

@@ -16,12 +16,14 @@ mod connection;
 mod dedupe;
 mod endpoints;
 mod error;
+mod evidence;
 mod fields;
 mod health;
 mod issue;
 mod jira;
 mod lifecycle;
 mod limits;
+mod noise;
 mod notifier;
 mod outcome;
 mod retry;
@@ -47,6 +49,7 @@ pub use clock::{Clock, SystemClock};
 pub use connection::{Connection, CredentialKind, Credentials, Site};
 pub use endpoints::{DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use error::{ApiError, Error, Result};
+pub use evidence::Evidence;
 pub use fields::{
     parse_field_assignment, AllowedValue, CreateField, FieldProblem, FieldProblemKind, FieldSchema,
     FieldValue, ResolvedFields, SaveWarning, FIELDS_FILLED_BY_CRATE,
@@ -55,11 +58,12 @@ pub use health::{Health, HealthEvent, Refusal, RefusedAction};
 pub use lifecycle::{
     Lifecycle, LifecycleOverride, OnPass, OnRepeat, TestState, Versioned, DEFAULT_COMMENT_EVERY,
 };
+pub use noise::{Noise, NoiseOverride, StormLimit, StormLimitError, WorkspaceState};
 pub use notifier::{
     JiraNotifier, JiraNotifierBuilder, NotifierBuilder, NotifierEngine, NotifierEngineBuilder,
     DEFAULT_CREATE_LEASE,
 };
-pub use outcome::{IssueRef, Outcome, TestInfo, TestStatus};
+pub use outcome::{FailureReport, IssueRef, Outcome, TestInfo, TestStatus};
 pub use retry::RetryPolicy;
 pub use settings::{
     Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::UploadReport;
+use crate::evidence::Evidence;
+
 /// The test whose status changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -12,6 +15,11 @@ pub struct TestInfo {
     pub name: String,
     /// A link to the test in the host's UI, put in the issue description.
     pub url: String,
+    /// Where the test ran (`staging`, `prod`, …), if the host knows: shown in the summary
+    /// (`Test Failed: {name} [{env}]`) and the description. With the policy
+    /// [`Noise::split_by_environment`](crate::Noise::split_by_environment) it is also part
+    /// of the test's identity: one issue per test and environment.
+    pub environment: Option<String>,
 }
 
 impl TestInfo {
@@ -21,7 +29,15 @@ impl TestInfo {
             id: id.into(),
             name: name.into(),
             url: url.into(),
+            environment: None,
         }
+    }
+
+    /// The test as run in an environment (a blank name means none).
+    pub fn with_environment(mut self, environment: impl Into<String>) -> Self {
+        let env = environment.into();
+        self.environment = (!env.trim().is_empty()).then(|| env.trim().to_owned());
+        self
     }
 }
 
@@ -31,10 +47,15 @@ impl TestInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TestStatus {
-    /// The test failed, with the error message to put in the issue.
+    /// The test failed, with the error message to put in the issue and what the run can
+    /// tell about itself. Made with [`TestStatus::error`] or [`TestStatus::error_with`];
+    /// match it with `TestStatus::Error { message, .. }`.
+    #[non_exhaustive]
     Error {
         /// The error message (any length; it is cut to fit Jira's limits).
         message: String,
+        /// The run's link, commit, branch, duration and time of failure, if given.
+        evidence: Evidence,
     },
     /// The test passed.
     Passed,
@@ -49,8 +70,22 @@ pub enum TestStatus {
 impl TestStatus {
     /// An error status with a message.
     pub fn error(message: impl Into<String>) -> Self {
+        TestStatus::error_with(message, Evidence::default())
+    }
+
+    /// An error status with a message and evidence of the run.
+    pub fn error_with(message: impl Into<String>, evidence: Evidence) -> Self {
         TestStatus::Error {
             message: message.into(),
+            evidence,
+        }
+    }
+
+    /// The evidence of an error status.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        match self {
+            TestStatus::Error { evidence, .. } => Some(evidence),
+            _ => None,
         }
     }
 }
@@ -119,6 +154,19 @@ pub enum Outcome {
         /// The test's open issue.
         issue: IssueRef,
     },
+    /// A failure counting towards the test's threshold (policy
+    /// [`Noise::min_failures`](crate::Noise::min_failures)): `failures` in a row of the
+    /// `needed`. No request was made.
+    Counted {
+        /// Failures in a row so far.
+        failures: u32,
+        /// Failures in a row that file an issue.
+        needed: u32,
+    },
+    /// The storm guard is on and tripped (policy
+    /// [`Noise::storm_limit`](crate::Noise::storm_limit)): the failure joined the
+    /// workspace's umbrella issue for the storm instead of getting its own.
+    Grouped(IssueRef),
 }
 
 impl Outcome {
@@ -131,8 +179,21 @@ impl Outcome {
             | Outcome::Muted(i)
             | Outcome::Commented(i)
             | Outcome::Resolved(i)
-            | Outcome::Passing { issue: i, .. } => Some(i),
+            | Outcome::Passing { issue: i, .. }
+            | Outcome::Grouped(i) => Some(i),
             _ => None,
         }
     }
+}
+
+/// What [`JiraNotifier::on_test_error_with_attachments`](crate::JiraNotifier::on_test_error_with_attachments)
+/// did: the outcome, and what became of each file. An upload that failed or was skipped
+/// never fails the report: the issue stands, and the files' fate is here.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailureReport {
+    /// What the report did, as [`JiraNotifier::on_test_error`](crate::JiraNotifier::on_test_error) says.
+    pub outcome: Outcome,
+    /// Every file given, in exactly one of its lists.
+    pub attachments: UploadReport,
 }

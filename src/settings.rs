@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fields::{FieldValue, ResolvedFields, SaveWarning};
 use crate::lifecycle::{Lifecycle, LifecycleOverride};
+use crate::noise::{Noise, NoiseOverride};
 
 /// The issue type used when none is chosen.
 pub const DEFAULT_ISSUE_TYPE: &str = "Bug";
@@ -74,6 +75,14 @@ pub struct Settings {
     /// muting); the default does nothing after the create.
     #[serde(default, skip_serializing_if = "is_default_lifecycle")]
     pub lifecycle: Lifecycle,
+    /// Noise control (a threshold of failures, the storm guard, environments told
+    /// apart); the default files an issue at each test's first failure.
+    #[serde(default, skip_serializing_if = "is_default_noise")]
+    pub noise: Noise,
+}
+
+fn is_default_noise(n: &Noise) -> bool {
+    *n == Noise::default()
 }
 
 fn is_default_lifecycle(l: &Lifecycle) -> bool {
@@ -99,7 +108,14 @@ impl Settings {
             labels: Vec::new(),
             fields: BTreeMap::new(),
             lifecycle: Lifecycle::default(),
+            noise: Noise::default(),
         }
+    }
+
+    /// Sets the noise control policies.
+    pub fn with_noise(mut self, noise: Noise) -> Self {
+        self.noise = noise;
+        self
     }
 
     /// Sets what happens to issues after they are created.
@@ -240,6 +256,9 @@ pub struct TestOverride {
     /// Changes to the global [`Settings::lifecycle`] for this test.
     #[serde(default, skip_serializing_if = "LifecycleOverride::is_empty")]
     pub lifecycle: LifecycleOverride,
+    /// Changes to the global [`Settings::noise`] for this test.
+    #[serde(default, skip_serializing_if = "NoiseOverride::is_empty")]
+    pub noise: NoiseOverride,
 }
 
 impl Default for TestOverride {
@@ -251,6 +270,7 @@ impl Default for TestOverride {
             labels: Vec::new(),
             fields: BTreeMap::new(),
             lifecycle: LifecycleOverride::default(),
+            noise: NoiseOverride::default(),
         }
     }
 }
@@ -304,6 +324,12 @@ impl TestOverride {
         self
     }
 
+    /// Changes the global noise control policies for this test.
+    pub fn with_noise(mut self, noise: NoiseOverride) -> Self {
+        self.noise = noise;
+        self
+    }
+
     /// Whether saving the override needs the create screen: it names a project, field
     /// values or an assignee.
     pub(crate) fn needs_screen(&self) -> bool {
@@ -322,6 +348,17 @@ pub(crate) fn lifecycle_for(
             .lifecycle
             .with_override(&o.test_override.lifecycle),
         None => settings.settings.lifecycle.clone(),
+    }
+}
+
+/// The noise policy in effect for a test: the global one with the override's on top.
+pub(crate) fn noise_for(settings: &SavedSettings, test_override: Option<&SavedOverride>) -> Noise {
+    match test_override {
+        Some(o) => settings
+            .settings
+            .noise
+            .with_override(&o.test_override.noise),
+        None => settings.settings.noise.clone(),
     }
 }
 

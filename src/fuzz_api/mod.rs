@@ -86,7 +86,7 @@ pub fn cut(s: &str, max: usize) -> &str {
 
 /// An issue summary.
 pub fn summary(test_name: &str, fallback: &str) -> String {
-    crate::issue::summary(test_name, fallback)
+    crate::issue::summary(test_name, fallback, None)
 }
 
 /// A failure's description, in Atlassian Document Format.

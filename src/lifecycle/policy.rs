@@ -73,6 +73,9 @@ pub struct Lifecycle {
     /// Resolutions that mute the test (e.g. `Won't Do`): while its last issue has one of
     /// them, failures create nothing. Compared without regard to case.
     pub mute_resolutions: Vec<String>,
+    /// Whether a repeat failure's files are attached to the open issue too (default
+    /// `false`: only the failure that files the issue attaches its files).
+    pub attach_on_repeat: bool,
 }
 
 impl Default for Lifecycle {
@@ -87,6 +90,7 @@ impl Default for Lifecycle {
             reopen_within: Duration::ZERO,
             reopen_transition: None,
             mute_resolutions: Vec::new(),
+            attach_on_repeat: false,
         }
     }
 }
@@ -150,6 +154,12 @@ impl Lifecycle {
         self
     }
 
+    /// Sets whether repeat failures attach their files.
+    pub fn with_attach_on_repeat(mut self, attach: bool) -> Self {
+        self.attach_on_repeat = attach;
+        self
+    }
+
     /// This policy with a test's changes on top.
     pub fn with_override(&self, o: &LifecycleOverride) -> Lifecycle {
         let mut l = self.clone();
@@ -179,6 +189,9 @@ impl Lifecycle {
         }
         if let Some(v) = &o.mute_resolutions {
             l.mute_resolutions = v.clone();
+        }
+        if let Some(v) = o.attach_on_repeat {
+            l.attach_on_repeat = v;
         }
         l
     }
@@ -248,6 +261,9 @@ pub struct LifecycleOverride {
     /// See [`Lifecycle::mute_resolutions`] (empty turns muting off for the test).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mute_resolutions: Option<Vec<String>>,
+    /// See [`Lifecycle::attach_on_repeat`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach_on_repeat: Option<bool>,
 }
 
 impl LifecycleOverride {
@@ -311,6 +327,14 @@ impl LifecycleOverride {
         S: Into<String>,
     {
         self.mute_resolutions = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+impl LifecycleOverride {
+    /// Sets whether the test's repeat failures attach their files.
+    pub fn with_attach_on_repeat(mut self, v: bool) -> Self {
+        self.attach_on_repeat = Some(v);
         self
     }
 }

@@ -3,6 +3,7 @@
 //! a new issue. Each stays within Jira's comment limit (the failure's message is cut to
 //! make room).
 
+use crate::evidence::Evidence;
 use std::time::SystemTime;
 
 use super::state::Batch;
@@ -12,7 +13,8 @@ use crate::issue::text::single_line;
 use crate::outcome::TestInfo;
 
 /// The comment covering the failures of an interval.
-pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch) -> Doc {
+pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch, evidence: &Evidence) -> Doc {
+    let _ = evidence;
     let times = if batch.count == 1 { "time" } else { "times" };
     let span = if batch.first == batch.last {
         format!("at {}", display(batch.last))
@@ -57,7 +59,8 @@ pub(crate) fn recovery_comment(test: &TestInfo, failures: u32, since: SystemTime
 }
 
 /// The comment on an issue reopened by a new failure.
-pub(crate) fn reopen_comment(test: &TestInfo, message: &str) -> Doc {
+pub(crate) fn reopen_comment(test: &TestInfo, message: &str, evidence: &Evidence) -> Doc {
+    let _ = evidence;
     failure_doc_after(
         vec![Lead::new(&[("Reopened: the test failed again.", None)])],
         &test.name,
@@ -71,10 +74,12 @@ pub(crate) fn reopen_comment(test: &TestInfo, message: &str) -> Doc {
 pub(crate) fn description_after(
     test: &TestInfo,
     message: &str,
+    evidence: &Evidence,
     previous_key: &str,
     previous_url: &str,
     done_at: Option<SystemTime>,
 ) -> Doc {
+    let _ = evidence;
     let when = done_at.map_or(String::new(), |t| format!(", done {}", display(t)));
     let rest = format!("{when}.");
     failure_doc_after(
@@ -124,7 +129,7 @@ mod tests {
             last: from_ms(1_796_015_600_000),
             message: "expected 200, got 500".into(),
         };
-        let t = texts(&repeat_comment(&test(), &b));
+        let t = texts(&repeat_comment(&test(), &b, &Evidence::default()));
         assert!(
             t.starts_with("Failed 3 more times since 2026-11-30 04:12 UTC (first at 2026-11-30 04:13 UTC, last at 2026-11-30 05:13 UTC). The last error:"),
             "{t}"
@@ -141,10 +146,11 @@ mod tests {
             last: from_ms(0),
             message: "x".repeat(100_000),
         };
-        assert!(repeat_comment(&test(), &b).json_len() <= DESCRIPTION_BUDGET);
+        assert!(repeat_comment(&test(), &b, &Evidence::default()).json_len() <= DESCRIPTION_BUDGET);
         let d = description_after(
             &test(),
             &"y".repeat(100_000),
+            &Evidence::default(),
             "QA-1",
             "https://s/browse/QA-1",
             None,
@@ -162,6 +168,7 @@ mod tests {
         let d = description_after(
             &test(),
             "boom",
+            &Evidence::default(),
             "QA-7",
             "https://acme.atlassian.net/browse/QA-7",
             Some(from_ms(1_796_011_953_123)),

@@ -11,6 +11,7 @@ use crate::issue::labels::{check_label, check_prefix};
 use crate::jira::models::Project as WireProject;
 use crate::jira::Lookup;
 use crate::lifecycle::Lifecycle;
+use crate::noise::Noise;
 use crate::settings::{
     merged_fields, Assignee, ResolvedTarget, SavedOverride, SavedSettings, Settings, TestOverride,
 };
@@ -93,6 +94,7 @@ impl JiraNotifier {
             return Err(Error::invalid("issue_type", "choose an issue type"));
         }
         check_lifecycle(&settings.lifecycle)?;
+        check_noise(&settings.noise)?;
         let project = self
             .inner
             .find_project(&conn, &settings.project_key)
@@ -154,6 +156,7 @@ impl JiraNotifier {
         o.labels = checked_labels(&o.labels)?;
         o.fields = checked_fields(&o.fields)?;
         check_lifecycle(&Lifecycle::default().with_override(&o.lifecycle))?;
+        check_noise(&Noise::default().with_override(&o.noise))?;
         let global = self.inner.store.load_settings().await?;
         let mut saved = SavedOverride {
             test_override: o.clone(),
@@ -412,5 +415,16 @@ fn check_lifecycle(policy: &Lifecycle) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid("lifecycle", problems.join("; ")))
+    }
+}
+
+/// Refuses a noise policy that cannot work (a zero threshold, a storm limit of zero
+/// issues or a zero window): the screen shows every problem, nothing is saved.
+fn check_noise(policy: &Noise) -> Result<()> {
+    let problems = policy.problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("noise", problems.join("; ")))
     }
 }

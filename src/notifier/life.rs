@@ -78,7 +78,7 @@ impl Inner {
         let Some(batch) = batch else {
             return Ok(());
         };
-        let doc = texts::repeat_comment(test, &batch);
+        let doc = texts::repeat_comment(test, &batch, &crate::Evidence::default());
         if let Err(error) = self.client.add_comment(conn, &issue.id, &doc).await {
             // Put the batch back (without this report, which the host reports again), so
             // that the next failure posts it.
@@ -204,7 +204,7 @@ impl Inner {
             return Err(e);
         }
         self.opened(test_id, &movable.found.id, policy).await;
-        let doc = texts::reopen_comment(test, message);
+        let doc = texts::reopen_comment(test, message, &crate::Evidence::default());
         if let Err(error) = self.client.add_comment(conn, &movable.found.id, &doc).await {
             return Err(Error::CommentNotAdded {
                 issue,

@@ -1,5 +1,6 @@
 //! [`JiraNotifier`]: what the host holds, and how it is built.
 
+mod attach;
 mod configure;
 mod connect;
 mod life;
@@ -12,6 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::attachment::AttachmentLimits;
 use crate::auth::source::TokenSource;
 use crate::clock::{Clock, SystemClock};
 use crate::dedupe::flight::Flights;
@@ -58,6 +60,8 @@ struct Inner {
     key_hints: KeyHints,
     /// The time of day, for an issue's life (comment intervals, reopen windows).
     clock: Arc<dyn Clock>,
+    /// Caps on the files of one failure.
+    attachment_limits: AttachmentLimits,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -139,6 +143,7 @@ pub struct NotifierEngine {
     lease: Duration,
     search_lag_bound: Duration,
     clock: Arc<dyn Clock>,
+    attachment_limits: AttachmentLimits,
 }
 
 impl fmt::Debug for NotifierEngine {
@@ -178,6 +183,7 @@ impl NotifierEngine {
                 key_hints: KeyHints::default(),
                 search_lag_bound: self.search_lag_bound,
                 clock: Arc::clone(&self.clock),
+                attachment_limits: self.attachment_limits,
             }),
         }
     }
@@ -198,6 +204,7 @@ pub struct NotifierBuilder<S> {
     tenant_info_url: Option<String>,
     clock: Arc<dyn Clock>,
     token_source: Option<Arc<dyn TokenSource>>,
+    attachment_limits: AttachmentLimits,
 }
 
 /// The builder [`JiraNotifier::builder`] returns.
@@ -234,6 +241,7 @@ impl<S> NotifierBuilder<S> {
             tenant_info_url: None,
             clock: Arc::new(SystemClock),
             token_source: None,
+            attachment_limits: AttachmentLimits::default(),
         }
     }
 
@@ -319,6 +327,13 @@ impl<S> NotifierBuilder<S> {
         self
     }
 
+    /// Caps on the files a failure attaches (default 10 MiB per file, 25 MiB per
+    /// failure); see [`JiraNotifier::on_test_error_with_attachments`].
+    pub fn attachment_limits(mut self, limits: AttachmentLimits) -> Self {
+        self.attachment_limits = limits;
+        self
+    }
+
     fn engine(self) -> Result<(NotifierEngine, S)> {
         let mut endpoints = Endpoints::new(&self.auth_url, &self.api_url)?;
         if let Some(url) = &self.tenant_info_url {
@@ -337,6 +352,7 @@ impl<S> NotifierBuilder<S> {
             lease: self.lease,
             search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
             clock: self.clock,
+            attachment_limits: self.attachment_limits,
         };
         Ok((engine, self.store))
     }

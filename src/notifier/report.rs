@@ -2,6 +2,7 @@
 
 use tokio::time::Instant;
 
+use super::attach::Filed;
 use super::configure::check_test_id;
 use super::life::Reopen;
 use super::{Inner, JiraNotifier};
@@ -33,8 +34,19 @@ impl JiraNotifier {
     /// in [`health`](Self::health) until an issue is created or settings are saved again. An error means the failure did not reach Jira:
     /// [`Error::is_retryable`] says whether to report it again later.
     pub async fn on_test_error(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
+        Ok(self.file(test, status).await?.outcome)
+    }
+
+    /// The failure path behind [`on_test_error`](Self::on_test_error) and
+    /// [`on_test_error_with_attachments`](Self::on_test_error_with_attachments).
+    pub(super) async fn file(&self, test: &TestInfo, status: &TestStatus) -> Result<Filed> {
+        let outcome = self.file_old(test, status).await?;
+        Ok(Filed::bare(outcome))
+    }
+
+    async fn file_old(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
         let message = match status {
-            TestStatus::Error { message } => message,
+            TestStatus::Error { message, .. } => message,
             TestStatus::Passed => return self.on_test_pass(test).await,
             _ => return Ok(Outcome::Ignored),
         };
@@ -309,6 +321,7 @@ impl Inner {
                 draft.description = texts::description_after(
                     test,
                     message,
+                    &crate::Evidence::default(),
                     &p.found.key,
                     &conn.site.browse_url(&p.found.key),
                     p.closed.at,
@@ -520,7 +533,7 @@ fn draft_for(
     IssueDraft {
         project_id: target.project_id,
         issue_type_id: target.issue_type_id,
-        summary: summary(&test.name, &test.id),
+        summary: summary(&test.name, &test.id, test.environment.as_deref()),
         description: adf::failure_doc(&test.name, &test.url, message),
         description_in_body: plan.is_none_or(|p| p.description_on_screen),
         fields: plan.map(|p| p.values.clone()).unwrap_or_default(),

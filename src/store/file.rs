@@ -227,6 +227,22 @@ impl fmt::Debug for FileStore {
 
 #[async_trait]
 impl ConfigStore for FileStore {
+    async fn load_workspace_state(
+        &self,
+    ) -> Result<crate::lifecycle::Versioned<crate::noise::WorkspaceState>, StoreError> {
+        Err(StoreError::unavailable(
+            "FileStore: workspace state not implemented yet",
+        ))
+    }
+    async fn swap_workspace_state(
+        &self,
+        _expected: u64,
+        _state: &crate::noise::WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        Err(StoreError::unavailable(
+            "FileStore: workspace state not implemented yet",
+        ))
+    }
     async fn load_connection(&self) -> Result<Option<Connection>, StoreError> {
         self.read(|d| d.connection).await
     }

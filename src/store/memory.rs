@@ -15,6 +15,7 @@ use super::{
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
 use crate::lifecycle::{TestState, Versioned};
+use crate::noise::WorkspaceState;
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// A [`ConfigStore`] in memory. Cheap to create; share it with `Arc` between notifiers
@@ -60,6 +61,7 @@ struct State {
     overrides: HashMap<TestId, SavedOverride>,
     records: HashMap<TestId, IssueRecord>,
     states: HashMap<TestId, Versioned<TestState>>,
+    workspace_state: Versioned<WorkspaceState>,
     health: Health,
 }
 
@@ -199,6 +201,22 @@ impl ConfigStore for MemoryStore {
             }
             s.states
                 .insert(test_id.clone(), Versioned::new(expected + 1, state.clone()));
+            true
+        })
+    }
+    async fn load_workspace_state(&self) -> Result<Versioned<WorkspaceState>, StoreError> {
+        self.with(|s| s.workspace_state.clone())
+    }
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            if s.workspace_state.version != expected {
+                return false;
+            }
+            s.workspace_state = Versioned::new(expected + 1, state.clone());
             true
         })
     }

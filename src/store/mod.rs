@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
 use crate::lifecycle::{TestState, Versioned};
+use crate::noise::WorkspaceState;
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The last issue the notifier made (or found) for a test, remembered so that a repeat
@@ -263,6 +264,24 @@ pub trait ConfigStore: Send + Sync + fmt::Debug {
         test: &TestId,
         expected: u64,
         state: &TestState,
+    ) -> Result<bool, StoreError>;
+
+    /// The workspace's state between reports (what the storm guard counts), with its
+    /// version (version 0 and the default state when none is stored). Read and written
+    /// only while the policy [`Noise::storm_limit`](crate::Noise::storm_limit) is on.
+    async fn load_workspace_state(&self) -> Result<Versioned<WorkspaceState>, StoreError>;
+
+    /// Replaces the workspace's state with `state` at version `expected + 1`, if and only
+    /// if the stored version is still `expected` (0: nothing stored); answers whether it
+    /// did. Atomic across every process sharing the store, as
+    /// [`swap_test_state`](Self::swap_test_state): it is how replicas agree on which
+    /// failures still file their own issue in a storm and which join its umbrella.
+    ///
+    /// Required rather than defaulted, for the same reason as `swap_test_state`.
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &WorkspaceState,
     ) -> Result<bool, StoreError>;
 
     /// Everything a failure report needs, in one call. The default makes five reads; a

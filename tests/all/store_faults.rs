@@ -156,6 +156,18 @@ impl ConfigStore for FlakyStore {
         self.check(Op::Load)?;
         self.inner.load_test_state(test_id).await
     }
+    async fn load_workspace_state(
+        &self,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::WorkspaceState>, StoreError> {
+        self.inner.load_workspace_state().await
+    }
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &jira_notifier::WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        self.inner.swap_workspace_state(expected, state).await
+    }
     async fn swap_test_state(
         &self,
         test_id: &TestId,

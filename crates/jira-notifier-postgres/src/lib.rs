@@ -1030,6 +1030,22 @@ impl fmt::Debug for PostgresStore {
 
 #[async_trait]
 impl ConfigStore for PostgresStore {
+    async fn load_workspace_state(
+        &self,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::WorkspaceState>, StoreError> {
+        Err(StoreError::unavailable(
+            "PostgresStore: workspace state not implemented yet",
+        ))
+    }
+    async fn swap_workspace_state(
+        &self,
+        _expected: u64,
+        _state: &jira_notifier::WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        Err(StoreError::unavailable(
+            "PostgresStore: workspace state not implemented yet",
+        ))
+    }
     async fn load_connection(&self) -> Result<Option<Connection>, StoreError> {
         let ws = self.ws();
         let rows = self

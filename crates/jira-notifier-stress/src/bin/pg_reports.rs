@@ -50,7 +50,7 @@ use tokio::sync::Semaphore;
 
 // ----- a store that counts its calls (each one round trip to PostgreSQL) -----
 
-const METHODS: [&str; 17] = [
+const METHODS: [&str; 19] = [
     "load_connection",
     "save_connection",
     "delete_connection",
@@ -68,6 +68,8 @@ const METHODS: [&str; 17] = [
     "record_health",
     "load_test_state",
     "swap_test_state",
+    "load_workspace_state",
+    "swap_workspace_state",
 ];
 const CONTEXT: usize = METHODS.len();
 
@@ -175,6 +177,20 @@ impl ConfigStore for Counted {
     ) -> Result<jira_notifier::Versioned<jira_notifier::TestState>, StoreError> {
         self.calls.count(index("load_test_state"));
         self.inner.load_test_state(test).await
+    }
+    async fn load_workspace_state(
+        &self,
+    ) -> Result<jira_notifier::Versioned<jira_notifier::WorkspaceState>, StoreError> {
+        self.calls.count(index("load_workspace_state"));
+        self.inner.load_workspace_state().await
+    }
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &jira_notifier::WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        self.calls.count(index("swap_workspace_state"));
+        self.inner.swap_workspace_state(expected, state).await
     }
     async fn swap_test_state(
         &self,
