@@ -50,6 +50,10 @@ pub struct TestState {
     /// closed already).
     #[serde(skip_serializing_if = "is_false")]
     recovered: bool,
+    /// Failures in a row since the last pass, up to the threshold (policy
+    /// `min_failures`); kept only while that policy is on.
+    #[serde(skip_serializing_if = "is_zero")]
+    streak: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -205,6 +209,26 @@ impl TestState {
         }
     }
 
+    /// Counts a failure towards the threshold of `needed` failures in a row: how many there
+    /// are so far. Past the threshold the count stays put, so the state is not written for
+    /// every failure of a test whose issue is filed.
+    pub(crate) fn toward_threshold(&mut self, needed: u32) -> u32 {
+        if self.streak < needed {
+            self.streak += 1;
+        }
+        self.streak
+    }
+
+    /// Failures in a row counted towards the threshold.
+    pub(crate) fn streak(&self) -> u32 {
+        self.streak
+    }
+
+    /// A pass: the threshold counts from zero again.
+    pub(crate) fn reset_streak(&mut self) {
+        self.streak = 0;
+    }
+
     /// Undoes a pass whose action failed (the host reports it again).
     pub(crate) fn unpass(&mut self) {
         self.recovered = false;
@@ -357,6 +381,21 @@ mod tests {
         );
         s.unpass();
         assert!(matches!(s.passed(at(6), &p), PassStep::Act { .. }));
+    }
+
+    #[test]
+    fn the_threshold_counts_failures_in_a_row_and_stops_counting_once_met() {
+        let mut s = TestState::default();
+        assert_eq!(s.toward_threshold(3), 1);
+        assert_eq!(s.toward_threshold(3), 2);
+        s.reset_streak();
+        assert_eq!(s.toward_threshold(3), 1);
+        s.toward_threshold(3);
+        assert_eq!(s.toward_threshold(3), 3);
+        let met = s.clone();
+        assert_eq!(s.toward_threshold(3), 3);
+        assert_eq!(s, met, "no change, so no store write");
+        assert_eq!(serde_json::to_value(&s).unwrap()["streak"], 3);
     }
 
     #[test]

@@ -11,6 +11,21 @@ use crate::store::TestId;
 /// label never equals a test's own.
 const ENV_SEPARATOR: char = '\u{1f}';
 
+/// The store key of the storm's umbrella issue (its create claim and record). Begins with
+/// the separator, which no test id may: see `check_test_id`.
+pub(crate) const UMBRELLA_KEY: &str = "\u{1f}storm-umbrella";
+
+/// The label the storm's umbrella issues carry. No test's label equals it: an encoded
+/// test id has `_` only before two hex digits.
+pub(crate) fn umbrella_label(prefix: &str) -> String {
+    format!("{prefix}_storm-umbrella")
+}
+
+/// Whether a test id is one the notifier keeps for itself.
+pub(crate) fn is_reserved(test_id: &str) -> bool {
+    test_id.starts_with(ENV_SEPARATOR)
+}
+
 /// Whom a report is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
@@ -60,6 +75,8 @@ mod tests {
         assert_ne!(a.key, b.key);
         assert!(a.split);
         assert_eq!(a.label, "t-login_1fstaging");
+        assert!(is_reserved(UMBRELLA_KEY) && !is_reserved("login"));
+        assert_ne!(umbrella_label("t-"), Identity::of(&TestInfo::new("_storm-umbrella", "", ""), &plain, "t-").label);
         // No environment: the plain identity, split or not.
         let none = TestInfo::new("login", "Login", "");
         assert_eq!(Identity::of(&none, &split, "t-").label, "t-login");

@@ -74,7 +74,7 @@ impl JiraNotifier {
         status: &TestStatus,
         files: Vec<Attachment>,
     ) -> Result<FailureReport> {
-        let filed = self.file(test, status).await?;
+        let filed = self.file(test, status, !files.is_empty()).await?;
         let attachments = match (&filed.attach_to, files.is_empty()) {
             (_, true) => UploadReport::default(),
             (Some((conn, issue)), false) => {

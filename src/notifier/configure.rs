@@ -349,6 +349,12 @@ pub(super) fn check_test_id(test_id: &str) -> Result<TestId> {
     if test_id.trim().is_empty() {
         return Err(Error::invalid("test.id", "the test id is empty or blank"));
     }
+    if crate::noise::identity::is_reserved(test_id) {
+        return Err(Error::invalid(
+            "test.id",
+            "a test id may not begin with the control character U+001F (kept for the notifier's own use)",
+        ));
+    }
     Ok(TestId::new(test_id))
 }
 

@@ -2,6 +2,7 @@
 //! posting the coalesced repeat comment, reopening a recently done issue, and the state
 //! updates both need. Passes are in `pass.rs`.
 
+use super::report::Failure;
 use super::Inner;
 use crate::connection::Connection;
 use crate::dedupe::{issue_ref, record_of};
@@ -10,7 +11,7 @@ use crate::health::{HealthEvent, Refusal, RefusedAction};
 use crate::jira::Done;
 use crate::lifecycle::transitions::{choose, Goal};
 use crate::lifecycle::{texts, Lifecycle, TestState, Versioned};
-use crate::outcome::{IssueRef, TestInfo};
+use crate::outcome::IssueRef;
 use crate::settings::ResolvedTarget;
 use crate::store::{StoreError, TestId};
 
@@ -58,17 +59,15 @@ impl Inner {
     /// Counts a failure of the test while `issue` is open, and posts the repeat comment
     /// when one is due (policy `on_repeat: comment`). Of several replicas, the one whose
     /// swap took the batch posts it.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn count_repeat(
         &self,
         conn: &Connection,
-        test: &TestInfo,
-        test_id: &TestId,
+        f: &Failure<'_>,
         issue: &IssueRef,
-        message: &str,
         policy: &Lifecycle,
         state: Versioned<TestState>,
     ) -> Result<()> {
+        let (test_id, message) = (&f.id.key, f.message);
         let now = self.clock.now();
         let batch = self
             .update_state(test_id, state, |s| {
@@ -78,7 +77,7 @@ impl Inner {
         let Some(batch) = batch else {
             return Ok(());
         };
-        let doc = texts::repeat_comment(test, &batch, &crate::Evidence::default());
+        let doc = texts::repeat_comment(f.test, &batch, f.evidence);
         if let Err(error) = self.client.add_comment(conn, &issue.id, &doc).await {
             // Put the batch back (without this report, which the host reports again), so
             // that the next failure posts it.
@@ -136,21 +135,16 @@ impl Inner {
 
     /// Moves the test's done issue back out of Done and comments the failure, under the
     /// test's create claim (taken by the caller), which it releases.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn reopen_claimed(
         &self,
         conn: &Connection,
-        test: &TestInfo,
-        test_id: &TestId,
-        message: &str,
+        f: &Failure<'_>,
         done: &Done,
-        label: &str,
         policy: &Lifecycle,
         target: &ResolvedTarget,
     ) -> Result<Reopen> {
-        let result = self
-            .reopen(conn, test, test_id, message, done, policy, target)
-            .await;
+        let (test_id, label) = (&f.id.key, f.id.label.as_str());
+        let result = self.reopen(conn, f, done, policy, target).await;
         let record = match &result {
             Ok(Reopen::Reopened(_)) | Ok(Reopen::Existing(_)) => {
                 Some(record_of(&done.found, label))
@@ -166,17 +160,15 @@ impl Inner {
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn reopen(
         &self,
         conn: &Connection,
-        test: &TestInfo,
-        test_id: &TestId,
-        message: &str,
+        f: &Failure<'_>,
         done: &Done,
         policy: &Lifecycle,
         target: &ResolvedTarget,
     ) -> Result<Reopen> {
+        let test_id = &f.id.key;
         let movable = self.client.movable(conn, &done.found.id).await?;
         let issue = issue_ref(conn, &movable.found);
         if !movable.done {
@@ -204,7 +196,7 @@ impl Inner {
             return Err(e);
         }
         self.opened(test_id, &movable.found.id, policy).await;
-        let doc = texts::reopen_comment(test, message, &crate::Evidence::default());
+        let doc = texts::reopen_comment(f.test, f.message, f.evidence);
         if let Err(error) = self.client.add_comment(conn, &movable.found.id, &doc).await {
             return Err(Error::CommentNotAdded {
                 issue,

@@ -7,6 +7,7 @@ mod life;
 mod pass;
 mod report;
 mod screen;
+mod storm;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use crate::attachment::AttachmentLimits;
 use crate::auth::source::TokenSource;
 use crate::clock::{Clock, SystemClock};
 use crate::dedupe::flight::Flights;
+use self::storm::WorkspaceLocks;
 use crate::dedupe::unclear::{KeyHints, Pending};
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};
@@ -62,6 +64,10 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Caps on the files of one failure.
     attachment_limits: AttachmentLimits,
+    /// Turns for the workspace state's swaps in this process.
+    workspace_locks: Arc<WorkspaceLocks>,
+    /// The storm umbrella this notifier last found open, and when.
+    umbrella_seen: Mutex<Option<(String, tokio::time::Instant)>>,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -144,6 +150,7 @@ pub struct NotifierEngine {
     search_lag_bound: Duration,
     clock: Arc<dyn Clock>,
     attachment_limits: AttachmentLimits,
+    workspace_locks: Arc<WorkspaceLocks>,
 }
 
 impl fmt::Debug for NotifierEngine {
@@ -184,6 +191,8 @@ impl NotifierEngine {
                 search_lag_bound: self.search_lag_bound,
                 clock: Arc::clone(&self.clock),
                 attachment_limits: self.attachment_limits,
+                workspace_locks: Arc::clone(&self.workspace_locks),
+                umbrella_seen: Mutex::default(),
             }),
         }
     }
@@ -353,6 +362,7 @@ impl<S> NotifierBuilder<S> {
             search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
             clock: self.clock,
             attachment_limits: self.attachment_limits,
+            workspace_locks: Arc::default(),
         };
         Ok((engine, self.store))
     }

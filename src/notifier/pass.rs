@@ -10,7 +10,8 @@ use crate::health::RefusedAction;
 use crate::lifecycle::transitions::{choose, resolution_for, Goal};
 use crate::lifecycle::{texts, Lifecycle, OnPass, PassStep};
 use crate::outcome::{IssueRef, Outcome, TestInfo};
-use crate::settings::{lifecycle_for, ResolvedTarget};
+use crate::noise::identity::Identity;
+use crate::settings::{lifecycle_for, noise_for, ResolvedTarget};
 use crate::store::{IssueRecord, TestId};
 
 impl JiraNotifier {
@@ -53,16 +54,35 @@ impl JiraNotifier {
             return Ok(Outcome::Disabled);
         }
         let policy = lifecycle_for(&settings, ctx.test_override.as_ref());
-        if policy.on_pass == OnPass::Nothing {
-            return Ok(Outcome::Ignored);
-        }
-        let Some(record) = ctx.record else {
-            return Ok(Outcome::Ignored);
+        let noise = noise_for(&settings, ctx.test_override.as_ref());
+        let id = Identity::of(test, &noise, &settings.settings.label_prefix);
+        let (test_id, record, state) = if id.split {
+            let record = self.inner.store.load_record(&id.key).await?;
+            let state = self.inner.store.load_test_state(&id.key).await?;
+            (id.key.clone(), record, state)
+        } else {
+            (test_id, ctx.record, ctx.state)
+        };
+        // A pass starts the failure threshold's count again (policy `min_failures`).
+        let counted = state.value.streak() > 0;
+        let record = match record {
+            Some(r) if policy.on_pass != OnPass::Nothing => r,
+            _ => {
+                if counted {
+                    self.inner
+                        .update_state(&test_id, state, |s| s.reset_streak())
+                        .await?;
+                }
+                return Ok(Outcome::Ignored);
+            }
         };
         let now = self.inner.clock.now();
         let step = self
             .inner
-            .update_state(&test_id, ctx.state, |s| s.passed(now, &policy))
+            .update_state(&test_id, state, |s| {
+                s.reset_streak();
+                s.passed(now, &policy)
+            })
             .await?;
         let issue = IssueRef::new(
             record.issue_id.clone(),

@@ -5,17 +5,20 @@ use tokio::time::Instant;
 use super::attach::Filed;
 use super::configure::check_test_id;
 use super::life::Reopen;
+use super::storm::Storm;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
 use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
 use crate::error::{ApiError, Error, Result};
 use crate::fields::ResolvedFields;
-use crate::issue::labels::{notification_label, test_label};
+use crate::issue::labels::notification_label;
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::{Done, Found};
 use crate::lifecycle::{texts, TestState};
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
-use crate::settings::lifecycle_for;
+use crate::evidence::Evidence;
+use crate::noise::identity::Identity;
+use crate::settings::{lifecycle_for, noise_for};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
 use crate::store::{IssueRecord, StoreErrorKind, TestId};
 
@@ -34,78 +37,120 @@ impl JiraNotifier {
     /// in [`health`](Self::health) until an issue is created or settings are saved again. An error means the failure did not reach Jira:
     /// [`Error::is_retryable`] says whether to report it again later.
     pub async fn on_test_error(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
-        Ok(self.file(test, status).await?.outcome)
+        Ok(self.file(test, status, false).await?.outcome)
     }
 
     /// The failure path behind [`on_test_error`](Self::on_test_error) and
     /// [`on_test_error_with_attachments`](Self::on_test_error_with_attachments).
-    pub(super) async fn file(&self, test: &TestInfo, status: &TestStatus) -> Result<Filed> {
-        let outcome = self.file_old(test, status).await?;
-        Ok(Filed::bare(outcome))
-    }
-
-    async fn file_old(&self, test: &TestInfo, status: &TestStatus) -> Result<Outcome> {
-        let message = match status {
-            TestStatus::Error { message, .. } => message,
-            TestStatus::Passed => return self.on_test_pass(test).await,
-            _ => return Ok(Outcome::Ignored),
+    /// `with_files`: the report carries files, so a coalesced repeat must learn whether
+    /// they go to the issue (one store read it otherwise saves).
+    pub(super) async fn file(
+        &self,
+        test: &TestInfo,
+        status: &TestStatus,
+        with_files: bool,
+    ) -> Result<Filed> {
+        let (message, evidence) = match status {
+            TestStatus::Error { message, evidence } => (message.as_str(), evidence),
+            TestStatus::Passed => return Ok(Filed::bare(self.on_test_pass(test).await?)),
+            _ => return Ok(Filed::bare(Outcome::Ignored)),
         };
         let test_id = check_test_id(&test.id)?;
+        // Reports of one test in one environment coalesce; whether environments are told
+        // apart is only known from the settings, and a finer flight is merely less shared.
         let mut boarding = self
             .inner
             .flights
-            .board(&self.inner.workspace, &test.id)
+            .board(&self.inner.workspace, &flight_key(test))
             .await;
         if let Some(issue) = boarding.landed() {
             let issue = issue.clone();
+            if !boarding.landed_counting() && !with_files {
+                return Ok(Filed::bare(Outcome::Duplicate(issue)));
+            }
+            let ctx = self.inner.store.load_test_context(&test_id).await?;
+            let (Some(conn), Some(settings)) = (ctx.connection, ctx.settings) else {
+                return Ok(Filed::bare(Outcome::Duplicate(issue)));
+            };
+            let policy = lifecycle_for(&settings, ctx.test_override.as_ref());
             if boarding.landed_counting() {
                 // A repeat policy is on: this failure counts too (store only, unless the
                 // repeat comment falls due with it).
-                let ctx = self.inner.store.load_test_context(&test_id).await?;
-                if let (Some(conn), Some(settings)) = (ctx.connection, ctx.settings) {
-                    let policy = lifecycle_for(&settings, ctx.test_override.as_ref());
-                    self.inner
-                        .count_repeat(&conn, test, &test_id, &issue, message, &policy, ctx.state)
-                        .await?;
-                }
+                let noise = noise_for(&settings, ctx.test_override.as_ref());
+                let id = Identity::of(test, &noise, &settings.settings.label_prefix);
+                let state = if id.split {
+                    self.inner.store.load_test_state(&id.key).await?
+                } else {
+                    ctx.state
+                };
+                let f = Failure::new(test, message, evidence, &id);
+                self.inner
+                    .count_repeat(&conn, &f, &issue, &policy, state)
+                    .await?;
             }
-            return Ok(Outcome::Duplicate(issue));
+            return Ok(Filed::repeat(
+                Outcome::Duplicate(issue.clone()),
+                &conn,
+                &issue,
+                policy.attach_on_repeat,
+            ));
         }
-        let ctx = self.inner.store.load_test_context(&test_id).await?;
-        let Some(conn) = ctx.connection else {
-            return Ok(Outcome::NotConnected);
+        let mut ctx = self.inner.store.load_test_context(&test_id).await?;
+        let Some(conn) = ctx.connection.take() else {
+            return Ok(Filed::bare(Outcome::NotConnected));
         };
-        let settings = match ctx.settings {
+        let settings = match ctx.settings.take() {
             Some(s) if s.cloud_id == conn.site.cloud_id => s,
-            _ => return Ok(Outcome::NotConfigured),
+            _ => return Ok(Filed::bare(Outcome::NotConfigured)),
         };
-        let test_override = ctx.test_override;
+        let test_override = ctx.test_override.take();
         if test_override
             .as_ref()
             .is_some_and(|o| !o.test_override.enabled)
         {
-            return Ok(Outcome::Disabled);
+            return Ok(Filed::bare(Outcome::Disabled));
         }
         let policy = lifecycle_for(&settings, test_override.as_ref());
+        let noise = noise_for(&settings, test_override.as_ref());
+        let id = Identity::of(test, &noise, &settings.settings.label_prefix);
+        if id.split {
+            // The test's record and state are its environment's.
+            ctx.record = self.inner.store.load_record(&id.key).await?;
+            ctx.state = self.inner.store.load_test_state(&id.key).await?;
+        }
+        let f = Failure::new(test, message, evidence, &id);
+        if noise.min_failures > 1 {
+            let needed = noise.min_failures;
+            let state = std::mem::take(&mut ctx.state);
+            let failures = self
+                .inner
+                .update_state(&id.key, state, |s| s.toward_threshold(needed))
+                .await?;
+            if failures < needed {
+                return Ok(Filed::bare(Outcome::Counted { failures, needed }));
+            }
+            ctx.state = self.inner.store.load_test_state(&id.key).await?;
+        }
         let counts = TestState::needed(&policy);
-        let label = test_label(&settings.settings.label_prefix, &test.id);
+        let key = &id.key;
+        let label = &id.label;
 
         // An issue this notifier made but could not record is the test's latest: check it
         // on current data, since search may not show it yet.
-        let unrecorded = self.inner.unrecorded(&test_id);
+        let unrecorded = self.inner.unrecorded(key);
         let latest = unrecorded.as_ref().or(ctx.record.as_ref());
         // A create of this notifier for the test that got no clear answer, not confirmed yet.
-        let pending = self.inner.pending.get(&test.id);
+        let pending = self.inner.pending.get(key.as_str());
         let searched_at = Instant::now();
-        let look = dedupe::look(&self.inner.client, &conn, &label, latest).await?;
+        let look = dedupe::look(&self.inner.client, &conn, label, latest).await?;
         if let Some(found) = look.open {
             let issue = issue_ref(&conn, &found);
             if pending.is_some() {
                 // Search shows the unclear create: it landed. Record it and free the claim.
-                let issue = self.inner.confirm(&conn, &test_id, &found, &label).await?;
-                self.inner.opened(&test_id, &issue.id, &policy).await;
+                let issue = self.inner.confirm(&conn, key, &found, label).await?;
+                self.inner.opened(key, &issue.id, &policy).await;
                 boarding.land_with(&issue, counts);
-                return Ok(Outcome::Created(issue));
+                return Ok(Filed::attaching(Outcome::Created(issue.clone()), &conn, &issue));
             }
             // Remember an issue found by label alone, so later checks reconcile it; and the
             // new key of a recorded issue that moved to another project.
@@ -113,20 +158,25 @@ impl JiraNotifier {
                 .record
                 .as_ref()
                 .is_some_and(|r| r.issue_id == found.id && r.issue_key == found.key)
-                || self.inner.remember(&test_id, &found, &label).await.is_ok();
+                || self.inner.remember(key, &found, label).await.is_ok();
             if recorded {
-                self.inner.settle_unrecorded(&test_id);
+                self.inner.settle_unrecorded(key);
             }
             boarding.land_with(&issue, counts);
             if counts {
                 self.inner
-                    .count_repeat(&conn, test, &test_id, &issue, message, &policy, ctx.state)
+                    .count_repeat(&conn, &f, &issue, &policy, ctx.state)
                     .await?;
             }
-            return Ok(Outcome::Duplicate(issue));
+            return Ok(Filed::repeat(
+                Outcome::Duplicate(issue.clone()),
+                &conn,
+                &issue,
+                policy.attach_on_repeat,
+            ));
         }
         // Nothing open, the unrecorded issue included: the store's record counts again.
-        self.inner.settle_unrecorded(&test_id);
+        self.inner.settle_unrecorded(key);
         if let Some((since, cause)) = pending {
             let sure_at = since + self.inner.search_lag_bound;
             if searched_at < sure_at {
@@ -138,7 +188,7 @@ impl JiraNotifier {
                 });
             }
             // A search made at least the bound after it found nothing: it did not land.
-            self.inner.pending.clear(&test.id);
+            self.inner.pending.clear(key.as_str());
         }
         // The test's last issue is done: muted by its resolution, or reopened if it was
         // done a short while ago; otherwise the new issue names it.
@@ -153,7 +203,7 @@ impl JiraNotifier {
                 .as_deref()
                 .is_some_and(|r| policy.mutes(r))
             {
-                return Ok(Outcome::Muted(issue_ref(&conn, &d.found)));
+                return Ok(Filed::bare(Outcome::Muted(issue_ref(&conn, &d.found))));
             }
         }
 
@@ -162,17 +212,22 @@ impl JiraNotifier {
         if let Claimed::Existing(issue) = self
             .inner
             .claimant()
-            .claim(&conn, &test_id, &label, ctx.record)
+            .claim(&conn, key, label, ctx.record)
             .await?
         {
             boarding.land_with(&issue, counts);
             if counts {
-                let state = self.inner.store.load_test_state(&test_id).await?;
+                let state = self.inner.store.load_test_state(key).await?;
                 self.inner
-                    .count_repeat(&conn, test, &test_id, &issue, message, &policy, state)
+                    .count_repeat(&conn, &f, &issue, &policy, state)
                     .await?;
             }
-            return Ok(Outcome::Duplicate(issue));
+            return Ok(Filed::repeat(
+                Outcome::Duplicate(issue.clone()),
+                &conn,
+                &issue,
+                policy.attach_on_repeat,
+            ));
         }
         if let Some(d) = done.as_ref().filter(|d| self.inner.reopens(&policy, d)) {
             let target = self
@@ -182,44 +237,85 @@ impl JiraNotifier {
             let target = match target {
                 Ok(t) => t,
                 Err(e) => {
-                    self.inner
-                        .store
-                        .release_create(&test_id, &self.inner.owner, None)
-                        .await
-                        .ok();
+                    self.inner.release(key).await;
                     return Err(e);
                 }
             };
             let reopened = self
                 .inner
-                .reopen_claimed(&conn, test, &test_id, message, d, &label, &policy, &target)
+                .reopen_claimed(&conn, &f, d, &policy, &target)
                 .await?;
             return Ok(match reopened {
                 Reopen::Reopened(issue) => {
                     boarding.land_with(&issue, counts);
-                    Outcome::Reopened(issue)
+                    Filed::attaching(Outcome::Reopened(issue.clone()), &conn, &issue)
                 }
                 Reopen::Existing(issue) => {
                     boarding.land_with(&issue, counts);
-                    Outcome::Duplicate(issue)
+                    Filed::repeat(
+                        Outcome::Duplicate(issue.clone()),
+                        &conn,
+                        &issue,
+                        policy.attach_on_repeat,
+                    )
                 }
             });
         }
-        let issue = self
+        // The storm guard, when on, decides whether this test still files its own issue.
+        let slot = match &noise.storm_limit {
+            None => None,
+            Some(limit) => {
+                let guarded = self
+                    .inner
+                    .storm_guard(&conn, &settings, &f, limit)
+                    .await;
+                match guarded {
+                    Ok(Storm::Own(slot)) => Some(slot),
+                    Ok(Storm::Grouped { umbrella, joined }) => {
+                        self.inner.release(key).await;
+                        let outcome = if joined {
+                            Outcome::Grouped(umbrella)
+                        } else {
+                            Outcome::Duplicate(umbrella)
+                        };
+                        return Ok(Filed::bare(outcome));
+                    }
+                    Err(e) => {
+                        self.inner.release(key).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let created = self
             .inner
             .create_claimed(
                 &conn,
-                test,
-                message,
+                &f,
                 &settings,
                 test_override.as_ref(),
-                label,
                 done.as_ref(),
             )
-            .await?;
-        self.inner.opened(&test_id, &issue.id, &policy).await;
+            .await;
+        let issue = match created {
+            Ok(issue) => issue,
+            Err(e) => {
+                let made = matches!(
+                    e,
+                    Error::DetailsNotAdded { .. }
+                        | Error::RecordNotSaved { .. }
+                        | Error::CreateUnconfirmed { .. }
+                );
+                if let (Some(slot), false) = (slot, made) {
+                    // Nothing was made: the slot goes back to the storm guard's count.
+                    self.inner.give_back(slot).await;
+                }
+                return Err(e);
+            }
+        };
+        self.inner.opened(key, &issue.id, &policy).await;
         boarding.land_with(&issue, counts);
-        Ok(Outcome::Created(issue))
+        Ok(Filed::attaching(Outcome::Created(issue.clone()), &conn, &issue))
     }
 
     /// Creates a test ticket in the configured project, with the configured issue type,
@@ -276,9 +372,39 @@ impl JiraNotifier {
     }
 }
 
+/// One failure as the report carries it, with whom it is about.
+pub(super) struct Failure<'a> {
+    pub test: &'a TestInfo,
+    pub message: &'a str,
+    pub evidence: &'a Evidence,
+    pub id: &'a Identity,
+}
+
+impl<'a> Failure<'a> {
+    fn new(
+        test: &'a TestInfo,
+        message: &'a str,
+        evidence: &'a Evidence,
+        id: &'a Identity,
+    ) -> Self {
+        Failure {
+            test,
+            message,
+            evidence,
+            id,
+        }
+    }
+}
+
 impl Inner {
+    /// Releases the test's create claim without a record (nothing made), best effort: the
+    /// lease ends it anyway.
+    pub(super) async fn release(&self, key: &TestId) {
+        self.store.release_create(key, &self.owner, None).await.ok();
+    }
+
     /// The claim on a test's create step, as this notifier asks for it.
-    fn claimant(&self) -> Claimant<'_> {
+    pub(super) fn claimant(&self) -> Claimant<'_> {
         Claimant {
             store: self.store.as_ref(),
             client: &self.client,
@@ -291,37 +417,29 @@ impl Inner {
     /// create screen, its first comment with the failure details), then records it and
     /// releases the claim in one store call. On failure the claim is released too, so
     /// others need not wait out the lease.
-    #[allow(clippy::too_many_arguments)]
     async fn create_claimed(
         &self,
         conn: &Connection,
-        test: &TestInfo,
-        message: &str,
+        f: &Failure<'_>,
         settings: &SavedSettings,
         test_override: Option<&SavedOverride>,
-        label: String,
         previous: Option<&Done>,
     ) -> Result<IssueRef> {
-        let test_id = &TestId::new(test.id.as_str());
+        let test = f.test;
+        let key = &f.id.key;
         let attempt = async {
-            let target = self.target(conn, settings, test_override, test_id).await?;
+            let target = self
+                .target(conn, settings, test_override, &TestId::new(test.id.as_str()))
+                .await?;
             let plan = self
                 .plan(conn, settings, test_override, &target, Some(&test.id))
                 .await?;
-            let mut draft = draft_for(
-                test,
-                message,
-                settings,
-                test_override,
-                target.clone(),
-                plan.as_ref(),
-                label,
-            );
+            let mut draft = draft_for(f, settings, test_override, target.clone(), plan.as_ref());
             if let Some(p) = previous {
                 draft.description = texts::description_after(
                     test,
-                    message,
-                    &crate::Evidence::default(),
+                    f.message,
+                    f.evidence,
                     &p.found.key,
                     &conn.site.browse_url(&p.found.key),
                     p.closed.at,
@@ -337,8 +455,7 @@ impl Inner {
                 // more. A 400 is a clear answer: nothing was created.
                 Err(Error::Api(e)) if description_too_long(&e) => {
                     let half = draft.description.json_len() / 2;
-                    draft.description =
-                        adf::failure_doc_within(&test.name, &test.url, message, half);
+                    draft.description = adf::failure_doc_with(test, f.message, f.evidence, half);
                     dedupe::create(&self.client, conn, &draft, look_back).await
                 }
                 other => other,
@@ -351,14 +468,11 @@ impl Inner {
         let (found, draft) = match attempt.await {
             Ok(v) => v,
             Err(e @ Error::CreateUnconfirmed { .. }) => {
-                self.hold_unconfirmed(test_id, &e).await;
+                self.hold_unconfirmed(key, &e).await;
                 return Err(e);
             }
             Err(e) => {
-                self.store
-                    .release_create(test_id, &self.owner, None)
-                    .await
-                    .ok();
+                self.release(key).await;
                 return Err(e);
             }
         };
@@ -371,7 +485,7 @@ impl Inner {
                 .await
         };
         let issue = self
-            .record_and_release(conn, test_id, &found, &draft.test_label)
+            .record_and_release(conn, key, &found, &draft.test_label)
             .await?;
         if let Err(e) = commented {
             return Err(Error::DetailsNotAdded {
@@ -424,7 +538,7 @@ impl Inner {
     /// stays until its lease runs out, and whoever takes it over searches first. This
     /// notifier, which may take it again at once, keeps the record in memory and reconciles
     /// it in the test's next duplicate check.
-    async fn record_and_release(
+    pub(super) async fn record_and_release(
         &self,
         conn: &Connection,
         test_id: &TestId,
@@ -518,28 +632,35 @@ impl Inner {
 }
 
 fn draft_for(
-    test: &TestInfo,
-    message: &str,
+    f: &Failure<'_>,
     settings: &SavedSettings,
     test_override: Option<&SavedOverride>,
     target: ResolvedTarget,
     plan: Option<&ResolvedFields>,
-    label: String,
 ) -> IssueDraft {
     let s = &settings.settings;
     let o = test_override.map(|o| &o.test_override);
     let assignee = o.and_then(|o| o.assignee.as_ref()).unwrap_or(&s.assignee);
     let extra: &[String] = o.map_or(&[], |o| &o.labels[..]);
+    let test = f.test;
     IssueDraft {
         project_id: target.project_id,
         issue_type_id: target.issue_type_id,
         summary: summary(&test.name, &test.id, test.environment.as_deref()),
-        description: adf::failure_doc(&test.name, &test.url, message),
+        description: adf::failure_doc_with(test, f.message, f.evidence, adf::DESCRIPTION_BUDGET),
         description_in_body: plan.is_none_or(|p| p.description_on_screen),
         fields: plan.map(|p| p.values.clone()).unwrap_or_default(),
-        labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&label)]),
+        labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&f.id.label)]),
         assignee: assignee.account_id().map(str::to_owned),
-        test_label: label,
+        test_label: f.id.label.clone(),
+    }
+}
+
+/// Reports of a test coalesce per environment (see `file`).
+fn flight_key(test: &TestInfo) -> String {
+    match &test.environment {
+        Some(env) => format!("{}\u{1f}{env}", test.id),
+        None => test.id.clone(),
     }
 }
 

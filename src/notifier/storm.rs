@@ -1,0 +1,302 @@
+//! The storm guard at work: whether a test with nothing open still files its own issue,
+//! the umbrella issue a storm's failures join instead, its coalesced comments, and the end
+//! of a storm when someone moves the umbrella to Done.
+//!
+//! The workspace's state (`noise/storm.rs`) is changed by compare-and-swap in the store,
+//! so replicas agree; in one process the swaps of a workspace take turns, so that a storm
+//! of concurrent reports does not spin on lost swaps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::Mutex as AsyncMutex;
+use tokio::time::Instant;
+
+use super::report::Failure;
+use super::Inner;
+use crate::connection::Connection;
+use crate::dedupe::{self, Claimed, LookBack};
+use crate::error::{Error, Result};
+use crate::issue::{merge_labels, IssueDraft};
+use crate::lifecycle::Versioned;
+use crate::noise::identity::{umbrella_label, UMBRELLA_KEY};
+use crate::noise::storm::{Member, StormStep, Umbrella, UMBRELLA_COMMENT_EVERY};
+use crate::noise::texts;
+use crate::noise::{StormLimit, WorkspaceState};
+use crate::outcome::IssueRef;
+use crate::settings::SavedSettings;
+use crate::store::{StoreError, TestId};
+
+/// How many times a workspace state update is tried against other replicas' swaps.
+const MAX_SWAPS: usize = 256;
+
+/// What the storm guard said about a test with nothing open.
+pub(super) enum Storm {
+    /// File its own issue; the slot is given back if the create fails.
+    Own(u64),
+    /// The test is in the storm: `joined` now, or a member already (a repeat).
+    Grouped { umbrella: IssueRef, joined: bool },
+}
+
+/// One lock per workspace, shared by the handles of a process.
+#[derive(Debug, Default)]
+pub(crate) struct WorkspaceLocks {
+    map: Mutex<HashMap<crate::store::WorkspaceId, Arc<AsyncMutex<()>>>>,
+}
+
+impl WorkspaceLocks {
+    fn of(&self, workspace: &crate::store::WorkspaceId) -> Arc<AsyncMutex<()>> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(workspace.clone()).or_default())
+    }
+}
+
+impl Inner {
+    /// Applies `change` to the workspace's state by compare-and-swap (reading again after
+    /// each lost swap); returns what `change` said on the swap that won.
+    pub(super) async fn update_workspace<T>(
+        &self,
+        mut state: Versioned<WorkspaceState>,
+        mut change: impl FnMut(&mut WorkspaceState) -> T,
+    ) -> Result<T, StoreError> {
+        let lock = self.workspace_locks.of(&self.workspace);
+        let _turn = lock.lock().await;
+        for _ in 0..MAX_SWAPS {
+            let mut next = state.value.clone();
+            let out = change(&mut next);
+            if next == state.value {
+                return Ok(out);
+            }
+            if self
+                .store
+                .swap_workspace_state(state.version, &next)
+                .await?
+            {
+                return Ok(out);
+            }
+            state = self.store.load_workspace_state().await?;
+        }
+        Err(StoreError::unavailable(
+            "the workspace's state kept changing under this notifier; try again",
+        ))
+    }
+
+    /// Decides, under the storm limit, whether the test (which has nothing open and holds
+    /// its create claim) files its own issue or joins the storm's umbrella; makes the
+    /// umbrella if it is the first to need it, and posts the umbrella's comment when one is
+    /// due.
+    pub(super) async fn storm_guard(
+        &self,
+        conn: &Connection,
+        settings: &SavedSettings,
+        f: &Failure<'_>,
+        limit: &StormLimit,
+    ) -> Result<Storm> {
+        let mut state = self.store.load_workspace_state().await?;
+        if let Some(u) = state.value.storm().umbrella().cloned() {
+            if let Some(at) = self.umbrella_done(conn, &u).await? {
+                self.update_workspace(state, |w| w.storm_mut().closed(&u.id, at))
+                    .await?;
+                state = self.store.load_workspace_state().await?;
+            }
+        }
+        let now = self.clock.now();
+        let test = f.test;
+        let member = Member::new(
+            f.id.key.as_str(),
+            &test.name,
+            &test.url,
+            test.environment.as_deref(),
+            f.message,
+            now,
+        );
+        let (step, news) = self
+            .update_workspace(state, |w| {
+                let step = w.storm_mut().decide(now, limit, member.clone());
+                let news = match &step {
+                    StormStep::Grouped {
+                        umbrella: Some(_), ..
+                    } => w.storm_mut().due(now),
+                    _ => None,
+                };
+                (step, news)
+            })
+            .await?;
+        let (umbrella, joined) = match step {
+            StormStep::Own { at } => return Ok(Storm::Own(at)),
+            StormStep::Grouped { umbrella, joined } => (umbrella, joined),
+        };
+        let umbrella = match umbrella {
+            Some(u) => u,
+            None => match self.make_umbrella(conn, settings, limit).await {
+                Ok(u) => u,
+                Err(e) => {
+                    if joined {
+                        // Out of the storm again, so that its next report tries anew.
+                        let key = f.id.key.as_str().to_owned();
+                        if let Ok(state) = self.store.load_workspace_state().await {
+                            self.update_workspace(state, |w| w.storm_mut().leave(&key))
+                                .await
+                                .ok();
+                        }
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        if let Some(news) = news {
+            let doc = texts::umbrella_comment(&news);
+            if let Err(error) = self.client.add_comment(conn, &umbrella.id, &doc).await {
+                // The tests are in the storm: the next report posts them.
+                tracing::warn!(%error, umbrella = %umbrella.key, "could not comment on the storm's umbrella issue; the next report tries again");
+                if let Ok(state) = self.store.load_workspace_state().await {
+                    self.update_workspace(state, |w| w.storm_mut().put_back(&news))
+                        .await
+                        .ok();
+                }
+            }
+        }
+        Ok(Storm::Grouped {
+            umbrella: IssueRef::new(
+                umbrella.id.clone(),
+                umbrella.key.clone(),
+                conn.site.browse_url(&umbrella.key),
+            ),
+            joined,
+        })
+    }
+
+    /// Gives back the slot of a create that made nothing.
+    pub(super) async fn give_back(&self, slot: u64) {
+        let result = match self.store.load_workspace_state().await {
+            Ok(state) => {
+                self.update_workspace(state, |w| w.storm_mut().give_back(slot))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not give a failed create's slot back to the storm guard");
+        }
+    }
+
+    /// When the umbrella went to Done (or was deleted), if it did. Asked at most once per
+    /// [`UMBRELLA_COMMENT_EVERY`] per notifier: a storm's reports do not each cost a request.
+    async fn umbrella_done(&self, conn: &Connection, u: &Umbrella) -> Result<Option<SystemTime>> {
+        {
+            let seen = self.umbrella_seen.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((id, at)) = &*seen {
+                if *id == u.id && at.elapsed() < UMBRELLA_COMMENT_EVERY {
+                    return Ok(None);
+                }
+            }
+        }
+        let now = self.client.issue_now(conn, &u.id, "").await?;
+        let done = match now {
+            None => Some(self.clock.now()),
+            Some(c) if c.done => Some(c.closed.at.unwrap_or_else(|| self.clock.now())),
+            Some(_) => None,
+        };
+        *self.umbrella_seen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((u.id.clone(), Instant::now()));
+        Ok(done)
+    }
+
+    /// The storm's umbrella issue: made under its own create claim, so that of all the
+    /// replicas one makes it and the others wait for it.
+    async fn make_umbrella(
+        &self,
+        conn: &Connection,
+        settings: &SavedSettings,
+        limit: &StormLimit,
+    ) -> Result<Umbrella> {
+        let key = TestId::new(UMBRELLA_KEY);
+        let label = umbrella_label(&settings.settings.label_prefix);
+        let record = self.store.load_record(&key).await?;
+        let issue = match self.claimant().claim(conn, &key, &label, record).await? {
+            Claimed::Existing(issue) => issue,
+            Claimed::Create => match self.create_umbrella(conn, settings, limit, &key, &label).await {
+                Ok(u) => return Ok(u),
+                Err(e) => {
+                    if !matches!(e, Error::CreateUnconfirmed { .. }) {
+                        self.release(&key).await;
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        // Made by another notifier, which named it in the state before releasing its
+        // claim; name it here too in case that notifier died in between.
+        let u = Umbrella {
+            id: issue.id,
+            key: issue.key,
+        };
+        let state = self.store.load_workspace_state().await?;
+        let now = self.clock.now();
+        let named = u.clone();
+        self.update_workspace(state, move |w| {
+            if w.storm().umbrella().is_none() {
+                w.storm_mut().made(named.clone(), now, 0);
+            }
+        })
+        .await?;
+        Ok(u)
+    }
+
+    /// Creates the umbrella under its claim, names it in the state, records it and
+    /// releases the claim.
+    async fn create_umbrella(
+        &self,
+        conn: &Connection,
+        settings: &SavedSettings,
+        limit: &StormLimit,
+        key: &TestId,
+        label: &str,
+    ) -> Result<Umbrella> {
+        let state = self.store.load_workspace_state().await?;
+        let storm = state.value.storm();
+        let now = self.clock.now();
+        let started = storm.started().unwrap_or(now);
+        let (members, total) = (storm.members().to_vec(), storm.total());
+        let target = &settings.target;
+        let plan = self.plan(conn, settings, None, target, None).await?;
+        let s = &settings.settings;
+        let draft = IssueDraft {
+            project_id: target.project_id.clone(),
+            issue_type_id: target.issue_type_id.clone(),
+            summary: texts::umbrella_summary(total, started),
+            description: texts::umbrella_description(&members, total, started, limit),
+            description_in_body: plan.as_ref().is_none_or(|p| p.description_on_screen),
+            fields: plan.map(|p| p.values).unwrap_or_default(),
+            labels: merge_labels([&s.labels[..], &[label.to_owned()][..]]),
+            assignee: s.assignee.account_id().map(str::to_owned),
+            test_label: label.to_owned(),
+        };
+        let look_back = LookBack::ByLabel {
+            bound: self.search_lag_bound,
+            hints: &self.key_hints,
+        };
+        let found = match dedupe::create(&self.client, conn, &draft, look_back).await {
+            Ok(found) => found,
+            Err(e) => return Err(self.refused(e, None, target).await),
+        };
+        self.created().await;
+        let u = Umbrella {
+            id: found.id.clone(),
+            key: found.key.clone(),
+        };
+        let named = u.clone();
+        let state = self.store.load_workspace_state().await?;
+        let shown = total;
+        self.update_workspace(state, move |w| w.storm_mut().made(named.clone(), now, shown))
+            .await?;
+        if !draft.description_in_body {
+            if let Err(error) = self.client.add_comment(conn, &found.id, &draft.description).await {
+                tracing::warn!(%error, umbrella = %found.key, "could not add the storm's list to its umbrella issue");
+            }
+        }
+        self.record_and_release(conn, key, &found, label).await?;
+        Ok(u)
+    }
+}
