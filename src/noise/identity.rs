@@ -76,7 +76,10 @@ mod tests {
         assert!(a.split);
         assert_eq!(a.label, "t-login_1fstaging");
         assert!(is_reserved(UMBRELLA_KEY) && !is_reserved("login"));
-        assert_ne!(umbrella_label("t-"), Identity::of(&TestInfo::new("_storm-umbrella", "", ""), &plain, "t-").label);
+        assert_ne!(
+            umbrella_label("t-"),
+            Identity::of(&TestInfo::new("_storm-umbrella", "", ""), &plain, "t-").label
+        );
         // No environment: the plain identity, split or not.
         let none = TestInfo::new("login", "Login", "");
         assert_eq!(Identity::of(&none, &split, "t-").label, "t-login");

@@ -14,11 +14,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use self::storm::WorkspaceLocks;
 use crate::attachment::AttachmentLimits;
 use crate::auth::source::TokenSource;
 use crate::clock::{Clock, SystemClock};
 use crate::dedupe::flight::Flights;
-use self::storm::WorkspaceLocks;
 use crate::dedupe::unclear::{KeyHints, Pending};
 use crate::endpoints::{Endpoints, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 use crate::error::{Error, Result};

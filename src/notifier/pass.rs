@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::health::RefusedAction;
 use crate::lifecycle::transitions::{choose, resolution_for, Goal};
 use crate::lifecycle::{texts, Lifecycle, OnPass, PassStep};
-use crate::outcome::{IssueRef, Outcome, TestInfo};
 use crate::noise::identity::Identity;
+use crate::outcome::{IssueRef, Outcome, TestInfo};
 use crate::settings::{lifecycle_for, noise_for, ResolvedTarget};
 use crate::store::{IssueRecord, TestId};
 

@@ -10,14 +10,14 @@ use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
 use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
 use crate::error::{ApiError, Error, Result};
+use crate::evidence::Evidence;
 use crate::fields::ResolvedFields;
 use crate::issue::labels::notification_label;
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::{Done, Found};
 use crate::lifecycle::{texts, TestState};
-use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
-use crate::evidence::Evidence;
 use crate::noise::identity::Identity;
+use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{lifecycle_for, noise_for};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
 use crate::store::{IssueRecord, StoreErrorKind, TestId};
@@ -150,7 +150,11 @@ impl JiraNotifier {
                 let issue = self.inner.confirm(&conn, key, &found, label).await?;
                 self.inner.opened(key, &issue.id, &policy).await;
                 boarding.land_with(&issue, counts);
-                return Ok(Filed::attaching(Outcome::Created(issue.clone()), &conn, &issue));
+                return Ok(Filed::attaching(
+                    Outcome::Created(issue.clone()),
+                    &conn,
+                    &issue,
+                ));
             }
             // Remember an issue found by label alone, so later checks reconcile it; and the
             // new key of a recorded issue that moved to another project.
@@ -265,10 +269,7 @@ impl JiraNotifier {
         let slot = match &noise.storm_limit {
             None => None,
             Some(limit) => {
-                let guarded = self
-                    .inner
-                    .storm_guard(&conn, &settings, &f, limit)
-                    .await;
+                let guarded = self.inner.storm_guard(&conn, &settings, &f, limit).await;
                 match guarded {
                     Ok(Storm::Own(slot)) => Some(slot),
                     Ok(Storm::Grouped { umbrella, joined }) => {
@@ -289,13 +290,7 @@ impl JiraNotifier {
         };
         let created = self
             .inner
-            .create_claimed(
-                &conn,
-                &f,
-                &settings,
-                test_override.as_ref(),
-                done.as_ref(),
-            )
+            .create_claimed(&conn, &f, &settings, test_override.as_ref(), done.as_ref())
             .await;
         let issue = match created {
             Ok(issue) => issue,
@@ -315,7 +310,11 @@ impl JiraNotifier {
         };
         self.inner.opened(key, &issue.id, &policy).await;
         boarding.land_with(&issue, counts);
-        Ok(Filed::attaching(Outcome::Created(issue.clone()), &conn, &issue))
+        Ok(Filed::attaching(
+            Outcome::Created(issue.clone()),
+            &conn,
+            &issue,
+        ))
     }
 
     /// Creates a test ticket in the configured project, with the configured issue type,
@@ -381,12 +380,7 @@ pub(super) struct Failure<'a> {
 }
 
 impl<'a> Failure<'a> {
-    fn new(
-        test: &'a TestInfo,
-        message: &'a str,
-        evidence: &'a Evidence,
-        id: &'a Identity,
-    ) -> Self {
+    fn new(test: &'a TestInfo, message: &'a str, evidence: &'a Evidence, id: &'a Identity) -> Self {
         Failure {
             test,
             message,
@@ -429,7 +423,12 @@ impl Inner {
         let key = &f.id.key;
         let attempt = async {
             let target = self
-                .target(conn, settings, test_override, &TestId::new(test.id.as_str()))
+                .target(
+                    conn,
+                    settings,
+                    test_override,
+                    &TestId::new(test.id.as_str()),
+                )
                 .await?;
             let plan = self
                 .plan(conn, settings, test_override, &target, Some(&test.id))

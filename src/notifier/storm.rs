@@ -216,7 +216,10 @@ impl Inner {
         let record = self.store.load_record(&key).await?;
         let issue = match self.claimant().claim(conn, &key, &label, record).await? {
             Claimed::Existing(issue) => issue,
-            Claimed::Create => match self.create_umbrella(conn, settings, limit, &key, &label).await {
+            Claimed::Create => match self
+                .create_umbrella(conn, settings, limit, &key, &label)
+                .await
+            {
                 Ok(u) => return Ok(u),
                 Err(e) => {
                     if !matches!(e, Error::CreateUnconfirmed { .. }) {
@@ -289,10 +292,16 @@ impl Inner {
         let named = u.clone();
         let state = self.store.load_workspace_state().await?;
         let shown = total;
-        self.update_workspace(state, move |w| w.storm_mut().made(named.clone(), now, shown))
-            .await?;
+        self.update_workspace(state, move |w| {
+            w.storm_mut().made(named.clone(), now, shown)
+        })
+        .await?;
         if !draft.description_in_body {
-            if let Err(error) = self.client.add_comment(conn, &found.id, &draft.description).await {
+            if let Err(error) = self
+                .client
+                .add_comment(conn, &found.id, &draft.description)
+                .await
+            {
                 tracing::warn!(%error, umbrella = %found.key, "could not add the storm's list to its umbrella issue");
             }
         }

@@ -8,6 +8,7 @@ mod lag;
 mod lifecycle;
 mod limits;
 mod named_site;
+mod noise;
 mod replicas;
 mod scopes;
 mod screens;
