@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use self::storm::WorkspaceLocks;
+use self::storm::StormDesks;
 use crate::attachment::AttachmentLimits;
 use crate::auth::source::TokenSource;
 use crate::clock::{Clock, SystemClock};
@@ -64,10 +64,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Caps on the files of one failure.
     attachment_limits: AttachmentLimits,
-    /// Turns for the workspace state's swaps in this process.
-    workspace_locks: Arc<WorkspaceLocks>,
-    /// The storm umbrella this notifier last found open, and when.
-    umbrella_seen: Mutex<Option<(String, tokio::time::Instant)>>,
+    /// The storm guard's turns and umbrella checks, per workspace of the process.
+    storm_desks: Arc<StormDesks>,
 }
 
 /// How long a create claim lasts by default: longer than a create can take with its
@@ -150,7 +148,7 @@ pub struct NotifierEngine {
     search_lag_bound: Duration,
     clock: Arc<dyn Clock>,
     attachment_limits: AttachmentLimits,
-    workspace_locks: Arc<WorkspaceLocks>,
+    storm_desks: Arc<StormDesks>,
 }
 
 impl fmt::Debug for NotifierEngine {
@@ -191,8 +189,7 @@ impl NotifierEngine {
                 search_lag_bound: self.search_lag_bound,
                 clock: Arc::clone(&self.clock),
                 attachment_limits: self.attachment_limits,
-                workspace_locks: Arc::clone(&self.workspace_locks),
-                umbrella_seen: Mutex::default(),
+                storm_desks: Arc::clone(&self.storm_desks),
             }),
         }
     }
@@ -362,7 +359,7 @@ impl<S> NotifierBuilder<S> {
             search_lag_bound: self.search_lag_bound.unwrap_or(self.lease),
             clock: self.clock,
             attachment_limits: self.attachment_limits,
-            workspace_locks: Arc::default(),
+            storm_desks: Arc::default(),
         };
         Ok((engine, self.store))
     }

@@ -33,6 +33,13 @@ impl JiraNotifier {
     /// field values or target changed since a test's override was saved, its first report
     /// reads the create screen again (once per 200 fields).
     ///
+    /// With noise control on ([`Noise`](crate::Noise)): a failure below the test's
+    /// `min_failures` answers [`Outcome::Counted`] without a request; past the workspace's
+    /// `storm_limit`, a test with nothing open joins the storm's umbrella issue
+    /// ([`Outcome::Grouped`]) instead of getting its own; with `split_by_environment`, the
+    /// test's [`environment`](TestInfo::environment) is part of what "the same test" means.
+    /// The status's [`Evidence`] goes into the description.
+    ///
     /// A create Jira refuses because of its fields is [`Error::CreateRefused`], remembered
     /// in [`health`](Self::health) until an issue is created or settings are saved again. An error means the failure did not reach Jira:
     /// [`Error::is_retryable`] says whether to report it again later.

@@ -26,7 +26,7 @@ use crate::noise::texts;
 use crate::noise::{StormLimit, WorkspaceState};
 use crate::outcome::IssueRef;
 use crate::settings::SavedSettings;
-use crate::store::{StoreError, TestId};
+use crate::store::{StoreError, TestId, WorkspaceId};
 
 /// How many times a workspace state update is tried against other replicas' swaps.
 const MAX_SWAPS: usize = 256;
@@ -39,14 +39,23 @@ pub(super) enum Storm {
     Grouped { umbrella: IssueRef, joined: bool },
 }
 
-/// One lock per workspace, shared by the handles of a process.
+/// What the handles of a process share per workspace for the storm guard: turns for the
+/// workspace state's swaps, and when the umbrella was last found open (so that handles
+/// made per call do not each ask Jira).
 #[derive(Debug, Default)]
-pub(crate) struct WorkspaceLocks {
-    map: Mutex<HashMap<crate::store::WorkspaceId, Arc<AsyncMutex<()>>>>,
+pub(crate) struct StormDesks {
+    map: Mutex<HashMap<WorkspaceId, Arc<Desk>>>,
 }
 
-impl WorkspaceLocks {
-    fn of(&self, workspace: &crate::store::WorkspaceId) -> Arc<AsyncMutex<()>> {
+#[derive(Debug, Default)]
+struct Desk {
+    turn: AsyncMutex<()>,
+    /// The umbrella last checked, and when.
+    seen: Mutex<Option<(String, Instant)>>,
+}
+
+impl StormDesks {
+    fn of(&self, workspace: &WorkspaceId) -> Arc<Desk> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(workspace.clone()).or_default())
     }
@@ -60,8 +69,8 @@ impl Inner {
         mut state: Versioned<WorkspaceState>,
         mut change: impl FnMut(&mut WorkspaceState) -> T,
     ) -> Result<T, StoreError> {
-        let lock = self.workspace_locks.of(&self.workspace);
-        let _turn = lock.lock().await;
+        let desk = self.storm_desks.of(&self.workspace);
+        let _turn = desk.turn.lock().await;
         for _ in 0..MAX_SWAPS {
             let mut next = state.value.clone();
             let out = change(&mut next);
@@ -182,10 +191,12 @@ impl Inner {
     }
 
     /// When the umbrella went to Done (or was deleted), if it did. Asked at most once per
-    /// [`UMBRELLA_COMMENT_EVERY`] per notifier: a storm's reports do not each cost a request.
+    /// [`UMBRELLA_COMMENT_EVERY`] per workspace in a process: a storm's reports do not each
+    /// cost a request.
     async fn umbrella_done(&self, conn: &Connection, u: &Umbrella) -> Result<Option<SystemTime>> {
+        let desk = self.storm_desks.of(&self.workspace);
         {
-            let seen = self.umbrella_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = desk.seen.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((id, at)) = &*seen {
                 if *id == u.id && at.elapsed() < UMBRELLA_COMMENT_EVERY {
                     return Ok(None);
@@ -198,8 +209,7 @@ impl Inner {
             Some(c) if c.done => Some(c.closed.at.unwrap_or_else(|| self.clock.now())),
             Some(_) => None,
         };
-        *self.umbrella_seen.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((u.id.clone(), Instant::now()));
+        *desk.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some((u.id.clone(), Instant::now()));
         Ok(done)
     }
 
