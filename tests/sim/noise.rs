@@ -526,3 +526,96 @@ async fn an_upload_jira_refuses_is_reported_and_the_issue_stands() {
     );
     assert_eq!(r.attachments.skipped[0].reason, SkipReason::NoIssue);
 }
+
+/// A storm of `tests` tests, each reported by two of the replicas on `stores` (each store
+/// a replica's own handle) at once, in real time: `limit` issues filed one by one, one
+/// umbrella, and every other test grouped into it exactly once.
+async fn guarded_storm(stores: Vec<Arc<dyn ConfigStore>>, tests: usize, limit: u32) {
+    let jira = sim();
+    let ns: Vec<JiraNotifier> = stores
+        .iter()
+        .map(|s| notifier_on(Arc::clone(s), &jira))
+        .collect();
+    ns[0]
+        .connect(Credentials::new(
+            SimJira::CLIENT_ID,
+            SimJira::CLIENT_SECRET.to_owned(),
+        ))
+        .await
+        .expect("connect");
+    let limit = StormLimit::new(limit, Duration::from_secs(600));
+    ns[0]
+        .save_settings(
+            Settings::new("QA").with_noise(Noise::default().with_storm_limit(Some(limit))),
+        )
+        .await
+        .expect("settings");
+    let r = ns.len();
+    let reports = (0..tests).flat_map(|i| {
+        let t = test(&format!("s{i:03}"));
+        [ns[i % r].clone(), ns[(i * 3 + 1) % r].clone()].map(|n| {
+            let t = t.clone();
+            async move { n.on_test_error(&t, &failed()).await }
+        })
+    });
+    let outcomes: Vec<Outcome> = join_all(reports)
+        .await
+        .into_iter()
+        .map(|r| r.expect("no report fails"))
+        .collect();
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Created(_)))
+        .count();
+    let grouped = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Grouped(_)))
+        .count();
+    let umbrellas: BTreeSet<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Grouped(i) => Some(i.key.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, limit.issues as usize);
+    assert_eq!(grouped, tests - limit.issues as usize);
+    assert_eq!(umbrellas.len(), 1, "{umbrellas:?}");
+    assert_eq!(jira.issues().len(), limit.issues as usize + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_store_replicas_agree_on_the_storm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let stores = (0..8)
+        .map(|_| Arc::new(jira_notifier::FileStore::open(&path).unwrap()) as Arc<dyn ConfigStore>)
+        .collect();
+    guarded_storm(stores, 60, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_agree_on_the_storm() {
+    let Ok(config) = std::env::var("JIRA_NOTIFIER_PG") else {
+        assert!(
+            std::env::var("JIRA_NOTIFIER_PG_REQUIRED").is_err(),
+            "JIRA_NOTIFIER_PG_REQUIRED is set but JIRA_NOTIFIER_PG is not"
+        );
+        eprintln!("skipped: PostgreSQL not available (set JIRA_NOTIFIER_PG, see README)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let prefix = format!("jn_storm_{:x}_", nanos ^ std::process::id());
+    let mut stores: Vec<Arc<dyn ConfigStore>> = Vec::new();
+    for _ in 0..8 {
+        let store = jira_notifier_postgres::PostgresStore::connect(&config)
+            .await
+            .expect("PostgreSQL")
+            .with_table_prefix(&prefix);
+        stores.push(Arc::new(store));
+    }
+    guarded_storm(stores, 100, 10).await;
+}
