@@ -75,7 +75,12 @@ pub struct Lifecycle {
     pub mute_resolutions: Vec<String>,
     /// Whether a repeat failure's files are attached to the open issue too (default
     /// `false`: only the failure that files the issue attaches its files).
+    #[serde(skip_serializing_if = "is_false")]
     pub attach_on_repeat: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for Lifecycle {
