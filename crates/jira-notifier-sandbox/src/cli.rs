@@ -210,7 +210,7 @@ pub struct ConfigureArgs {
     #[command(flatten)]
     pub lifecycle: Box<LifecycleOptions>,
     #[command(flatten)]
-    pub noise: NoiseOptions,
+    pub noise: Box<NoiseOptions>,
 }
 
 /// What happens to a test's issue after it is created, as saved by `configure` (the
@@ -371,7 +371,7 @@ pub struct OverrideArgs {
     #[command(flatten)]
     pub lifecycle: Box<LifecycleOptions>,
     #[command(flatten)]
-    pub noise: NoiseOptions,
+    pub noise: Box<NoiseOptions>,
 }
 
 impl OverrideArgs {
@@ -402,6 +402,15 @@ pub struct FailArgs {
     /// test's identity under `--split-by-environment yes`. Default: none.
     #[arg(long, value_name = "ENV", allow_hyphen_values = true)]
     pub env: Option<String>,
+    // Boxed: the options of a command stay small.
+    #[command(flatten)]
+    pub evidence: Box<EvidenceOptions>,
+}
+
+/// What a failing run tells about itself, as `fail` reports it: the evidence shown with
+/// the failure, and the files attached to its issue.
+#[derive(Debug, Args)]
+pub struct EvidenceOptions {
     /// The run's link, shown with the failure (the evidence table).
     #[arg(long, value_name = "URL", allow_hyphen_values = true)]
     pub run_url: Option<String>,
@@ -718,7 +727,8 @@ pub enum Invocation {
     NoCommand,
     Run {
         store: StoreChoice,
-        command: Command,
+        // Boxed: commands grow options, and an invocation stays small.
+        command: Box<Command>,
     },
 }
 
@@ -800,7 +810,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, Failure> {
                 location,
                 workspace,
             },
-            command,
+            command: Box::new(command),
         },
         None => Invocation::NoCommand,
     })
@@ -1009,7 +1019,7 @@ mod tests {
 
     fn invocation(line: &[&str]) -> (StoreChoice, Command) {
         match parse(&args(line)) {
-            Ok(Invocation::Run { store, command }) => (store, command),
+            Ok(Invocation::Run { store, command }) => (store, *command),
             other => panic!("{line:?}: {other:?}"),
         }
     }
@@ -1342,10 +1352,15 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (f.env, f.run_url, f.commit, f.branch),
+            (
+                f.env,
+                f.evidence.run_url,
+                f.evidence.commit,
+                f.evidence.branch
+            ),
             (None, None, None, None)
         );
-        assert!(f.attach.is_empty());
+        assert!(f.evidence.attach.is_empty());
 
         let line = [
             "fail",
@@ -1367,11 +1382,14 @@ mod tests {
             panic!()
         };
         assert_eq!(f.env.as_deref(), Some("staging"));
-        assert_eq!(f.run_url.as_deref(), Some("https://ci.example/runs/812"));
-        assert_eq!(f.commit.as_deref(), Some("4f2a9c1"));
-        assert_eq!(f.branch.as_deref(), Some("-main"));
         assert_eq!(
-            f.attach,
+            f.evidence.run_url.as_deref(),
+            Some("https://ci.example/runs/812")
+        );
+        assert_eq!(f.evidence.commit.as_deref(), Some("4f2a9c1"));
+        assert_eq!(f.evidence.branch.as_deref(), Some("-main"));
+        assert_eq!(
+            f.evidence.attach,
             [
                 PathBuf::from("run.log"),
                 PathBuf::from("shot.png"),

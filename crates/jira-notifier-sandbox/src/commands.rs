@@ -13,9 +13,9 @@ use jira_notifier::{
 };
 
 use crate::cli::{
-    Command, ConfigureArgs, ConnectArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions,
-    Labels, LifecycleOptions, Name, NoiseOptions, OverrideArgs, PassArgs, ProjectOption,
-    Resolutions, StormLimitOption, TokenKind, UsersArgs,
+    Command, ConfigureArgs, ConnectArgs, EvidenceOptions, FailArgs, FieldAssignment, FieldsArgs,
+    IssueOptions, Labels, LifecycleOptions, Name, NoiseOptions, OverrideArgs, PassArgs,
+    ProjectOption, Resolutions, StormLimitOption, TokenKind, UsersArgs,
 };
 use crate::output::{
     attachment_warnings, clean, describe_field, describe_lifecycle, describe_lifecycle_override,
@@ -323,11 +323,14 @@ async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Printed, Failur
         message,
         url,
         env,
+        evidence,
+    } = args;
+    let EvidenceOptions {
         run_url,
         commit,
         branch,
         attach,
-    } = args;
+    } = *evidence;
     let files = attach
         .iter()
         .map(|path| read_attachment(path))
@@ -479,7 +482,7 @@ fn settings_to_save(
         s.labels = v;
     }
     s.lifecycle = lifecycle_to_save(*lifecycle, s.lifecycle);
-    s.noise = noise_to_save(noise, s.noise);
+    s.noise = noise_to_save(*noise, s.noise);
     Ok((s, fields))
 }
 
@@ -665,7 +668,7 @@ fn override_to_save(
         o.labels = v;
     }
     o.lifecycle = lifecycle_override_to_save(*lifecycle, o.lifecycle);
-    o.noise = noise_override_to_save(noise, o.noise);
+    o.noise = noise_override_to_save(*noise, o.noise);
     (o, fields)
 }
 
@@ -679,7 +682,7 @@ mod tests {
     fn command(line: &[&str]) -> Command {
         let args: Vec<String> = line.iter().map(|a| (*a).to_owned()).collect();
         match parse(&args) {
-            Ok(Invocation::Run { command, .. }) => command,
+            Ok(Invocation::Run { command, .. }) => *command,
             other => panic!("{line:?}: {other:?}"),
         }
     }

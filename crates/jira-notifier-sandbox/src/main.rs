@@ -267,7 +267,7 @@ fn main() -> ExitCode {
         }
     }
     let (store, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
-        Ok(Invocation::Run { store, command }) => (store, command),
+        Ok(Invocation::Run { store, command }) => (store, *command),
         Ok(Invocation::Help) => {
             print!("{}", cli::help_text());
             return ExitCode::SUCCESS;
