@@ -21,7 +21,7 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use jira_notifier::{
-    Assignee, OnPass, OnRepeat, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL,
+    Assignee, OnPass, OnRepeat, StormLimit, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL,
     DEFAULT_COMMENT_EVERY, DEFAULT_ISSUE_TYPE, DEFAULT_LABEL_PREFIX,
 };
 use jira_notifier_postgres::tokio_postgres;
@@ -209,6 +209,8 @@ pub struct ConfigureArgs {
     // Boxed: the options of a command stay small.
     #[command(flatten)]
     pub lifecycle: Box<LifecycleOptions>,
+    #[command(flatten)]
+    pub noise: Box<NoiseOptions>,
 }
 
 /// What happens to a test's issue after it is created, as saved by `configure` (the
@@ -267,6 +269,14 @@ pub struct LifecycleOptions {
         allow_hyphen_values = true
     )]
     pub mute_resolutions: Option<Resolutions>,
+    /// Whether a repeat failure's `fail --attach` files go to the open issue too.
+    #[arg(
+        long,
+        value_name = "yes|no",
+        value_parser = parse_yes_no,
+        allow_hyphen_values = true
+    )]
+    pub attach_on_repeat: Option<bool>,
 }
 
 impl LifecycleOptions {
@@ -282,6 +292,7 @@ impl LifecycleOptions {
             reopen_within,
             reopen_transition,
             mute_resolutions,
+            attach_on_repeat,
         } = self;
         on_repeat.is_some()
             || comment_every.is_some()
@@ -292,6 +303,49 @@ impl LifecycleOptions {
             || reopen_within.is_some()
             || reopen_transition.is_some()
             || mute_resolutions.is_some()
+            || attach_on_repeat.is_some()
+    }
+}
+
+/// Noise control, as saved by `configure` (the settings' `Noise`) and `override` (the
+/// test's `NoiseOverride`): an option not given keeps the saved value. Values are checked
+/// here, so that a wrong one is a usage error and nothing is saved.
+#[derive(Debug, Args)]
+pub struct NoiseOptions {
+    /// Failures in a row before the test files an issue, at least 1.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_min_failures,
+        allow_hyphen_values = true
+    )]
+    pub min_failures: Option<u32>,
+    /// `""` turns the storm guard off (for `override`: the test is never grouped).
+    #[arg(
+        long,
+        value_name = "N/SECONDS",
+        value_parser = parse_storm_limit,
+        allow_hyphen_values = true
+    )]
+    pub storm_limit: Option<StormLimitOption>,
+    #[arg(
+        long,
+        value_name = "yes|no",
+        value_parser = parse_yes_no,
+        allow_hyphen_values = true
+    )]
+    pub split_by_environment: Option<bool>,
+}
+
+impl NoiseOptions {
+    /// Whether any of the options was given.
+    pub fn any(&self) -> bool {
+        let NoiseOptions {
+            min_failures,
+            storm_limit,
+            split_by_environment,
+        } = self;
+        min_failures.is_some() || storm_limit.is_some() || split_by_environment.is_some()
     }
 }
 
@@ -300,11 +354,11 @@ pub struct OverrideArgs {
     #[arg(value_name = "TEST_ID")]
     pub test_id: String,
     /// Removes the override: the test follows the settings again.
-    // "IssueOptions" and "LifecycleOptions" are the groups clap's derive makes of those
-    // structs' options, so an option added there is excluded too.
+    // "IssueOptions", "LifecycleOptions" and "NoiseOptions" are the groups clap's derive
+    // makes of those structs' options, so an option added there is excluded too.
     #[arg(
         long,
-        conflicts_with_all = ["disable", "enable", "IssueOptions", "LifecycleOptions"]
+        conflicts_with_all = ["disable", "enable", "IssueOptions", "LifecycleOptions", "NoiseOptions"]
     )]
     pub clear: bool,
     #[arg(long, conflicts_with = "enable")]
@@ -316,6 +370,8 @@ pub struct OverrideArgs {
     // Boxed: the options of a command stay small.
     #[command(flatten)]
     pub lifecycle: Box<LifecycleOptions>,
+    #[command(flatten)]
+    pub noise: Box<NoiseOptions>,
 }
 
 impl OverrideArgs {
@@ -342,9 +398,41 @@ pub struct FailArgs {
     /// Default: no link, as there is no test page to link to.
     #[arg(long, value_name = "URL", allow_hyphen_values = true)]
     pub url: Option<String>,
+    /// Where the test ran (`staging`, `prod`, …): shown in the summary, and part of the
+    /// test's identity under `--split-by-environment yes`. Default: none.
+    #[arg(long, value_name = "ENV", allow_hyphen_values = true)]
+    pub env: Option<String>,
+    // Boxed: the options of a command stay small.
+    #[command(flatten)]
+    pub evidence: Box<EvidenceOptions>,
 }
 
-/// The test a pass is reported for: `fail`'s options but the message, as a pass has none.
+/// What a failing run tells about itself, as `fail` reports it: the evidence shown with
+/// the failure, and the files attached to its issue.
+#[derive(Debug, Args)]
+pub struct EvidenceOptions {
+    /// The run's link, shown with the failure (the evidence table).
+    #[arg(long, value_name = "URL", allow_hyphen_values = true)]
+    pub run_url: Option<String>,
+    /// The commit the run tested.
+    #[arg(long, value_name = "SHA", allow_hyphen_values = true)]
+    pub commit: Option<String>,
+    /// The branch the run tested.
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    pub branch: Option<String>,
+    /// `--attach FILE`, repeatable: a file to attach to the issue the failure files (its
+    /// media type from its extension). Read before anything is sent.
+    #[arg(
+        long = "attach",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        allow_hyphen_values = true
+    )]
+    pub attach: Vec<PathBuf>,
+}
+
+/// The test a pass is reported for: `fail`'s options but the message and the evidence of
+/// the failing run, as a pass has none.
 #[derive(Debug, Args)]
 pub struct PassArgs {
     #[arg(value_name = "TEST_ID")]
@@ -355,6 +443,9 @@ pub struct PassArgs {
     /// Default: no link.
     #[arg(long, value_name = "URL", allow_hyphen_values = true)]
     pub url: Option<String>,
+    /// Where the test ran, as for `fail --env`. Default: none.
+    #[arg(long, value_name = "ENV", allow_hyphen_values = true)]
+    pub env: Option<String>,
 }
 
 /// `--resolve-transition`, `--resolution`, `--reopen-transition`: a name, trimmed; `""`
@@ -421,6 +512,43 @@ fn parse_passes(value: &str) -> Result<u32, String> {
             "takes a whole number from 1 to {}, not {value:?}",
             u32::MAX
         )),
+    }
+}
+
+/// `--min-failures`: a whole number, at least 1.
+fn parse_min_failures(value: &str) -> Result<u32, String> {
+    parse_passes(value)
+}
+
+/// `--storm-limit N/SECONDS`, or `""` (blanks too) for none; `None` inside is that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StormLimitOption(pub Option<StormLimit>);
+
+/// `--storm-limit`: `N/SECONDS`, both whole numbers of at least 1, or `""` for off. The
+/// digits are checked here (no sign, no blanks, as the other numbers), the rest by the
+/// library's own reading.
+fn parse_storm_limit(value: &str) -> Result<StormLimitOption, String> {
+    if value.trim().is_empty() {
+        return Ok(StormLimitOption(None));
+    }
+    let limit = value
+        .split_once('/')
+        .filter(|(n, secs)| whole_number(n).is_some() && whole_number(secs).is_some())
+        .and_then(|_| value.parse::<StormLimit>().ok());
+    match limit {
+        Some(limit) => Ok(StormLimitOption(Some(limit))),
+        None => Err(format!(
+            "takes N/SECONDS with both whole numbers of at least 1 (\"\": off), not {value:?}"
+        )),
+    }
+}
+
+/// `--split-by-environment`, `--attach-on-repeat`: `yes` or `no`.
+fn parse_yes_no(value: &str) -> Result<bool, String> {
+    match value {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("takes yes or no, not {value:?}")),
     }
 }
 
@@ -493,13 +621,18 @@ Usage:
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
                                    [--field FIELD_ID=VALUE[,VALUE...]]...
                                    [LIFECYCLE OPTIONS]
+                                   [NOISE OPTIONS]
   sandbox [--state FILE] override TEST_ID [--disable|--enable] [--project KEY]
                                    [--assignee auto|ACCOUNT_ID] [--labels a,b]
                                    [--field FIELD_ID=VALUE[,VALUE...]]...
                                    [LIFECYCLE OPTIONS]
+                                   [NOISE OPTIONS]
   sandbox [--state FILE] override TEST_ID --clear
   sandbox [--state FILE] fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+                              [--env ENV] [--run-url URL] [--commit SHA] [--branch NAME]
+                              [--attach FILE]...
   sandbox [--state FILE] pass TEST_ID [--name NAME] [--url URL]
+                              [--env ENV]
   sandbox [--state FILE] fields [--project KEY] [--issue-type NAME]
   sandbox [--state FILE] health
   sandbox [--state FILE] notify-test
@@ -538,15 +671,37 @@ Lifecycle options (configure, and override for one test): what happens after the
   --reopen-transition NAME           default: the first transition out of Done
   --mute-resolutions a,b             e.g. \"Won't Do,Duplicate\": while the last issue has one,
                                      failures create nothing (default: \"\", off)
+  --attach-on-repeat yes|no          a failure while the issue is open attaches its --attach
+                                     files to it too (default: no)
   a NAME of \"\" unsets it; an override sets only the options given (the rest follow the
   settings), and its --reopen-within 0 or --mute-resolutions \"\" turn that off for the test
   configure and override print a second line, when the lifecycle is not the default or one of
   these options is given: lifecycle on-repeat=... comment-every=... on-pass=... passes-to-resolve=...
   resolve-transition=... resolution=... reopen-within=... reopen-transition=... mute-resolutions=a,b
   (a name not set: (default); for override, a part it leaves to the settings: (global))
+  the line ends in attach-on-repeat=yes|no when that is on, given, or set by the override
   pass defaults: --name TEST_ID, no --url; it prints ignored, commented KEY, resolved KEY,
   passing N/M KEY (N of the passes in a row that resolve it), disabled or not-connected
   fail may also print reopened KEY URL or muted KEY
+
+Noise options (configure, and override for one test): which failures file an issue
+  --min-failures N                   failures in a row before a test files an issue, at
+                                     least 1 (default: 1); below it fail prints counted N/M
+  --storm-limit N/SECONDS            once N issues were filed in SECONDS, further new failures
+                                     join one umbrella issue: fail prints grouped KEY URL
+                                     (default: \"\", off; for override, \"\": never grouped)
+  --split-by-environment yes|no      one issue per test and --env (default: no)
+  an override sets only the options given (the rest follow the settings)
+  configure and override print a noise line, when noise control is not the default or one
+  of these options is given: noise min-failures=N storm-limit=N/SECONDS|off
+  split-by-environment=yes|no (for override, a part it leaves to the settings: (global))
+
+Evidence (fail): --env ENV (also for pass), --run-url URL, --commit SHA, --branch NAME go
+  with the failure; --attach FILE (repeatable) attaches a file to the issue the failure
+  files: .txt/.log text/plain, .json/.har application/json, .png image/png, .jpg/.jpeg
+  image/jpeg, .html text/html, else application/octet-stream. A file that cannot be read
+  is a usage error and nothing is sent; a file not attached (too large, refused, a repeat)
+  is one line on stderr, warning: attachment NAME not attached: REASON, and fail exits 0
 
 Environment:
   JIRA_CLIENT_ID, JIRA_CLIENT_SECRET  the service account's credential (read by connect)
@@ -572,7 +727,8 @@ pub enum Invocation {
     NoCommand,
     Run {
         store: StoreChoice,
-        command: Command,
+        // Boxed: commands grow options, and an invocation stays small.
+        command: Box<Command>,
     },
 }
 
@@ -654,7 +810,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, Failure> {
                 location,
                 workspace,
             },
-            command,
+            command: Box::new(command),
         },
         None => Invocation::NoCommand,
     })
@@ -863,7 +1019,7 @@ mod tests {
 
     fn invocation(line: &[&str]) -> (StoreChoice, Command) {
         match parse(&args(line)) {
-            Ok(Invocation::Run { store, command }) => (store, command),
+            Ok(Invocation::Run { store, command }) => (store, *command),
             other => panic!("{line:?}: {other:?}"),
         }
     }
@@ -1025,7 +1181,9 @@ mod tests {
                 // A value the option takes: a wrong one is reported before the conflict.
                 line.push(match long {
                     "on-repeat" | "on-pass" => "comment",
-                    "comment-every" | "passes-to-resolve" | "reopen-within" => "1",
+                    "comment-every" | "passes-to-resolve" | "reopen-within" | "min-failures" => "1",
+                    "storm-limit" => "10/600",
+                    "split-by-environment" | "attach-on-repeat" => "yes",
                     _ => "x=y",
                 });
             }
@@ -1100,6 +1258,348 @@ mod tests {
         assert_eq!(o.lifecycle.mute_resolutions, Some(Resolutions(vec![])));
         assert_eq!(o.lifecycle.reopen_within, Some(Duration::ZERO));
         assert_eq!(o.lifecycle.on_repeat, Some(OnRepeat::Nothing));
+    }
+
+    #[test]
+    fn noise_options_are_read_for_configure_and_override() {
+        let (_, Command::Configure(c)) = run(&["configure", "--labels", "a"]) else {
+            panic!()
+        };
+        assert!(!c.noise.any());
+        assert_eq!(
+            (
+                c.noise.min_failures,
+                c.noise.storm_limit,
+                c.noise.split_by_environment
+            ),
+            (None, None, None)
+        );
+
+        let line = [
+            "configure",
+            "--min-failures",
+            "3",
+            "--storm-limit=10/600",
+            "--split-by-environment",
+            "yes",
+        ];
+        let (_, Command::Configure(c)) = run(&line) else {
+            panic!()
+        };
+        assert!(c.noise.any());
+        assert_eq!(c.noise.min_failures, Some(3));
+        assert_eq!(
+            c.noise.storm_limit,
+            Some(StormLimitOption(Some(StormLimit::new(
+                10,
+                Duration::from_secs(600)
+            ))))
+        );
+        assert_eq!(c.noise.split_by_environment, Some(true));
+        assert!(!c.lifecycle.any());
+
+        // Each option alone counts as given.
+        for line in [
+            &["configure", "--min-failures", "1"][..],
+            &["configure", "--storm-limit", ""],
+            &["configure", "--split-by-environment=no"],
+        ] {
+            let (_, Command::Configure(c)) = run(line) else {
+                panic!("{line:?}")
+            };
+            assert!(c.noise.any(), "{line:?}");
+        }
+
+        // "" (or blanks): off; for an override, the test is never grouped.
+        let line = [
+            "override",
+            "t1",
+            "--storm-limit",
+            " ",
+            "--split-by-environment",
+            "no",
+            "--min-failures=4294967295",
+        ];
+        let (_, Command::Override(o)) = run(&line) else {
+            panic!()
+        };
+        assert_eq!(o.noise.storm_limit, Some(StormLimitOption(None)));
+        assert_eq!(o.noise.split_by_environment, Some(false));
+        assert_eq!(o.noise.min_failures, Some(u32::MAX));
+    }
+
+    #[test]
+    fn attach_on_repeat_is_a_lifecycle_option() {
+        let (_, Command::Configure(c)) = run(&["configure", "--attach-on-repeat", "yes"]) else {
+            panic!()
+        };
+        assert!(c.lifecycle.any());
+        assert!(!c.noise.any());
+        assert_eq!(c.lifecycle.attach_on_repeat, Some(true));
+        let (_, Command::Override(o)) = run(&["override", "t1", "--attach-on-repeat=no"]) else {
+            panic!()
+        };
+        assert_eq!(o.lifecycle.attach_on_repeat, Some(false));
+        let (_, Command::Override(o)) = run(&["override", "t1", "--on-pass", "comment"]) else {
+            panic!()
+        };
+        assert_eq!(o.lifecycle.attach_on_repeat, None);
+    }
+
+    #[test]
+    fn fail_takes_an_environment_evidence_and_files() {
+        let (_, Command::Fail(f)) = run(&["fail", "t1"]) else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                f.env,
+                f.evidence.run_url,
+                f.evidence.commit,
+                f.evidence.branch
+            ),
+            (None, None, None, None)
+        );
+        assert!(f.evidence.attach.is_empty());
+
+        let line = [
+            "fail",
+            "t1",
+            "--env",
+            "staging",
+            "--run-url=https://ci.example/runs/812",
+            "--commit",
+            "4f2a9c1",
+            "--branch",
+            "-main",
+            "--attach",
+            "run.log",
+            "--attach=shot.png",
+            "--attach",
+            "-odd.har",
+        ];
+        let (_, Command::Fail(f)) = run(&line) else {
+            panic!()
+        };
+        assert_eq!(f.env.as_deref(), Some("staging"));
+        assert_eq!(
+            f.evidence.run_url.as_deref(),
+            Some("https://ci.example/runs/812")
+        );
+        assert_eq!(f.evidence.commit.as_deref(), Some("4f2a9c1"));
+        assert_eq!(f.evidence.branch.as_deref(), Some("-main"));
+        assert_eq!(
+            f.evidence.attach,
+            [
+                PathBuf::from("run.log"),
+                PathBuf::from("shot.png"),
+                PathBuf::from("-odd.har")
+            ]
+        );
+        // The options `fail` had keep their meaning.
+        assert_eq!(
+            (f.test_id.as_str(), f.message.as_str(), f.name, f.url),
+            ("t1", DEFAULT_MESSAGE, None, None)
+        );
+
+        let (_, Command::Pass(p)) = run(&["pass", "t1", "--env", "prod"]) else {
+            panic!()
+        };
+        assert_eq!(p.env.as_deref(), Some("prod"));
+        let (_, Command::Pass(p)) = run(&["pass", "t1"]) else {
+            panic!()
+        };
+        assert_eq!(p.env, None);
+    }
+
+    #[test]
+    fn wrong_noise_and_evidence_values_are_usage_errors() {
+        const MIN: &str = "--min-failures takes a whole number from 1 to 4294967295";
+        const STORM: &str =
+            "--storm-limit takes N/SECONDS with both whole numbers of at least 1 (\"\": off)";
+        let cases: &[(&[&str], String)] = &[
+            (
+                &["configure", "--min-failures", "0"],
+                format!("{MIN}, not \"0\""),
+            ),
+            (
+                &["override", "t1", "--min-failures", "-1"],
+                format!("{MIN}, not \"-1\""),
+            ),
+            (
+                &["configure", "--min-failures", "+2"],
+                format!("{MIN}, not \"+2\""),
+            ),
+            (
+                &["configure", "--min-failures", "two"],
+                format!("{MIN}, not \"two\""),
+            ),
+            (
+                &["configure", "--min-failures="],
+                format!("{MIN}, not \"\""),
+            ),
+            (
+                &["configure", "--min-failures", "4294967296"],
+                format!("{MIN}, not \"4294967296\""),
+            ),
+            (
+                &["configure", "--storm-limit", "0/60"],
+                format!("{STORM}, not \"0/60\""),
+            ),
+            (
+                &["configure", "--storm-limit", "10/0"],
+                format!("{STORM}, not \"10/0\""),
+            ),
+            (
+                &["override", "t1", "--storm-limit", "10"],
+                format!("{STORM}, not \"10\""),
+            ),
+            (
+                &["configure", "--storm-limit", "10/"],
+                format!("{STORM}, not \"10/\""),
+            ),
+            (
+                &["configure", "--storm-limit", " 10/600"],
+                format!("{STORM}, not \" 10/600\""),
+            ),
+            (
+                &["configure", "--storm-limit", "+1/60"],
+                format!("{STORM}, not \"+1/60\""),
+            ),
+            (
+                &["configure", "--storm-limit", "10/10m"],
+                format!("{STORM}, not \"10/10m\""),
+            ),
+            (
+                &["configure", "--storm-limit", "4294967296/60"],
+                format!("{STORM}, not \"4294967296/60\""),
+            ),
+            (
+                &["configure", "--split-by-environment", "true"],
+                "--split-by-environment takes yes or no, not \"true\"".to_owned(),
+            ),
+            (
+                &["override", "t1", "--split-by-environment", "Yes"],
+                "--split-by-environment takes yes or no, not \"Yes\"".to_owned(),
+            ),
+            (
+                &["configure", "--attach-on-repeat="],
+                "--attach-on-repeat takes yes or no, not \"\"".to_owned(),
+            ),
+            (
+                &["override", "t1", "--attach-on-repeat", "1"],
+                "--attach-on-repeat takes yes or no, not \"1\"".to_owned(),
+            ),
+            (
+                &["configure", "--storm-limit"],
+                "--storm-limit needs a value".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--attach"],
+                "--attach needs a value".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--attach="],
+                "--attach needs a value".to_owned(),
+            ),
+            (&["fail", "t1", "--env"], "--env needs a value".to_owned()),
+            (
+                &["configure", "--min-failures", "2", "--min-failures=3"],
+                "--min-failures is given twice".to_owned(),
+            ),
+            (
+                &[
+                    "override",
+                    "t1",
+                    "--storm-limit",
+                    "1/60",
+                    "--storm-limit",
+                    "",
+                ],
+                "--storm-limit is given twice".to_owned(),
+            ),
+            (
+                &[
+                    "configure",
+                    "--split-by-environment=yes",
+                    "--split-by-environment=yes",
+                ],
+                "--split-by-environment is given twice".to_owned(),
+            ),
+            (
+                &[
+                    "configure",
+                    "--attach-on-repeat",
+                    "no",
+                    "--attach-on-repeat",
+                    "yes",
+                ],
+                "--attach-on-repeat is given twice".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--env", "a", "--env=b"],
+                "--env is given twice".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--commit", "a", "--commit", "b"],
+                "--commit is given twice".to_owned(),
+            ),
+            (
+                &["override", "t1", "--clear", "--min-failures", "2"],
+                "--clear takes no other option".to_owned(),
+            ),
+            (
+                &["override", "t1", "--storm-limit", "", "--clear"],
+                "--clear takes no other option".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--min-failures", "2"],
+                "--min-failures is not an option of `fail`".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--storm-limit", "1/60"],
+                "--storm-limit is not an option of `fail`".to_owned(),
+            ),
+            (
+                &["pass", "t1", "--split-by-environment", "yes"],
+                "--split-by-environment is not an option of `pass`".to_owned(),
+            ),
+            (
+                &["fail", "t1", "--attach-on-repeat", "yes"],
+                "--attach-on-repeat is not an option of `fail`".to_owned(),
+            ),
+            (
+                &["pass", "t1", "--attach", "run.log"],
+                "--attach is not an option of `pass`".to_owned(),
+            ),
+            (
+                &["pass", "t1", "--run-url", "u"],
+                "--run-url is not an option of `pass`".to_owned(),
+            ),
+            (
+                &["configure", "--env", "prod"],
+                "--env is not an option of `configure`".to_owned(),
+            ),
+            (
+                &["override", "t1", "--commit", "abc"],
+                "--commit is not an option of `override`".to_owned(),
+            ),
+            (
+                &["health", "--branch", "main"],
+                "--branch is not an option of `health`".to_owned(),
+            ),
+            (
+                &["--min-failures", "2", "configure"],
+                "--min-failures goes after the command".to_owned(),
+            ),
+            (
+                &["--attach", "run.log", "fail", "t1"],
+                "--attach goes after the command".to_owned(),
+            ),
+        ];
+        for (line, message) in cases {
+            assert_eq!(usage_error_of(line), *message, "{line:?}");
+        }
     }
 
     #[test]

@@ -1,23 +1,26 @@
 //! What each command does, through a notifier on the store (the state file or the
 //! database, one workspace of it), and the lines it prints.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jira_notifier::{
-    parse_field_assignment, ConfigStore, CreateField, Credentials, Error, FieldValue, JiraNotifier,
-    Lifecycle, LifecycleOverride, NotifierEngine, RetryPolicy, SaveWarning, Settings, TestInfo,
-    TestOverride, TestStatus, WorkspaceId, DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
+    parse_field_assignment, Attachment, ConfigStore, CreateField, Credentials, Error, Evidence,
+    FieldValue, JiraNotifier, Lifecycle, LifecycleOverride, Noise, NoiseOverride, NotifierEngine,
+    RetryPolicy, SaveWarning, Settings, TestInfo, TestOverride, TestStatus, WorkspaceId,
+    DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_ISSUE_TYPE,
 };
 
 use crate::cli::{
-    Command, ConfigureArgs, ConnectArgs, FailArgs, FieldAssignment, FieldsArgs, IssueOptions,
-    Labels, LifecycleOptions, Name, OverrideArgs, PassArgs, ProjectOption, Resolutions, TokenKind,
-    UsersArgs,
+    Command, ConfigureArgs, ConnectArgs, EvidenceOptions, FailArgs, FieldAssignment, FieldsArgs,
+    IssueOptions, Labels, LifecycleOptions, Name, NoiseOptions, OverrideArgs, PassArgs,
+    ProjectOption, Resolutions, StormLimitOption, TokenKind, UsersArgs,
 };
 use crate::output::{
-    clean, describe_field, describe_lifecycle, describe_lifecycle_override, describe_outcome,
-    describe_override, describe_settings, record,
+    attachment_warnings, clean, describe_field, describe_lifecycle, describe_lifecycle_override,
+    describe_noise, describe_noise_override, describe_outcome, describe_override,
+    describe_settings, one_line, record,
 };
 use crate::Failure;
 
@@ -118,7 +121,7 @@ pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, F
             vec!["cleared".to_owned()]
         }
         Command::Override(args) => return set_override(notifier, args).await,
-        Command::Fail(args) => fail(notifier, args).await?,
+        Command::Fail(args) => return fail(notifier, args).await,
         Command::Pass(args) => pass(notifier, args).await?,
         Command::Fields(args) => fields(notifier, args).await?,
         Command::Health => vec![clean(&notifier.health().await?.to_string())],
@@ -143,9 +146,11 @@ pub async fn run(notifier: &JiraNotifier, command: Command) -> Result<Printed, F
 ///
 /// Prints the `saved …` line, then a `lifecycle …` line when the lifecycle is not the
 /// default or a lifecycle option was given (so that the output of a `configure` that
-/// knows nothing of lifecycles stays one line).
+/// knows nothing of lifecycles stays one line), then a `noise …` line on the same terms.
 async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Printed, Failure> {
     let lifecycle_given = args.lifecycle.any();
+    let attach_given = args.lifecycle.attach_on_repeat.is_some();
+    let noise_given = args.noise.any();
     let (mut settings, fields) = settings_to_save(args, notifier.settings().await?)?;
     if !fields.is_empty() {
         let screen = notifier
@@ -161,7 +166,10 @@ async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Print
     let saved = notifier.save_settings(settings).await?;
     let mut lines = vec![describe_settings(&saved.settings)];
     if lifecycle_given || saved.settings.lifecycle != Lifecycle::default() {
-        lines.push(describe_lifecycle(&saved.settings.lifecycle));
+        lines.push(describe_lifecycle(&saved.settings.lifecycle, attach_given));
+    }
+    if noise_given || saved.settings.noise != Noise::default() {
+        lines.push(describe_noise(&saved.settings.noise));
     }
     Ok(Printed {
         lines,
@@ -172,10 +180,11 @@ async fn configure(notifier: &JiraNotifier, args: ConfigureArgs) -> Result<Print
 /// `override` (without `--clear`): the saved override with the options applied.
 ///
 /// Prints the `saved …` line, then a `lifecycle …` line when the override changes the
-/// lifecycle or a lifecycle option was given.
+/// lifecycle or a lifecycle option was given, then a `noise …` line on the same terms.
 async fn set_override(notifier: &JiraNotifier, args: OverrideArgs) -> Result<Printed, Failure> {
     let test_id = args.test_id.clone();
     let lifecycle_given = args.lifecycle.any();
+    let noise_given = args.noise.any();
     let (mut wanted, fields) = override_to_save(args, notifier.test_override(&test_id).await?);
     if !fields.is_empty() {
         // The override's fields are checked against the screen its issues are created
@@ -197,6 +206,9 @@ async fn set_override(notifier: &JiraNotifier, args: OverrideArgs) -> Result<Pri
     let mut lines = vec![describe_override(&saved.test_override)];
     if lifecycle_given || !saved.test_override.lifecycle.is_empty() {
         lines.push(describe_lifecycle_override(&saved.test_override.lifecycle));
+    }
+    if noise_given || !saved.test_override.noise.is_empty() {
+        lines.push(describe_noise_override(&saved.test_override.noise));
     }
     Ok(Printed {
         lines,
@@ -299,28 +311,109 @@ fn site_url(site: &str) -> String {
     }
 }
 
-async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Vec<String>, Failure> {
+/// `fail`: a failure of the test, with the evidence and files given. Every `--attach`
+/// file is read first: one that cannot be read is a usage error, and nothing is sent.
+///
+/// Prints the outcome's line; each file not attached is a warning (`attachment NAME not
+/// attached: REASON`), and the exit status stays 0: the failure was reported.
+async fn fail(notifier: &JiraNotifier, args: FailArgs) -> Result<Printed, Failure> {
     let FailArgs {
         test_id,
         name,
         message,
         url,
+        env,
+        evidence,
     } = args;
-    let name = name.unwrap_or_else(|| test_id.clone());
-    let test = TestInfo::new(test_id, name, url.unwrap_or_default());
-    let outcome = notifier
-        .on_test_error(&test, &TestStatus::error(message))
+    let EvidenceOptions {
+        run_url,
+        commit,
+        branch,
+        attach,
+    } = *evidence;
+    let files = attach
+        .iter()
+        .map(|path| read_attachment(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let test = test_info(test_id, name, url, env);
+    let mut evidence = Evidence::new();
+    if let Some(v) = run_url {
+        evidence = evidence.with_run_url(v);
+    }
+    if let Some(v) = commit {
+        evidence = evidence.with_commit(v);
+    }
+    if let Some(v) = branch {
+        evidence = evidence.with_branch(v);
+    }
+    let report = notifier
+        .on_test_error_with_attachments(&test, &TestStatus::error_with(message, evidence), files)
         .await?;
-    Ok(vec![describe_outcome(outcome)?])
+    Ok(Printed {
+        lines: vec![describe_outcome(report.outcome)?],
+        warnings: attachment_warnings(&report.attachments),
+    })
 }
 
 /// `pass`: a pass of the test, as its lifecycle policy says (`on_pass`).
 async fn pass(notifier: &JiraNotifier, args: PassArgs) -> Result<Vec<String>, Failure> {
-    let PassArgs { test_id, name, url } = args;
-    let name = name.unwrap_or_else(|| test_id.clone());
-    let test = TestInfo::new(test_id, name, url.unwrap_or_default());
+    let PassArgs {
+        test_id,
+        name,
+        url,
+        env,
+    } = args;
+    let test = test_info(test_id, name, url, env);
     let outcome = notifier.on_test_pass(&test).await?;
     Ok(vec![describe_outcome(outcome)?])
+}
+
+/// The test `fail` and `pass` report: named by its id unless `--name` says otherwise, with
+/// no link unless `--url`, in no environment unless `--env`.
+fn test_info(
+    test_id: String,
+    name: Option<String>,
+    url: Option<String>,
+    env: Option<String>,
+) -> TestInfo {
+    let name = name.unwrap_or_else(|| test_id.clone());
+    let test = TestInfo::new(test_id, name, url.unwrap_or_default());
+    match env {
+        Some(env) => test.with_environment(env),
+        None => test,
+    }
+}
+
+/// An `--attach` file, read whole, named by its file name, its media type from its
+/// extension ([`media_type`]).
+fn read_attachment(path: &Path) -> Result<Attachment, Failure> {
+    let data = std::fs::read(path).map_err(|e| {
+        Failure::usage(format!(
+            "--attach cannot read {:?}: {}",
+            path.display().to_string(),
+            one_line(&e)
+        ))
+    })?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(Attachment::bytes(name, media_type(path), data))
+}
+
+/// The media type of an `--attach` file, from its extension (any case).
+fn media_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("txt" | "log") => "text/plain",
+        Some("json" | "har") => "application/json",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("html") => "text/html",
+        _ => "application/octet-stream",
+    }
 }
 
 async fn project_or_saved(
@@ -360,6 +453,7 @@ fn settings_to_save(
         issue_type,
         label_prefix,
         lifecycle,
+        noise,
     } = args;
     let base = match (saved, project.clone()) {
         (Some(s), _) => s,
@@ -388,7 +482,51 @@ fn settings_to_save(
         s.labels = v;
     }
     s.lifecycle = lifecycle_to_save(*lifecycle, s.lifecycle);
+    s.noise = noise_to_save(*noise, s.noise);
     Ok((s, fields))
+}
+
+/// The saved noise control with the options applied: an option not given keeps the saved
+/// value; `--storm-limit ""` turns the storm guard off.
+fn noise_to_save(options: NoiseOptions, saved: Noise) -> Noise {
+    // Taken apart field by field, so that a new option cannot be forgotten here.
+    let NoiseOptions {
+        min_failures,
+        storm_limit,
+        split_by_environment,
+    } = options;
+    let mut n = saved;
+    if let Some(v) = min_failures {
+        n.min_failures = v;
+    }
+    if let Some(StormLimitOption(v)) = storm_limit {
+        n.storm_limit = v;
+    }
+    if let Some(v) = split_by_environment {
+        n.split_by_environment = v;
+    }
+    n
+}
+
+/// The saved noise override with the options applied: an option given sets that part for
+/// the test (`--storm-limit ""`: the test is never grouped).
+fn noise_override_to_save(options: NoiseOptions, saved: NoiseOverride) -> NoiseOverride {
+    let NoiseOptions {
+        min_failures,
+        storm_limit,
+        split_by_environment,
+    } = options;
+    let mut o = saved;
+    if min_failures.is_some() {
+        o.min_failures = min_failures;
+    }
+    if let Some(StormLimitOption(v)) = storm_limit {
+        o.storm_limit = Some(v);
+    }
+    if split_by_environment.is_some() {
+        o.split_by_environment = split_by_environment;
+    }
+    o
 }
 
 /// The saved lifecycle with the options applied: an option not given keeps the saved
@@ -405,6 +543,7 @@ fn lifecycle_to_save(options: LifecycleOptions, saved: Lifecycle) -> Lifecycle {
         reopen_within,
         reopen_transition,
         mute_resolutions,
+        attach_on_repeat,
     } = options;
     let mut l = saved;
     if let Some(v) = on_repeat {
@@ -434,6 +573,9 @@ fn lifecycle_to_save(options: LifecycleOptions, saved: Lifecycle) -> Lifecycle {
     if let Some(Resolutions(v)) = mute_resolutions {
         l.mute_resolutions = v;
     }
+    if let Some(v) = attach_on_repeat {
+        l.attach_on_repeat = v;
+    }
     l
 }
 
@@ -454,6 +596,7 @@ fn lifecycle_override_to_save(
         reopen_within,
         reopen_transition,
         mute_resolutions,
+        attach_on_repeat,
     } = options;
     let mut o = saved;
     if on_repeat.is_some() {
@@ -483,6 +626,9 @@ fn lifecycle_override_to_save(
     if let Some(Resolutions(v)) = mute_resolutions {
         o.mute_resolutions = Some(v);
     }
+    if attach_on_repeat.is_some() {
+        o.attach_on_repeat = attach_on_repeat;
+    }
     o
 }
 
@@ -506,6 +652,7 @@ fn override_to_save(
                 fields,
             },
         lifecycle,
+        noise,
     } = args;
     let mut o = saved.unwrap_or_default();
     if let Some(v) = enabled {
@@ -521,12 +668,13 @@ fn override_to_save(
         o.labels = v;
     }
     o.lifecycle = lifecycle_override_to_save(*lifecycle, o.lifecycle);
+    o.noise = noise_override_to_save(*noise, o.noise);
     (o, fields)
 }
 
 #[cfg(test)]
 mod tests {
-    use jira_notifier::{OnPass, OnRepeat};
+    use jira_notifier::{OnPass, OnRepeat, StormLimit};
 
     use super::*;
     use crate::cli::{parse, Invocation};
@@ -534,7 +682,7 @@ mod tests {
     fn command(line: &[&str]) -> Command {
         let args: Vec<String> = line.iter().map(|a| (*a).to_owned()).collect();
         match parse(&args) {
-            Ok(Invocation::Run { command, .. }) => command,
+            Ok(Invocation::Run { command, .. }) => *command,
             other => panic!("{line:?}: {other:?}"),
         }
     }
@@ -629,5 +777,144 @@ mod tests {
                 .with_on_repeat(OnRepeat::Comment)
         );
         assert!(o.enabled);
+    }
+
+    fn limit(issues: u32, secs: u64) -> Option<StormLimit> {
+        Some(StormLimit::new(issues, Duration::from_secs(secs)))
+    }
+
+    #[test]
+    fn configure_keeps_the_saved_noise_parts_not_given() {
+        let saved = Settings::new("QA").with_noise(
+            Noise::default()
+                .with_min_failures(3)
+                .with_storm_limit(limit(10, 600)),
+        );
+        let s = configured(
+            &["configure", "--split-by-environment", "yes"],
+            Some(saved.clone()),
+        );
+        assert_eq!(s.noise, saved.noise.clone().with_split_by_environment(true));
+        // Other options keep noise control as saved.
+        let s = configured(&["configure", "--on-pass", "comment"], Some(saved.clone()));
+        assert_eq!(s.noise, saved.noise);
+        // "" turns the storm guard off.
+        let s = configured(
+            &["configure", "--storm-limit", "", "--min-failures", "1"],
+            Some(saved.clone()),
+        );
+        assert_eq!(s.noise, Noise::default());
+        // A first configure starts from the default noise control.
+        let s = configured(
+            &["configure", "--project", "QA", "--storm-limit", "2/60"],
+            None,
+        );
+        assert_eq!(s.noise, Noise::default().with_storm_limit(limit(2, 60)));
+    }
+
+    #[test]
+    fn override_sets_only_the_noise_parts_given() {
+        let o = overridden(&["override", "t1", "--min-failures", "2"], None);
+        assert_eq!(o.noise, NoiseOverride::default().with_min_failures(2));
+        // "": the test is never grouped (not: follows the settings).
+        let o = overridden(&["override", "t1", "--storm-limit="], Some(o));
+        assert_eq!(
+            o.noise,
+            NoiseOverride::default()
+                .with_min_failures(2)
+                .with_storm_limit(None)
+        );
+        assert_eq!(o.noise.storm_limit, Some(None));
+        let o = overridden(
+            &[
+                "override",
+                "t1",
+                "--split-by-environment",
+                "no",
+                "--storm-limit",
+                "5/30",
+            ],
+            Some(o),
+        );
+        assert_eq!(
+            o.noise,
+            NoiseOverride::default()
+                .with_min_failures(2)
+                .with_storm_limit(limit(5, 30))
+                .with_split_by_environment(false)
+        );
+        let o = overridden(&["override", "t1", "--disable"], Some(o.clone()));
+        assert!(!o.noise.is_empty());
+        assert!(o.lifecycle.is_empty());
+    }
+
+    #[test]
+    fn attach_on_repeat_is_saved_as_given() {
+        let s = configured(
+            &["configure", "--project", "QA", "--attach-on-repeat", "yes"],
+            None,
+        );
+        assert_eq!(
+            s.lifecycle,
+            Lifecycle::default().with_attach_on_repeat(true)
+        );
+        let s = configured(&["configure", "--attach-on-repeat=no"], Some(s));
+        assert_eq!(s.lifecycle, Lifecycle::default());
+        let o = overridden(&["override", "t1", "--attach-on-repeat", "no"], None);
+        assert_eq!(
+            o.lifecycle,
+            LifecycleOverride::default().with_attach_on_repeat(false)
+        );
+        let o = overridden(&["override", "t1", "--on-pass", "resolve"], Some(o));
+        assert_eq!(o.lifecycle.attach_on_repeat, Some(false));
+    }
+
+    #[test]
+    fn the_media_type_comes_from_the_extension() {
+        for (file, expected) in [
+            ("run.txt", "text/plain"),
+            ("run.log", "text/plain"),
+            ("RUN.LOG", "text/plain"),
+            ("result.json", "application/json"),
+            ("network.har", "application/json"),
+            ("shot.png", "image/png"),
+            ("shot.jpg", "image/jpeg"),
+            ("shot.JPEG", "image/jpeg"),
+            ("report.html", "text/html"),
+            ("report.htm", "application/octet-stream"),
+            ("core", "application/octet-stream"),
+            ("archive.tar.gz", "application/octet-stream"),
+            (".log", "application/octet-stream"),
+            ("dir.log/trace.bin", "application/octet-stream"),
+        ] {
+            assert_eq!(media_type(Path::new(file)), expected, "{file}");
+        }
+    }
+
+    #[test]
+    fn an_attached_file_is_read_whole_and_named_by_its_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        std::fs::write(&path, b"line 1\nline 2\n").unwrap();
+        let file = read_attachment(&path).unwrap();
+        assert_eq!(file.name(), "run.log");
+        assert_eq!(file.media_type(), "text/plain");
+        assert_eq!(file.len_hint(), Some(14));
+
+        let missing = dir.path().join("gone.png");
+        let Err(Failure::Usage(message)) = read_attachment(&missing) else {
+            panic!("a missing file is a usage error")
+        };
+        assert!(
+            message.starts_with(&format!(
+                "--attach cannot read {:?}: ",
+                missing.display().to_string()
+            )),
+            "{message}"
+        );
+        let Err(Failure::Usage(message)) = read_attachment(dir.path()) else {
+            panic!("a folder is a usage error")
+        };
+        assert!(message.starts_with("--attach cannot read "), "{message}");
     }
 }

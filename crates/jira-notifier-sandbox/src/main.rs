@@ -37,12 +37,16 @@
 //! sandbox configure [--project KEY] [--issue-type NAME] [--label-prefix P]
 //!                   [--assignee auto|ACCOUNT_ID] [--labels a,b]
 //!                   [--field FIELD_ID=VALUE[,VALUE…]]… [LIFECYCLE OPTIONS]
+//!                   [NOISE OPTIONS]
 //! sandbox override TEST_ID [--disable|--enable] [--project KEY]
 //!                  [--assignee auto|ACCOUNT_ID] [--labels a,b]
 //!                  [--field FIELD_ID=VALUE[,VALUE…]]… [LIFECYCLE OPTIONS]
+//!                  [NOISE OPTIONS]
 //! sandbox override TEST_ID --clear
 //! sandbox fail TEST_ID [--name NAME] [--message MSG] [--url URL]
+//!              [--env ENV] [--run-url URL] [--commit SHA] [--branch NAME] [--attach FILE]…
 //! sandbox pass TEST_ID [--name NAME] [--url URL]
+//!              [--env ENV]
 //! sandbox health                                    ok, or refused: REASONS
 //! sandbox notify-test
 //! sandbox disconnect
@@ -80,7 +84,7 @@
 //! `created KEY URL`, `duplicate KEY URL`, `disabled` or `not-connected` (`ignored`, the
 //! library's answer to a status that is not an error, cannot come up: `fail` always
 //! reports an error), and with the lifecycle options also `reopened KEY URL` or
-//! `muted KEY`. `pass` reports a pass (same `--name` and `--url`) and prints `ignored`
+//! `muted KEY`, and with the noise options `counted N/M` or `grouped KEY URL`. `pass` reports a pass (same `--name` and `--url`) and prints `ignored`
 //! (nothing to do, or policy `nothing`), `commented KEY`, `resolved KEY`, `passing N/M KEY`
 //! (N of the M passes in a row that resolve the issue), `disabled` or `not-connected`; not
 //! configured, it fails as `fail` does. `notify-test` prints `created KEY URL`.
@@ -97,6 +101,35 @@
 //! resolve-transition=… resolution=… reopen-within=… reopen-transition=…
 //! mute-resolutions=a,b`, with `(default)` for a name not set (`(global)`, for
 //! `override`, for what the test leaves to the settings).
+//! `--attach-on-repeat yes|no` (default `no`) is a lifecycle option too: whether a failure
+//! while the issue is open attaches its `--attach` files to it. The lifecycle line ends in
+//! ` attach-on-repeat=yes|no` only when it is on, the option is given, or (`override`) the
+//! test sets it, so that the line is otherwise as it was.
+//!
+//! The noise options of `configure` and `override` (which failures file an issue):
+//! `--min-failures N` (at least 1; default 1): failures in a row before a test files an
+//! issue, below which `fail` prints `counted N/M` and sends nothing to Jira;
+//! `--storm-limit N/SECONDS` (both at least 1; `""`: off, the default): once N issues were
+//! filed in SECONDS, further new failures join one umbrella issue and `fail` prints
+//! `grouped KEY URL` (for `override`, `""` means the test is never grouped);
+//! `--split-by-environment yes|no` (default `no`): one issue per test and `--env`. They
+//! change only what they name, a wrong value is a usage error and nothing is saved, and
+//! when noise control is not the default, or one of them is given, `configure` and
+//! `override` print a line after the lifecycle's: `noise min-failures=N
+//! storm-limit=N/SECONDS|off split-by-environment=yes|no` (`(global)`, for `override`,
+//! for what the test leaves to the settings).
+//!
+//! `fail --env ENV` (and `pass --env ENV`) names where the test ran: shown in the
+//! summary (`… [ENV]`), and part of the test's identity under `--split-by-environment
+//! yes`. `--run-url URL`, `--commit SHA` and `--branch NAME` go with the failure as its
+//! evidence. `--attach FILE` (repeatable) attaches a file to the issue the failure files,
+//! its media type from the extension (`.txt`/`.log` `text/plain`, `.json`/`.har`
+//! `application/json`, `.png` `image/png`, `.jpg`/`.jpeg` `image/jpeg`, `.html`
+//! `text/html`, else `application/octet-stream`). Every file is read first: one that
+//! cannot be read is a usage error, and nothing is sent. A file not attached (over a cap,
+//! refused by Jira, a repeat without `--attach-on-repeat yes`, no issue filed) is one
+//! line on stderr, `warning: attachment NAME not attached: REASON`; stdout keeps its one
+//! line and the exit status is 0. A file attached prints nothing.
 //!
 //! Exit status: 0 on success; 1 on an error; 2 on a usage error or on an error worth
 //! retrying later (its message ends with `(retryable)`). Errors are one line on stderr,
@@ -115,6 +148,8 @@
 //! cargo run --bin sandbox -- fail checkout-flow --message "expected 200, got 500"
 //! cargo run --bin sandbox -- fields                 # then, for a required field:
 //! cargo run --bin sandbox -- configure --field components=Backend
+//! cargo run --bin sandbox -- configure --min-failures 2 --storm-limit 10/600
+//! cargo run --bin sandbox -- fail checkout-flow --env staging --commit 4f2a9c1 --attach run.log
 //! cargo run --bin sandbox -- --database "host=/run/postgresql dbname=app" --workspace acme connect
 //! ```
 //!
@@ -232,7 +267,7 @@ fn main() -> ExitCode {
         }
     }
     let (store, command) = match cli::read_args().and_then(|args| cli::parse(&args)) {
-        Ok(Invocation::Run { store, command }) => (store, command),
+        Ok(Invocation::Run { store, command }) => (store, *command),
         Ok(Invocation::Help) => {
             print!("{}", cli::help_text());
             return ExitCode::SUCCESS;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jira_notifier::{
-    Assignee, CreateField, Error, FieldValue, Lifecycle, LifecycleOverride, OnPass, OnRepeat,
-    Outcome, Settings, TestOverride,
+    Assignee, CreateField, Error, FieldValue, Lifecycle, LifecycleOverride, Noise, NoiseOverride,
+    OnPass, OnRepeat, Outcome, Settings, StormLimit, TestOverride, UploadReport,
 };
 
 use crate::Failure;
@@ -147,41 +147,51 @@ fn describe_fields(fields: &BTreeMap<String, FieldValue>) -> String {
 /// The settings' lifecycle, every part in the order of the options, as they take it:
 /// `lifecycle on-repeat=… comment-every=SECONDS on-pass=… passes-to-resolve=N
 /// resolve-transition=NAME resolution=NAME reopen-within=SECONDS reopen-transition=NAME
-/// mute-resolutions=a,b`; an unset name is `(default)`, the library's choice.
-pub fn describe_lifecycle(l: &Lifecycle) -> String {
+/// mute-resolutions=a,b`; an unset name is `(default)`, the library's choice. Then
+/// ` attach-on-repeat=yes|no` when it is on or `attach_given` (`--attach-on-repeat` was
+/// given), so that the line stays as it was before that policy otherwise.
+pub fn describe_lifecycle(l: &Lifecycle, attach_given: bool) -> String {
     const DEFAULT: &str = "(default)";
-    lifecycle_line([
-        on_repeat_word(l.on_repeat).to_owned(),
-        seconds(l.comment_every),
-        on_pass_word(l.on_pass).to_owned(),
-        l.passes_to_resolve.to_string(),
-        l.resolve_transition
-            .as_deref()
-            .unwrap_or(DEFAULT)
-            .to_owned(),
-        l.resolution.as_deref().unwrap_or(DEFAULT).to_owned(),
-        seconds(l.reopen_within),
-        l.reopen_transition.as_deref().unwrap_or(DEFAULT).to_owned(),
-        l.mute_resolutions.join(","),
-    ])
+    let attach = (l.attach_on_repeat || attach_given).then_some(l.attach_on_repeat);
+    lifecycle_line(
+        [
+            on_repeat_word(l.on_repeat).to_owned(),
+            seconds(l.comment_every),
+            on_pass_word(l.on_pass).to_owned(),
+            l.passes_to_resolve.to_string(),
+            l.resolve_transition
+                .as_deref()
+                .unwrap_or(DEFAULT)
+                .to_owned(),
+            l.resolution.as_deref().unwrap_or(DEFAULT).to_owned(),
+            seconds(l.reopen_within),
+            l.reopen_transition.as_deref().unwrap_or(DEFAULT).to_owned(),
+            l.mute_resolutions.join(","),
+        ],
+        attach,
+    )
 }
 
 /// A test's lifecycle override, as [`describe_lifecycle`] with `(global)` for each part
-/// the override leaves to the settings (as the `saved …` line of `override` does).
+/// the override leaves to the settings (as the `saved …` line of `override` does); the
+/// ` attach-on-repeat=yes|no` part only when the override sets it.
 pub fn describe_lifecycle_override(o: &LifecycleOverride) -> String {
     const GLOBAL: &str = "(global)";
     let or_global = |v: Option<String>| v.unwrap_or_else(|| GLOBAL.to_owned());
-    lifecycle_line([
-        or_global(o.on_repeat.map(|v| on_repeat_word(v).to_owned())),
-        or_global(o.comment_every.map(seconds)),
-        or_global(o.on_pass.map(|v| on_pass_word(v).to_owned())),
-        or_global(o.passes_to_resolve.map(|v| v.to_string())),
-        or_global(o.resolve_transition.clone()),
-        or_global(o.resolution.clone()),
-        or_global(o.reopen_within.map(seconds)),
-        or_global(o.reopen_transition.clone()),
-        or_global(o.mute_resolutions.as_ref().map(|v| v.join(","))),
-    ])
+    lifecycle_line(
+        [
+            or_global(o.on_repeat.map(|v| on_repeat_word(v).to_owned())),
+            or_global(o.comment_every.map(seconds)),
+            or_global(o.on_pass.map(|v| on_pass_word(v).to_owned())),
+            or_global(o.passes_to_resolve.map(|v| v.to_string())),
+            or_global(o.resolve_transition.clone()),
+            or_global(o.resolution.clone()),
+            or_global(o.reopen_within.map(seconds)),
+            or_global(o.reopen_transition.clone()),
+            or_global(o.mute_resolutions.as_ref().map(|v| v.join(","))),
+        ],
+        o.attach_on_repeat,
+    )
 }
 
 /// The names of the lifecycle line's parts: the options that set them.
@@ -197,13 +207,64 @@ const LIFECYCLE_PARTS: [&str; 9] = [
     "mute-resolutions",
 ];
 
-fn lifecycle_line(values: [String; 9]) -> String {
-    let parts: Vec<String> = LIFECYCLE_PARTS
+/// The lifecycle line: the nine parts, then `attach-on-repeat=yes|no` if `attach` is
+/// given.
+fn lifecycle_line(values: [String; 9], attach: Option<bool>) -> String {
+    let mut parts: Vec<String> = LIFECYCLE_PARTS
         .iter()
         .zip(values)
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
+    if let Some(attach) = attach {
+        parts.push(format!("attach-on-repeat={}", yes_no(attach)));
+    }
     clean(&format!("lifecycle {}", parts.join(" ")))
+}
+
+/// The settings' noise control, every part in the order of the options, as they take it:
+/// `noise min-failures=N storm-limit=N/SECONDS|off split-by-environment=yes|no`.
+pub fn describe_noise(n: &Noise) -> String {
+    noise_line([
+        n.min_failures.to_string(),
+        storm_limit_text(n.storm_limit),
+        yes_no(n.split_by_environment).to_owned(),
+    ])
+}
+
+/// A test's noise override, as [`describe_noise`] with `(global)` for each part the
+/// override leaves to the settings; `storm-limit=off` is a test never grouped.
+pub fn describe_noise_override(o: &NoiseOverride) -> String {
+    const GLOBAL: &str = "(global)";
+    let or_global = |v: Option<String>| v.unwrap_or_else(|| GLOBAL.to_owned());
+    noise_line([
+        or_global(o.min_failures.map(|v| v.to_string())),
+        or_global(o.storm_limit.map(storm_limit_text)),
+        or_global(o.split_by_environment.map(|v| yes_no(v).to_owned())),
+    ])
+}
+
+/// The names of the noise line's parts: the options that set them.
+const NOISE_PARTS: [&str; 3] = ["min-failures", "storm-limit", "split-by-environment"];
+
+fn noise_line(values: [String; 3]) -> String {
+    let parts: Vec<String> = NOISE_PARTS
+        .iter()
+        .zip(values)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    clean(&format!("noise {}", parts.join(" ")))
+}
+
+fn storm_limit_text(limit: Option<StormLimit>) -> String {
+    limit.map_or_else(|| "off".to_owned(), |l| l.to_string())
+}
+
+fn yes_no(v: bool) -> &'static str {
+    if v {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 fn seconds(d: Duration) -> String {
@@ -234,10 +295,13 @@ fn describe_assignee(a: &Assignee) -> &str {
 
 /// What `fail` and `pass` print for the library's answer: `created KEY URL`,
 /// `duplicate KEY URL`, `reopened KEY URL`, `muted KEY`, `commented KEY`, `resolved KEY`,
-/// `passing N/M KEY`, `ignored`, `disabled` or `not-connected`.
+/// `passing N/M KEY`, `counted N/M`, `grouped KEY URL`, `ignored`, `disabled` or
+/// `not-connected`.
 pub fn describe_outcome(outcome: Outcome) -> Result<String, Failure> {
     Ok(match outcome {
         Outcome::Created(i) => format!("created {} {}", clean(&i.key), clean(&i.url)),
+        Outcome::Counted { failures, needed } => format!("counted {failures}/{needed}"),
+        Outcome::Grouped(i) => format!("grouped {} {}", clean(&i.key), clean(&i.url)),
         Outcome::Duplicate(i) => format!("duplicate {} {}", clean(&i.key), clean(&i.url)),
         Outcome::Reopened(i) => format!("reopened {} {}", clean(&i.key), clean(&i.url)),
         Outcome::Muted(i) => format!("muted {}", clean(&i.key)),
@@ -260,6 +324,27 @@ pub fn describe_outcome(outcome: Outcome) -> Result<String, Failure> {
             )))
         }
     })
+}
+
+/// The warnings of `fail --attach` (without `warning: `): one per file not attached,
+/// `attachment NAME not attached: REASON`, the skipped files first, then those whose
+/// upload failed, each list in the order given. The
+/// reason is the library's text, which never holds a secret; an upload's error is put on
+/// one line. Files uploaded say nothing.
+pub fn attachment_warnings(report: &UploadReport) -> Vec<String> {
+    let skipped = report
+        .skipped
+        .iter()
+        .map(|s| not_attached(&s.name, &s.reason.to_string()));
+    let failed = report
+        .failed
+        .iter()
+        .map(|f| not_attached(&f.name, &one_line(&f.error)));
+    skipped.chain(failed).collect()
+}
+
+fn not_attached(name: &str, reason: &str) -> String {
+    clean(&format!("attachment {name} not attached: {reason}"))
 }
 
 #[cfg(test)]
@@ -322,7 +407,7 @@ mod tests {
     #[test]
     fn the_lifecycle_is_one_line_of_every_part_in_the_options_order() {
         assert_eq!(
-            describe_lifecycle(&Lifecycle::default()),
+            describe_lifecycle(&Lifecycle::default(), false),
             "lifecycle on-repeat=nothing comment-every=3600 on-pass=nothing passes-to-resolve=1 \
              resolve-transition=(default) resolution=(default) reopen-within=0 \
              reopen-transition=(default) mute-resolutions="
@@ -338,10 +423,103 @@ mod tests {
             .with_reopen_transition("Reopen")
             .with_mute_resolutions(["Won't Do", "Duplicate"]);
         assert_eq!(
-            describe_lifecycle(&l),
+            describe_lifecycle(&l, false),
             "lifecycle on-repeat=comment comment-every=600 on-pass=resolve passes-to-resolve=3 \
              resolve-transition=Close issue resolution=Fixed reopen-within=86400 \
              reopen-transition=Reopen mute-resolutions=Won't Do,Duplicate"
+        );
+    }
+
+    #[test]
+    fn attach_on_repeat_ends_the_lifecycle_line_only_when_on_or_given() {
+        const NINE: &str = "lifecycle on-repeat=nothing comment-every=3600 on-pass=nothing \
+                            passes-to-resolve=1 resolve-transition=(default) resolution=(default) \
+                            reopen-within=0 reopen-transition=(default) mute-resolutions=";
+        let off = Lifecycle::default();
+        assert_eq!(describe_lifecycle(&off, false), NINE);
+        assert_eq!(
+            describe_lifecycle(&off, true),
+            format!("{NINE} attach-on-repeat=no")
+        );
+        let on = Lifecycle::default().with_attach_on_repeat(true);
+        for given in [false, true] {
+            assert_eq!(
+                describe_lifecycle(&on, given),
+                format!("{NINE} attach-on-repeat=yes")
+            );
+        }
+
+        let o = LifecycleOverride::default().with_on_pass(OnPass::Comment);
+        let line = describe_lifecycle_override(&o);
+        assert!(line.ends_with("mute-resolutions=(global)"), "{line}");
+        for (v, word) in [(true, "yes"), (false, "no")] {
+            let line = describe_lifecycle_override(&o.clone().with_attach_on_repeat(v));
+            assert!(
+                line.ends_with(&format!(
+                    "mute-resolutions=(global) attach-on-repeat={word}"
+                )),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn noise_is_one_line_of_every_part_in_the_options_order() {
+        assert_eq!(
+            describe_noise(&Noise::default()),
+            "noise min-failures=1 storm-limit=off split-by-environment=no"
+        );
+        let n = Noise::default()
+            .with_min_failures(3)
+            .with_storm_limit(Some(StormLimit::new(10, Duration::from_secs(600))))
+            .with_split_by_environment(true);
+        assert_eq!(
+            describe_noise(&n),
+            "noise min-failures=3 storm-limit=10/600 split-by-environment=yes"
+        );
+
+        assert_eq!(
+            describe_noise_override(&NoiseOverride::default()),
+            "noise min-failures=(global) storm-limit=(global) split-by-environment=(global)"
+        );
+        // Some(None): the test is never grouped.
+        let o = NoiseOverride::default()
+            .with_storm_limit(None)
+            .with_split_by_environment(false);
+        assert_eq!(
+            describe_noise_override(&o),
+            "noise min-failures=(global) storm-limit=off split-by-environment=no"
+        );
+        let o = NoiseOverride::default()
+            .with_min_failures(2)
+            .with_storm_limit(Some(StormLimit::new(1, Duration::from_secs(60))));
+        assert_eq!(
+            describe_noise_override(&o),
+            "noise min-failures=2 storm-limit=1/60 split-by-environment=(global)"
+        );
+    }
+
+    #[test]
+    fn a_file_not_attached_is_one_warning_naming_it_and_why() {
+        use jira_notifier::SkipReason;
+        // The library alone makes the report's entries; an empty one says nothing.
+        assert!(attachment_warnings(&UploadReport::default()).is_empty());
+        let too_large = SkipReason::TooLarge {
+            size_at_least: 2000,
+            limit: 1000,
+        };
+        assert_eq!(
+            not_attached("big\n.log", &too_large.to_string()),
+            "attachment big .log not attached: at least 2000 bytes, over the 1000-byte cap per file"
+        );
+        assert_eq!(
+            not_attached("run.log", &SkipReason::Repeat.to_string()),
+            "attachment run.log not attached: a repeat failure attaches nothing (attach_on_repeat is off)"
+        );
+        let refused = Error::Config("attachments are disabled\non this site".into());
+        assert_eq!(
+            not_attached("shot.png", &one_line(&refused)),
+            "attachment shot.png not attached: invalid configuration: attachments are disabled on this site"
         );
     }
 
@@ -392,6 +570,17 @@ mod tests {
                     issue: issue(),
                 },
                 "passing 1/3 QA-7",
+            ),
+            (
+                Outcome::Counted {
+                    failures: 1,
+                    needed: 3,
+                },
+                "counted 1/3",
+            ),
+            (
+                Outcome::Grouped(issue()),
+                "grouped QA-7 https://acme.atlassian.net/browse/QA-7",
             ),
             (Outcome::Ignored, "ignored"),
             (Outcome::Disabled, "disabled"),
