@@ -236,11 +236,22 @@ impl StormState {
         }
     }
 
-    /// The umbrella was made, showing the first `shown` members.
-    pub(crate) fn made(&mut self, umbrella: Umbrella, now: SystemTime, shown: usize) {
-        self.umbrella = Some(umbrella);
+    /// The umbrella was made, showing the first `shown` members; the umbrella in effect is
+    /// the first one named (a second one, which the claim should prevent, never replaces
+    /// it, so that a test's reports all name one umbrella).
+    pub(crate) fn made(&mut self, umbrella: Umbrella, now: SystemTime, shown: usize) -> Umbrella {
+        if let Some(u) = &self.umbrella {
+            return u.clone();
+        }
+        self.umbrella = Some(umbrella.clone());
         self.posted = Some(to_ms(now));
         self.shown = shown.min(self.total());
+        umbrella
+    }
+
+    /// The umbrella of the storm the test is grouped in, if it is.
+    pub(crate) fn grouped_in(&self, key: &str) -> Option<&Umbrella> {
+        self.umbrella.as_ref().filter(|_| self.is_member(key))
     }
 
     /// Takes the members an umbrella comment is due for, if one is: some joined since the

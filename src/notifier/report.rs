@@ -218,6 +218,13 @@ impl JiraNotifier {
             }
         }
 
+        // A test grouped into the storm's umbrella: its repeat is a duplicate of it.
+        if noise.storm_limit.is_some() {
+            if let Some(umbrella) = self.inner.grouped_in(&conn, key).await? {
+                return Ok(Filed::bare(Outcome::Duplicate(umbrella)));
+            }
+        }
+
         // Nothing open: claim the create step, so that of all the notifiers sharing the
         // store, one creates (or reopens) and the others report its issue.
         if let Claimed::Existing(issue) = self

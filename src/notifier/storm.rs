@@ -50,6 +50,9 @@ pub(crate) struct StormDesks {
 #[derive(Debug, Default)]
 struct Desk {
     turn: AsyncMutex<()>,
+    /// Held while this process makes (or waits for) the umbrella: the create claim is
+    /// granted again to its holder, and every report of a handle holds it as one owner.
+    making: AsyncMutex<()>,
     /// The umbrella last checked, and when.
     seen: Mutex<Option<(String, Instant)>>,
 }
@@ -196,12 +199,15 @@ impl Inner {
     async fn umbrella_done(&self, conn: &Connection, u: &Umbrella) -> Result<Option<SystemTime>> {
         let desk = self.storm_desks.of(&self.workspace);
         {
-            let seen = desk.seen.lock().unwrap_or_else(|e| e.into_inner());
+            // Taken before asking, so that the reports arriving while the answer is on its
+            // way do not each ask too.
+            let mut seen = desk.seen.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((id, at)) = &*seen {
                 if *id == u.id && at.elapsed() < UMBRELLA_COMMENT_EVERY {
                     return Ok(None);
                 }
             }
+            *seen = Some((u.id.clone(), Instant::now()));
         }
         let now = self.client.issue_now(conn, &u.id, "").await?;
         let done = match now {
@@ -209,7 +215,6 @@ impl Inner {
             Some(c) if c.done => Some(c.closed.at.unwrap_or_else(|| self.clock.now())),
             Some(_) => None,
         };
-        *desk.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some((u.id.clone(), Instant::now()));
         Ok(done)
     }
 
@@ -221,40 +226,78 @@ impl Inner {
         settings: &SavedSettings,
         limit: &StormLimit,
     ) -> Result<Umbrella> {
+        let desk = self.storm_desks.of(&self.workspace);
+        let _making = desk.making.lock().await;
+        // The state names the umbrella once it is made: made meanwhile, here or elsewhere?
+        if let Some(u) = self.named_umbrella().await? {
+            return Ok(u);
+        }
         let key = TestId::new(UMBRELLA_KEY);
         let label = umbrella_label(&settings.settings.label_prefix);
         let record = self.store.load_record(&key).await?;
         let issue = match self.claimant().claim(conn, &key, &label, record).await? {
             Claimed::Existing(issue) => issue,
-            Claimed::Create => match self
-                .create_umbrella(conn, settings, limit, &key, &label)
-                .await
-            {
-                Ok(u) => return Ok(u),
-                Err(e) => {
-                    if !matches!(e, Error::CreateUnconfirmed { .. }) {
-                        self.release(&key).await;
-                    }
-                    return Err(e);
+            Claimed::Create => {
+                // The record may be the last storm's: the state, which a maker names the
+                // umbrella in before it releases the claim, says whether this one is made.
+                if let Some(u) = self.named_umbrella().await? {
+                    self.release(&key).await;
+                    return Ok(u);
                 }
-            },
+                return match self
+                    .create_umbrella(conn, settings, limit, &key, &label)
+                    .await
+                {
+                    Ok(u) => Ok(u),
+                    Err(e) => {
+                        if !matches!(e, Error::CreateUnconfirmed { .. }) {
+                            self.release(&key).await;
+                        }
+                        Err(e)
+                    }
+                };
+            }
         };
         // Made by another notifier, which named it in the state before releasing its
         // claim; name it here too in case that notifier died in between.
-        let u = Umbrella {
+        let found = Umbrella {
             id: issue.id,
             key: issue.key,
         };
         let state = self.store.load_workspace_state().await?;
         let now = self.clock.now();
-        let named = u.clone();
-        self.update_workspace(state, move |w| {
-            if w.storm().umbrella().is_none() {
-                w.storm_mut().made(named.clone(), now, 0);
-            }
-        })
-        .await?;
-        Ok(u)
+        Ok(self
+            .update_workspace(state, move |w| w.storm_mut().made(found.clone(), now, 0))
+            .await?)
+    }
+
+    /// The umbrella the workspace's state names, if any.
+    async fn named_umbrella(&self) -> Result<Option<Umbrella>> {
+        let state = self.store.load_workspace_state().await?;
+        Ok(state.value.storm().umbrella().cloned())
+    }
+
+    /// The umbrella of the storm the test is already grouped in, if it is and the umbrella
+    /// is not done: its repeat is a duplicate of the umbrella, with no claim taken.
+    pub(super) async fn grouped_in(
+        &self,
+        conn: &Connection,
+        key: &TestId,
+    ) -> Result<Option<IssueRef>> {
+        let state = self.store.load_workspace_state().await?;
+        let Some(u) = state.value.storm().grouped_in(key.as_str()).cloned() else {
+            return Ok(None);
+        };
+        if let Some(at) = self.umbrella_done(conn, &u).await? {
+            self.update_workspace(state, |w| w.storm_mut().closed(&u.id, at))
+                .await?;
+            return Ok(None);
+        }
+        Ok(Some(IssueRef::new(
+            u.id.clone(),
+            u.key.clone(),
+            conn.site.browse_url(&u.key),
+        )))
     }
 
     /// Creates the umbrella under its claim, names it in the state, records it and
