@@ -11,6 +11,8 @@
 //! cargo run --release --bin storm -- --tests 100000 --reports 100000
 //! cargo run --release --bin storm -- --rate-limit 100/1 --max-in-flight 16 --lag-ms 2000
 //! cargo run --release --bin storm -- --on-repeat comment
+//! cargo run --release --bin storm -- --storm-guard
+//! cargo run --release --bin storm -- --storm-guard --storm-limit none
 //! ```
 //!
 //! Options (flags, or the environment variables in brackets):
@@ -28,6 +30,9 @@
 //! | `--no-host-retry` | `STORM_NO_HOST_RETRY=1` | off | report a retryable error instead of re-reporting it |
 //! | `--no-verify` | `STORM_NO_VERIFY=1` | off | skip the check after the storm |
 //! | `--on-repeat comment` | `STORM_ON_REPEAT` | `nothing` | save settings with `on_repeat: comment` (`comment_every` 1 h) and run a second round past the interval (below) |
+//! | `--storm-guard` | `STORM_STORM_GUARD=1` | off | the storm guard's run (below): `--tests` defaults to 400 and `--reports` to two per test |
+//! | `--storm-limit N/SECS` | `STORM_STORM_LIMIT` | `10/600` | the storm limit that run saves; `none` turns the guard off (same run, for comparison); implies `--storm-guard` |
+//! | `--replicas R` | `STORM_REPLICAS` | 8 | notifiers sharing one `MemoryStore` in that run |
 //!
 //! Among its lines are `issues created: N` and `total requests: N`, for scripts.
 //!
@@ -62,8 +67,26 @@
 //!   create, comment) are printed per round; the check after the storm then runs after
 //!   round 2, and what each part retains covers both rounds. The run fails (exit 1) if
 //!   round 1 commented, or round 2 left any issue with other than one comment.
+//! - `--storm-guard`: settings saved with a storm limit (`Noise::with_storm_limit`);
+//!   R replicas, each its own `JiraNotifier` (its own transport queue of
+//!   `--max-in-flight`, token cache and in-flight map) on one `MemoryStore` and one
+//!   movable clock. Report r is of test `r % tests`, on replica `(test + r / tests) % R`,
+//!   so each test's two reports reach two replicas; all arrive at once. Phase 1 prints
+//!   issues created one by one, umbrellas created, outcomes by kind (created, grouped,
+//!   duplicate), requests by kind (token, search, create, comment, issue GET) in all and
+//!   per report, latency and wall time. Phase 2 moves the notifiers' clock 61 s ahead and
+//!   sends the same reports again: the umbrella's coalesced comment is due, and is posted
+//!   once. The umbrella's Done check (at most once a minute per notifier) runs on tokio's
+//!   clock, which is not moved, so it is not due again in phase 2; a real minute's wait
+//!   would add at most one issue GET per replica. The run prints the umbrella's comments
+//!   and whether each grouped test is named on it, and fails (exit 1) unless phase 1
+//!   created exactly the limit's issues one by one and one umbrella (with the guard off:
+//!   one issue per test, no umbrella), every test was filed on its own or grouped, its
+//!   reports all naming that one issue, and no report failed; and unless phase 2 created
+//!   nothing, named the same issues, and posted at most one comment. No check of the
+//!   in-flight map and no memory breakdown in this run.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -71,8 +94,8 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use jira_notifier::{
     Clock, Credentials, HttpRequest, HttpResponse, HttpTransport, JiraNotifier, Lifecycle,
-    MemoryStore, OnRepeat, Outcome, Settings, TestInfo, TestStatus, TransportError,
-    DEFAULT_MAX_IN_FLIGHT,
+    MemoryStore, Method, Noise, OnRepeat, Outcome, Settings, StormLimit, TestInfo, TestStatus,
+    TransportError, DEFAULT_MAX_IN_FLIGHT,
 };
 use jira_notifier_sim::{RateLimit, SimJira};
 
@@ -98,15 +121,47 @@ struct Options {
     verify: bool,
     /// `--on-repeat comment`: settings with `on_repeat: comment`, and a second round.
     on_repeat_comment: bool,
+    /// `--storm-guard`: replicas under the storm guard (or without it, for comparison).
+    guard: Option<Guard>,
 }
+
+/// The storm-guard run's own options.
+struct Guard {
+    /// `--storm-limit N/SECS`; `None`: the guard is off (`--storm-limit none`).
+    limit: Option<StormLimit>,
+    /// `--replicas R`: notifiers sharing one store.
+    replicas: usize,
+}
+
+/// The storm limit `--storm-guard` saves unless `--storm-limit` says otherwise.
+const STORM_LIMIT: StormLimit = StormLimit::new(10, Duration::from_secs(600));
 
 /// `comment_every` under `--on-repeat comment`.
 const COMMENT_EVERY: Duration = Duration::from_secs(3600);
 
-const USAGE: &str = "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] [--no-host-retry] [--no-verify] [--on-repeat nothing|comment]";
+const USAGE: &str = "usage: storm [--reports N] [--tests N] [--rtt-ms N] [--rate-limit N/SECS] [--max-in-flight N] [--lag-ms N] [--seed N] [--message-bytes N] [--no-host-retry] [--no-verify] [--on-repeat nothing|comment] [--storm-guard [--storm-limit N/SECS|none] [--replicas R]]";
+
+/// `--storm-limit N/SECS` (at most N issues filed one by one per SECS seconds), or `none`.
+fn storm_limit(v: &str) -> Result<Option<StormLimit>, String> {
+    if v == "none" || v == "off" {
+        return Ok(None);
+    }
+    let bad = || format!("--storm-limit: expected N/SECS or none, got {v:?}");
+    let (n, secs) = v.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let secs: u64 = secs.trim().parse().map_err(|_| bad())?;
+    if n == 0 || secs == 0 {
+        return Err(bad());
+    }
+    Ok(Some(StormLimit::new(n, Duration::from_secs(secs))))
+}
 
 fn options() -> Result<Options, String> {
-    let flags = Flags::parse("STORM", &["no-host-retry", "no-verify"], USAGE)?;
+    let flags = Flags::parse(
+        "STORM",
+        &["no-host-retry", "no-verify", "storm-guard"],
+        USAGE,
+    )?;
     let get = |name: &str| flags.get(name);
     let num = |name: &str, default: u64| flags.num(name, default);
     let rate_limit = get("rate-limit")
@@ -122,9 +177,34 @@ fn options() -> Result<Options, String> {
             ))
         }
     };
+    let guard = if flags.on("storm-guard") || get("storm-limit").is_some() {
+        let limit = match get("storm-limit") {
+            Some(v) => storm_limit(&v)?,
+            None => Some(STORM_LIMIT),
+        };
+        let replicas = num("replicas", 8)? as usize;
+        if replicas == 0 {
+            return Err("--replicas: need at least one".into());
+        }
+        if on_repeat_comment {
+            return Err("--storm-guard and --on-repeat comment are separate runs".into());
+        }
+        Some(Guard { limit, replicas })
+    } else {
+        if get("replicas").is_some() {
+            return Err("--replicas is for the --storm-guard run".into());
+        }
+        None
+    };
+    let tests = num("tests", if guard.is_some() { 400 } else { 1_000 })? as usize;
+    let reports_default = match &guard {
+        // Each test reported by two replicas (one when there is only one).
+        Some(g) => tests.saturating_mul(g.replicas.min(2)) as u64,
+        None => 10_000,
+    };
     let o = Options {
-        reports: num("reports", 10_000)? as usize,
-        tests: num("tests", 1_000)? as usize,
+        reports: num("reports", reports_default)? as usize,
+        tests,
         rtt: Duration::from_millis(num("rtt-ms", 50)?),
         rate_limit,
         max_in_flight: num("max-in-flight", DEFAULT_MAX_IN_FLIGHT as u64)? as usize,
@@ -134,6 +214,7 @@ fn options() -> Result<Options, String> {
         host_retry: !flags.on("no-host-retry"),
         verify: !flags.on("no-verify"),
         on_repeat_comment,
+        guard,
     };
     if o.tests == 0 || o.reports < o.tests {
         return Err("need at least one test, and at least one report per test".into());
@@ -150,6 +231,8 @@ struct Counters {
     create: AtomicU64,
     /// Comments (`POST .../issue/{id}/comment`), also counted in `other`.
     comment: AtomicU64,
+    /// Reads of one issue (`GET .../issue/{id}`), also counted in `other`.
+    issue_get: AtomicU64,
     other: AtomicU64,
     throttled: AtomicU64,
     in_flight: AtomicUsize,
@@ -179,6 +262,8 @@ impl HttpTransport for Counted {
         kind.fetch_add(1, Relaxed);
         if path.ends_with("/comment") {
             c.comment.fetch_add(1, Relaxed);
+        } else if request.method == Method::Get && path.contains("/rest/api/3/issue/") {
+            c.issue_get.fetch_add(1, Relaxed);
         }
         let now = c.in_flight.fetch_add(1, Relaxed) + 1;
         c.peak_in_flight.fetch_max(now, Relaxed);
@@ -245,16 +330,23 @@ fn comments_on(sim: &SimJira) -> (usize, usize) {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Created,
+    Grouped,
     Duplicate,
     Other,
     Error,
 }
 
 struct Report {
+    /// The test's index.
+    test: usize,
     latency: Duration,
     kind: Kind,
+    /// The key of the issue it named, when the round keeps keys.
+    key: Option<String>,
     attempts: u32,
     error: Option<String>,
+    /// The retryable errors it was re-reported after.
+    retried: Vec<String>,
 }
 
 fn test_info(i: usize) -> TestInfo {
@@ -265,56 +357,78 @@ fn test_info(i: usize) -> TestInfo {
     )
 }
 
-/// Reports one failure until it has an outcome, re-reporting retryable errors as a host
-/// that queues them would.
+/// How a report is made: re-reporting retryable errors or not, keeping the issue's key
+/// or not.
+#[derive(Clone, Copy)]
+struct Mode {
+    host_retry: bool,
+    keys: bool,
+}
+
+/// Reports one failure of test `t` until it has an outcome, re-reporting retryable errors
+/// as a host that queues them would.
 async fn report(
     notifier: JiraNotifier,
+    t: usize,
     test: Arc<TestInfo>,
     status: Arc<TestStatus>,
     arrived: Instant,
-    host_retry: bool,
+    mode: Mode,
 ) -> Report {
     let mut attempts = 0;
+    let mut retried = Vec::new();
     loop {
         attempts += 1;
-        let (kind, error) = match notifier.on_test_error(&test, &status).await {
+        let outcome = notifier.on_test_error(&test, &status).await;
+        let key = match &outcome {
+            Ok(o) if mode.keys => o.issue().map(|i| i.key.clone()),
+            _ => None,
+        };
+        let (kind, error) = match outcome {
             Ok(Outcome::Created(_)) => (Kind::Created, None),
+            Ok(Outcome::Grouped(_)) => (Kind::Grouped, None),
             Ok(Outcome::Duplicate(_)) => (Kind::Duplicate, None),
             Ok(other) => (Kind::Other, Some(format!("{other:?}"))),
-            Err(e) if host_retry && e.is_retryable() && attempts < 50 => {
+            Err(e) if mode.host_retry && e.is_retryable() && attempts < 50 => {
                 let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
+                retried.push(e.to_string());
                 tokio::time::sleep(wait).await;
                 continue;
             }
             Err(e) => (Kind::Error, Some(e.to_string())),
         };
         return Report {
+            test: t,
             latency: arrived.elapsed(),
             kind,
+            key,
             attempts,
             error,
+            retried,
         };
     }
 }
 
-/// Sends every report in `order` at once: each waits at a start gate until all are
-/// spawned. Returns the reports, how long spawning took and the wall time from the gate.
+/// Sends every report in `order` (a test, and the notifier it reaches) at once: each waits
+/// at a start gate until all are spawned. Returns the reports, how long spawning took and
+/// the wall time from the gate.
 async fn round(
-    notifier: &JiraNotifier,
+    notifiers: &[JiraNotifier],
     tests: &[Arc<TestInfo>],
     statuses: &[Arc<TestStatus>],
-    order: &[usize],
-    host_retry: bool,
+    order: &[(usize, usize)],
+    mode: Mode,
 ) -> (Vec<Report>, Duration, Duration) {
     let (go, gate) = tokio::sync::watch::channel(false);
     let spawning = Instant::now();
     let mut handles = Vec::with_capacity(order.len());
-    for &t in order {
-        let (notifier, test, status) = (notifier.clone(), tests[t].clone(), statuses[t].clone());
+    for &(t, n) in order {
+        let (notifier, test, status) =
+            (notifiers[n].clone(), tests[t].clone(), statuses[t].clone());
         let mut gate = gate.clone();
         handles.push(tokio::spawn(async move {
             let _ = gate.wait_for(|open| *open).await;
-            report(notifier, test, status, Instant::now(), host_retry).await
+            report(notifier, t, test, status, Instant::now(), mode).await
         }));
     }
     let spawned_in = spawning.elapsed();
@@ -343,7 +457,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let ok = runtime.block_on(storm(&o));
+    let ok = match &o.guard {
+        Some(g) => runtime.block_on(guard_storm(&o, g)),
+        None => runtime.block_on(storm(&o)),
+    };
     drop(runtime);
     if !ok {
         std::process::exit(1);
@@ -425,8 +542,13 @@ async fn storm(o: &Options) -> bool {
     let statuses: Vec<Arc<TestStatus>> = (0..o.tests)
         .map(|i| Arc::new(TestStatus::error(message(i, o.message_bytes))))
         .collect();
-    let mut order: Vec<usize> = (0..o.reports).map(|r| r % o.tests).collect();
+    let mut order: Vec<(usize, usize)> = (0..o.reports).map(|r| (r % o.tests, 0)).collect();
     fastrand::Rng::with_seed(o.seed).shuffle(&mut order);
+    let notifiers = [notifier.clone()];
+    let mode = Mode {
+        host_retry: o.host_retry,
+        keys: false,
+    };
 
     // What one report in flight holds, before its first await: the future's own size.
     let one_report = std::mem::size_of_val(&notifier.on_test_error(&tests[0], &statuses[0]));
@@ -438,8 +560,7 @@ async fn storm(o: &Options) -> bool {
     // Every report waits at a start gate until all are spawned, so that they arrive at
     // once however long spawning takes on a loaded machine (a report spawned after its
     // test's issue was made would rightly cost a search of its own).
-    let (reports, spawned_in, wall) =
-        round(&notifier, &tests, &statuses, &order, o.host_retry).await;
+    let (reports, spawned_in, wall) = round(&notifiers, &tests, &statuses, &order, mode).await;
     let cpu = cpu_time().saturating_sub(cpu_before);
     let rss_after = proc_kib("VmRSS");
     let hwm = proc_kib("VmHWM");
@@ -582,7 +703,7 @@ async fn storm(o: &Options) -> bool {
         );
         let ahead = COMMENT_EVERY + Duration::from_secs(1);
         clock.advance(ahead);
-        let (reports2, _, wall2) = round(&notifier, &tests, &statuses, &order, o.host_retry).await;
+        let (reports2, _, wall2) = round(&notifiers, &tests, &statuses, &order, mode).await;
         let round2_kinds = counters.kinds();
         let mut kinds2: BTreeMap<Kind, usize> = BTreeMap::new();
         for r in &reports2 {
@@ -634,10 +755,11 @@ async fn storm(o: &Options) -> bool {
         for i in 0..o.tests {
             handles.push(tokio::spawn(report(
                 notifier.clone(),
+                i,
                 tests[i].clone(),
                 statuses[i].clone(),
                 Instant::now(),
-                o.host_retry,
+                mode,
             )));
         }
         let mut dup = 0;
@@ -662,6 +784,7 @@ async fn storm(o: &Options) -> bool {
 
     // What each part retains: drop them one by one.
     let h0 = heap();
+    drop(notifiers);
     drop(notifier);
     let h1 = heap();
     drop(store);
@@ -699,4 +822,397 @@ async fn storm(o: &Options) -> bool {
         println!("FAILED: expected exactly one issue per test and no errors");
     }
     ok
+}
+
+// ----- the storm guard's run -----
+
+/// Requests so far: token, search, create, comment, issue GET, and other requests that are
+/// neither comments nor issue GETs.
+fn tally(c: &Counters) -> [u64; 6] {
+    let (comment, issue_get) = (c.comment.load(Relaxed), c.issue_get.load(Relaxed));
+    [
+        c.token.load(Relaxed),
+        c.search.load(Relaxed),
+        c.create.load(Relaxed),
+        comment,
+        issue_get,
+        c.other.load(Relaxed) - comment - issue_get,
+    ]
+}
+
+/// Prints the requests made since `before`, in all and per report; returns them.
+fn print_requests(now: [u64; 6], before: [u64; 6], reports: usize) -> [u64; 6] {
+    let mut d = [0; 6];
+    for (i, v) in d.iter_mut().enumerate() {
+        *v = now[i] - before[i];
+    }
+    let total: u64 = d.iter().sum();
+    let per = |n: u64| n as f64 / reports.max(1) as f64;
+    println!(
+        "  requests by kind: token {}, search {}, create {}, comment {}, issue GET {}, other {}; {total} in all",
+        d[0], d[1], d[2], d[3], d[4], d[5]
+    );
+    println!(
+        "  requests per report: {:.4} (token {:.4}, search {:.4}, create {:.4}, comment {:.4}, issue GET {:.4})",
+        per(total),
+        per(d[0]),
+        per(d[1]),
+        per(d[2]),
+        per(d[3]),
+        per(d[4])
+    );
+    d
+}
+
+/// What a round's reports came to.
+struct Outcomes {
+    kinds: BTreeMap<Kind, usize>,
+    re_reports: u64,
+    /// Retryable errors that were re-reported, by message.
+    retried: BTreeMap<String, usize>,
+    /// Errors (and unexpected outcomes), by message.
+    errors: BTreeMap<String, usize>,
+    /// Per test: the keys its reports named, its `Created` and its `Grouped` outcomes.
+    keys: Vec<BTreeSet<String>>,
+    created: Vec<usize>,
+    grouped: Vec<usize>,
+    latencies: Vec<Duration>,
+}
+
+impl Outcomes {
+    fn of(reports: &[Report], tests: usize) -> Outcomes {
+        let mut o = Outcomes {
+            kinds: BTreeMap::new(),
+            re_reports: 0,
+            retried: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            keys: vec![BTreeSet::new(); tests],
+            created: vec![0; tests],
+            grouped: vec![0; tests],
+            latencies: reports.iter().map(|r| r.latency).collect(),
+        };
+        o.latencies.sort_unstable();
+        for r in reports {
+            *o.kinds.entry(r.kind).or_default() += 1;
+            o.re_reports += u64::from(r.attempts - 1);
+            for e in &r.retried {
+                *o.retried.entry(e.clone()).or_default() += 1;
+            }
+            if let Some(e) = &r.error {
+                *o.errors.entry(e.clone()).or_default() += 1;
+            }
+            if let Some(k) = &r.key {
+                o.keys[r.test].insert(k.clone());
+            }
+            match r.kind {
+                Kind::Created => o.created[r.test] += 1,
+                Kind::Grouped => o.grouped[r.test] += 1,
+                _ => {}
+            }
+        }
+        o
+    }
+
+    fn k(&self, kind: Kind) -> usize {
+        self.kinds.get(&kind).copied().unwrap_or(0)
+    }
+
+    fn print(&self, rtt: Duration, wall: Duration) {
+        println!(
+            "  outcomes: created {}, grouped {}, duplicate {}, other {}, errors {}; host re-reports {}",
+            self.k(Kind::Created),
+            self.k(Kind::Grouped),
+            self.k(Kind::Duplicate),
+            self.k(Kind::Other),
+            self.k(Kind::Error),
+            self.re_reports
+        );
+        for (e, n) in self.errors.iter().take(5) {
+            println!("    failed: {n} x {e}");
+        }
+        for (e, n) in self.retried.iter().take(5) {
+            println!("    re-reported after: {n} x {e}");
+        }
+        println!(
+            "  latency (arrival to outcome): p50 {}, p99 {}, max {}",
+            in_rtts(percentile(&self.latencies, 50.0), rtt),
+            in_rtts(percentile(&self.latencies, 99.0), rtt),
+            in_rtts(self.latencies.last().copied().unwrap_or_default(), rtt),
+        );
+        println!("  wall time: {:.3} s", wall.as_secs_f64());
+    }
+}
+
+/// The plain text of an ADF document.
+fn adf_text(v: &serde_json::Value) -> String {
+    fn walk(v: &serde_json::Value, out: &mut String) {
+        if let Some(t) = v.get("text").and_then(serde_json::Value::as_str) {
+            out.push_str(t);
+            out.push(' ');
+        }
+        if let Some(c) = v.get("content").and_then(serde_json::Value::as_array) {
+            c.iter().for_each(|x| walk(x, out));
+        }
+    }
+    let mut out = String::new();
+    walk(v, &mut out);
+    out.trim_end().to_owned()
+}
+
+/// Whether `hay` names test `t`: its id, or its name not followed by another digit.
+fn names(hay: &str, t: usize) -> bool {
+    let name = test_info(t).name;
+    hay.contains(&format!("storm-{t:06}"))
+        || hay.match_indices(&name).any(|(at, _)| {
+            !hay[at + name.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+}
+
+/// `--storm-guard`: R replicas (notifiers sharing one `MemoryStore`) under a storm limit,
+/// every test reported by two of them at once; then, with the clock moved past a minute,
+/// every report again, which posts the umbrella's coalesced comment.
+async fn guard_storm(o: &Options, g: &Guard) -> bool {
+    let limit_text = g.limit.map_or("none (the guard is off)".to_owned(), |l| {
+        format!("{} issues per {} s", l.issues, l.window.as_secs())
+    });
+    println!(
+        "storm guard: {} reports over {} tests on {} replicas sharing one MemoryStore, storm limit {limit_text}, rtt {} ms, rate limit {}, max in flight {} per replica, search lag {} ms, seed {}, host retry {}",
+        o.reports,
+        o.tests,
+        g.replicas,
+        o.rtt.as_millis(),
+        o.rate_limit.map_or("none".to_owned(), |l| format!(
+            "{}/{}s",
+            l.max_requests,
+            l.per.as_secs_f64()
+        )),
+        o.max_in_flight,
+        o.lag.as_millis(),
+        o.seed,
+        if o.host_retry { "on" } else { "off" },
+    );
+    println!(
+        "machine: {} cores available, pid {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::process::id()
+    );
+
+    let sim = SimJira::new();
+    sim.set_record_requests(false);
+    sim.set_search_lag(o.lag);
+    let store = Arc::new(MemoryStore::new());
+    {
+        let setup = JiraNotifier::builder(store.clone())
+            .transport(sim.clone())
+            .build()
+            .expect("a notifier");
+        setup
+            .connect(Credentials::new(
+                SimJira::CLIENT_ID,
+                SimJira::CLIENT_SECRET.to_owned(),
+            ))
+            .await
+            .expect("connect");
+        let settings = Settings::new("QA")
+            .with_labels(["automated-test"])
+            .with_noise(Noise::default().with_storm_limit(g.limit));
+        setup.save_settings(settings).await.expect("save settings");
+    }
+    sim.set_latency(o.rtt);
+    sim.set_rate_limit(o.rate_limit);
+
+    // The replicas: each its own notifier (transport queue, token cache, in-flight map),
+    // all on one store and one clock the driver moves.
+    let counters = Arc::new(Counters::default());
+    let clock = MovableClock::default();
+    let replicas: Vec<JiraNotifier> = (0..g.replicas)
+        .map(|_| {
+            JiraNotifier::builder(store.clone())
+                .transport(Counted {
+                    sim: sim.clone(),
+                    counters: counters.clone(),
+                })
+                .max_concurrent_requests(o.max_in_flight)
+                .clock(clock.clone())
+                .build()
+                .expect("a notifier")
+        })
+        .collect();
+
+    // Report r is of test r % tests, on replica (test + r / tests) % R: a test's reports
+    // reach different replicas.
+    let tests: Vec<Arc<TestInfo>> = (0..o.tests).map(|i| Arc::new(test_info(i))).collect();
+    let statuses: Vec<Arc<TestStatus>> = (0..o.tests)
+        .map(|i| Arc::new(TestStatus::error(message(i, o.message_bytes))))
+        .collect();
+    let mut order: Vec<(usize, usize)> = (0..o.reports)
+        .map(|r| {
+            let t = r % o.tests;
+            (t, (t + r / o.tests) % g.replicas)
+        })
+        .collect();
+    fastrand::Rng::with_seed(o.seed).shuffle(&mut order);
+    let mode = Mode {
+        host_retry: o.host_retry,
+        keys: true,
+    };
+
+    // Phase 1: the storm.
+    let cpu_before = cpu_time();
+    let (reports, _, wall) = round(&replicas, &tests, &statuses, &order, mode).await;
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let phase1 = Outcomes::of(&reports, o.tests);
+    drop(reports);
+    let after1 = tally(&counters);
+    let own: BTreeSet<&String> = (0..o.tests)
+        .filter(|&t| phase1.created[t] > 0)
+        .flat_map(|t| &phase1.keys[t])
+        .collect();
+    let umbrellas: BTreeSet<&String> = (0..o.tests)
+        .filter(|&t| phase1.grouped[t] > 0)
+        .flat_map(|t| &phase1.keys[t])
+        .collect();
+    let one_key = |t: usize| phase1.keys[t].len() == 1;
+    let filed = (0..o.tests)
+        .filter(|&t| phase1.created[t] == 1 && phase1.grouped[t] == 0 && one_key(t))
+        .count();
+    let grouped = (0..o.tests)
+        .filter(|&t| phase1.grouped[t] == 1 && phase1.created[t] == 0 && one_key(t))
+        .filter(|&t| phase1.keys[t].iter().all(|k| umbrellas.contains(k)))
+        .count();
+    let lost = o.tests - filed - grouped;
+    let issues1 = sim.issues();
+    let umbrella = (umbrellas.len() == 1)
+        .then(|| umbrellas.iter().next().map(|k| k.to_string()))
+        .flatten();
+    let comments_on_umbrella = |issues: &[jira_notifier_sim::SimIssue]| {
+        umbrella.as_ref().map_or(0, |u| {
+            issues
+                .iter()
+                .find(|i| &i.key == u)
+                .map_or(0, |i| i.comments.len())
+        })
+    };
+    let comments1 = comments_on_umbrella(&issues1);
+
+    println!();
+    println!("phase 1, the storm: every report at once");
+    println!("  issues created: {}", issues1.len());
+    println!(
+        "  issues created one by one: {}; umbrellas created: {}",
+        own.len(),
+        umbrellas.len()
+    );
+    println!(
+        "  tests filed on their own: {filed}, grouped into the umbrella: {grouped}, lost (neither, or both, or named two issues): {lost}"
+    );
+    phase1.print(o.rtt, wall);
+    let d1 = print_requests(after1, [0; 6], o.reports);
+    println!(
+        "  cpu time (process, user+sys, simulator included): {:.2} s",
+        cpu.as_secs_f64()
+    );
+    println!("  comments on the umbrella: {comments1}");
+
+    let (want_own, want_umbrellas) = match g.limit {
+        Some(l) if o.tests > l.issues as usize => (l.issues as usize, 1),
+        _ => (o.tests, 0),
+    };
+    let ok1 = own.len() == want_own
+        && umbrellas.len() == want_umbrellas
+        && issues1.len() == want_own + want_umbrellas
+        && d1[2] as usize == want_own + want_umbrellas
+        && lost == 0
+        && phase1.k(Kind::Error) + phase1.k(Kind::Other) == 0;
+    println!(
+        "  check: {want_own} issues one by one + {want_umbrellas} umbrella, every test filed or grouped, no report failed: {}",
+        if ok1 { "ok" } else { "MISMATCH" }
+    );
+
+    // Phase 2: a minute later by the notifiers' clock, every report again. The umbrella's
+    // Done check runs at most once a minute on tokio's clock, which is not moved: it is not
+    // due again here.
+    let ahead = Duration::from_secs(61);
+    clock.advance(ahead);
+    let (reports2, _, wall2) = round(&replicas, &tests, &statuses, &order, mode).await;
+    let phase2 = Outcomes::of(&reports2, o.tests);
+    drop(reports2);
+    let after2 = tally(&counters);
+    let issues2 = sim.issues();
+    let comments2 = comments_on_umbrella(&issues2);
+    println!();
+    println!(
+        "phase 2, the notifiers' clock moved {} s ahead: every report again",
+        ahead.as_secs()
+    );
+    phase2.print(o.rtt, wall2);
+    let d2 = print_requests(after2, after1, o.reports);
+    let same_issue = (0..o.tests)
+        .filter(|&t| phase2.keys[t] == phase1.keys[t])
+        .count();
+    println!(
+        "  issues created: {}; tests naming the same issue as in phase 1: {same_issue} of {}",
+        issues2.len() - issues1.len(),
+        o.tests
+    );
+    println!(
+        "  comments on the umbrella: {comments2} ({} posted in this phase)",
+        comments2 - comments1
+    );
+    if let Some(u) = issues2.iter().find(|i| Some(&i.key) == umbrella.as_ref()) {
+        println!("  umbrella {}: {:?}", u.key, u.summary);
+        for (n, c) in u.comments.iter().enumerate() {
+            let text = adf_text(c);
+            println!("    comment {}: {:?}", n + 1, cut_to(&text, 160));
+        }
+        // Is each grouped test named on the umbrella, by its id or name?
+        let mut shown = serde_json::to_string(&u.description).unwrap_or_default();
+        for c in &u.comments {
+            shown.push_str(&serde_json::to_string(c).unwrap_or_default());
+        }
+        let group: Vec<usize> = (0..o.tests).filter(|&t| phase1.grouped[t] > 0).collect();
+        let named = group.iter().filter(|&&t| names(&shown, t)).count();
+        println!(
+            "  grouped tests named on the umbrella (description or comments): {named} of {}{}",
+            group.len(),
+            if named == group.len() {
+                ""
+            } else {
+                " (not checked by the exit status)"
+            }
+        );
+    }
+    let ok2 = phase2.k(Kind::Duplicate) == o.reports
+        && d2[2] == 0
+        && issues2.len() == issues1.len()
+        && same_issue == o.tests
+        && comments2 - comments1 <= 1;
+    println!(
+        "  check: no create, every report a duplicate of its phase-1 issue, at most one comment: {}",
+        if ok2 { "ok" } else { "MISMATCH" }
+    );
+
+    println!();
+    let total = tally(&counters);
+    println!("both phases:");
+    print_requests(total, [0; 6], 2 * o.reports);
+    println!(
+        "  peak in flight at the transport (all replicas): {}; 429 answers {}; VmHWM {}",
+        counters.peak_in_flight.load(Relaxed),
+        counters.throttled.load(Relaxed),
+        kib_to_mib(proc_kib("VmHWM"))
+    );
+    let ok = ok1 && ok2;
+    if !ok {
+        println!("FAILED: expected the limit's issues and one umbrella, every test filed or grouped, and no failed report");
+    }
+    ok
+}
+
+/// At most `n` characters of `s`.
+fn cut_to(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
