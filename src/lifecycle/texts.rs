@@ -14,7 +14,6 @@ use crate::outcome::TestInfo;
 
 /// The comment covering the failures of an interval.
 pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch, evidence: &Evidence) -> Doc {
-    let _ = evidence;
     let times = if batch.count == 1 { "time" } else { "times" };
     let span = if batch.first == batch.last {
         format!("at {}", display(batch.last))
@@ -32,9 +31,9 @@ pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch, evidence: &Evidence
     );
     failure_doc_after(
         vec![Lead::new(&[(&line, None)])],
-        &test.name,
-        &test.url,
+        test,
         &batch.message,
+        evidence,
     )
 }
 
@@ -60,12 +59,11 @@ pub(crate) fn recovery_comment(test: &TestInfo, failures: u32, since: SystemTime
 
 /// The comment on an issue reopened by a new failure.
 pub(crate) fn reopen_comment(test: &TestInfo, message: &str, evidence: &Evidence) -> Doc {
-    let _ = evidence;
     failure_doc_after(
         vec![Lead::new(&[("Reopened: the test failed again.", None)])],
-        &test.name,
-        &test.url,
+        test,
         message,
+        evidence,
     )
 }
 
@@ -79,7 +77,6 @@ pub(crate) fn description_after(
     previous_url: &str,
     done_at: Option<SystemTime>,
 ) -> Doc {
-    let _ = evidence;
     let when = done_at.map_or(String::new(), |t| format!(", done {}", display(t)));
     let rest = format!("{when}.");
     failure_doc_after(
@@ -88,9 +85,9 @@ pub(crate) fn description_after(
             (previous_key, Some(previous_url)),
             (&rest, None),
         ])],
-        &test.name,
-        &test.url,
+        test,
         message,
+        evidence,
     )
 }
 
