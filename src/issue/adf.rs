@@ -40,7 +40,9 @@ enum Block {
     Paragraph {
         content: Vec<Inline>,
     },
-    CodeBlock {
+    /// A `codeBlock` (named so that no variant repeats the enum's name).
+    #[serde(rename = "codeBlock")]
+    Code {
         content: Vec<Inline>,
     },
     /// Rows of cells (`tableRow` > `tableHeader`/`tableCell` > blocks).
@@ -505,7 +507,7 @@ fn linked(s: &str, href: &str) -> Inline {
 
 /// A code block holds unmarked text.
 fn code_block(s: String) -> Block {
-    Block::CodeBlock {
+    Block::Code {
         content: vec![Inline {
             kind: "text",
             text: s,
