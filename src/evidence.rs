@@ -74,6 +74,31 @@ impl Evidence {
     }
 }
 
+/// How long something took, for a person: `340 ms`, `1.2 s`, `3 min 4 s`, `2 h 5 min`
+/// (rounded to the unit shown last).
+pub(crate) fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        return format!("{ms} ms");
+    }
+    let tenths = (ms + 50) / 100;
+    if tenths < 600 {
+        return format!("{}.{} s", tenths / 10, tenths % 10);
+    }
+    let secs = (ms + 500) / 1_000;
+    if secs < 3_600 {
+        return match (secs / 60, secs % 60) {
+            (m, 0) => format!("{m} min"),
+            (m, s) => format!("{m} min {s} s"),
+        };
+    }
+    let mins = (secs + 30) / 60;
+    match (mins / 60, mins % 60) {
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 fn non_blank(s: String) -> Option<String> {
     (!s.trim().is_empty()).then_some(s)
 }
@@ -87,5 +112,29 @@ mod tests {
         let e = Evidence::new().with_commit("  ").with_branch("");
         assert!(e.is_empty());
         assert!(!Evidence::new().with_run_url("x").is_empty());
+    }
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        let ms = Duration::from_millis;
+        for (d, shown) in [
+            (ms(0), "0 ms"),
+            (ms(340), "340 ms"),
+            (ms(999), "999 ms"),
+            (ms(1_000), "1.0 s"),
+            (ms(1_234), "1.2 s"),
+            (ms(59_940), "59.9 s"),
+            // Rounds up to a minute, shown as one.
+            (ms(59_960), "1 min"),
+            (ms(184_000), "3 min 4 s"),
+            (ms(3_599_400), "59 min 59 s"),
+            (ms(3_599_600), "1 h"),
+            (ms(7_500_000), "2 h 5 min"),
+            (Duration::from_secs(90_000), "25 h"),
+        ] {
+            assert_eq!(human_duration(d), shown, "{d:?}");
+        }
+        // The longest duration there is still reads in hours, without overflowing.
+        assert!(human_duration(Duration::MAX).ends_with(" h"));
     }
 }

@@ -94,6 +94,22 @@ pub fn failure_description(test_name: &str, test_url: &str, message: &str) -> Va
     adf::failure_doc(test_name, test_url, message).to_value()
 }
 
+/// A failure's description with the test's environment and the run's evidence, as the
+/// notifier files it, in Atlassian Document Format.
+pub fn failure_description_with(
+    test_name: &str,
+    test_url: &str,
+    environment: Option<&str>,
+    message: &str,
+    evidence: &crate::Evidence,
+) -> Value {
+    let mut test = crate::TestInfo::new("fuzzed", test_name, test_url);
+    if let Some(env) = environment {
+        test = test.with_environment(env);
+    }
+    adf::failure_doc_with(&test, message, evidence, adf::DESCRIPTION_BUDGET).to_value()
+}
+
 /// `{api}/ex/jira/{cloud_id}/rest/api/3/{segments…}` on the gateway base `api`.
 pub fn jira_url(api: &str, cloud_id: &str, segments: &[&str]) -> Result<Url> {
     Ok(Endpoints::new(DEFAULT_AUTH_URL, api)?.jira(cloud_id, segments))

@@ -156,6 +156,42 @@ fn host_string() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// Evidence of a run: none, some or all of it, with any strings a host can pass.
+fn evidence() -> BoxedStrategy<crate::Evidence> {
+    let url = prop_oneof![
+        host_string(),
+        text(60).prop_map(|s| format!("https://ci.example/runs/{s}")),
+        long_text(2_100).prop_map(|s| format!("http://ci/{}", s.replace(char::is_whitespace, "x"))),
+    ];
+    (
+        proptest::option::of(url),
+        proptest::option::of(host_string()),
+        proptest::option::of(host_string()),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(|(run, commit, branch, ms, at)| {
+            let mut e = crate::Evidence::new();
+            if let Some(run) = run {
+                e = e.with_run_url(run);
+            }
+            if let Some(commit) = commit {
+                e = e.with_commit(commit);
+            }
+            if let Some(branch) = branch {
+                e = e.with_branch(branch);
+            }
+            if let Some(ms) = ms {
+                e = e.with_duration(Duration::from_millis(ms));
+            }
+            if let Some(at) = at {
+                e = e.with_failed_at(UNIX_EPOCH + Duration::from_millis(at % 10_000_000_000_000));
+            }
+            e
+        })
+        .boxed()
+}
+
 /// A label prefix the crate accepts (`check_prefix` is the gate a host's prefix passes).
 fn valid_prefix() -> BoxedStrategy<String> {
     prop_oneof![
@@ -398,8 +434,65 @@ fn check_adf_node(node: &Value, path: &str) -> Result<usize, String> {
             }
             Ok(utf16_len(text))
         }
+        // The evidence table: rows of a header cell and a cell, each one paragraph of
+        // one line.
+        "table" => {
+            let rows = obj
+                .get("content")
+                .and_then(Value::as_array)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| format!("{path}: a table without rows"))?;
+            let mut len = 0;
+            for (i, row) in rows.iter().enumerate() {
+                let p = format!("{path}.table[{i}]");
+                if row["type"] != "tableRow" {
+                    return Err(format!("{p}: not a row"));
+                }
+                let cells = row["content"]
+                    .as_array()
+                    .ok_or_else(|| format!("{p}: a row without cells"))?;
+                if cells.len() != 2
+                    || cells[0]["type"] != "tableHeader"
+                    || cells[1]["type"] != "tableCell"
+                {
+                    return Err(format!("{p}: not a header and a cell"));
+                }
+                for (j, cell) in cells.iter().enumerate() {
+                    let blocks = cell["content"]
+                        .as_array()
+                        .filter(|b| b.len() == 1 && b[0]["type"] == "paragraph")
+                        .ok_or_else(|| format!("{p}[{j}]: a cell holds one paragraph"))?;
+                    let one_line = blocks[0]["content"].as_array().is_some_and(|runs| {
+                        runs.iter()
+                            .all(|r| !r["text"].as_str().is_some_and(|t| t.contains(breaks_line)))
+                    });
+                    if !one_line {
+                        return Err(format!("{p}[{j}]: a line break in a cell"));
+                    }
+                    len += check_adf_node(&blocks[0], &format!("{p}[{j}]"))?;
+                }
+            }
+            Ok(len)
+        }
         other => Err(format!("{path}: unexpected node type {other:?}")),
     }
+}
+
+/// The labels of a description's evidence table, in order.
+fn table_labels(doc: &Value) -> Vec<String> {
+    doc["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "table")
+        .flat_map(|t| t["content"].as_array().cloned().unwrap_or_default())
+        .map(|row| {
+            row["content"][0]["content"][0]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn check_adf_doc(doc: &Value) -> Result<usize, String> {
@@ -412,7 +505,10 @@ fn check_adf_doc(doc: &Value) -> Result<usize, String> {
     }
     let mut len = 0;
     for (i, block) in content.iter().enumerate() {
-        if !matches!(block["type"].as_str(), Some("paragraph" | "codeBlock")) {
+        if !matches!(
+            block["type"].as_str(),
+            Some("paragraph" | "codeBlock" | "table")
+        ) {
             return Err(format!("block {i} is {}", block["type"]));
         }
         len += check_adf_node(block, &format!("doc[{i}]"))?;
@@ -569,6 +665,8 @@ proptest! {
             // Escapes double a character's length once serialised.
             (10_000usize..20_000, text(4)).prop_map(|(n, t)| format!("{}{t}", "\"\\\r\n".repeat(n / 4))),
         ],
+        environment in proptest::option::of(host_string()),
+        evidence in evidence(),
     ) {
         let doc = fz::failure_description(&name, &url, &message);
         let len = check_adf_doc(&doc).map_err(TestCaseError::fail)?;
@@ -576,6 +674,29 @@ proptest! {
         // Jira applies its limit to the document as JSON, escapes and markup included.
         let json = utf16_len(&doc.to_string());
         prop_assert!(json <= fz::MAX_DESCRIPTION_LEN, "{json} units as JSON");
+
+        // With the environment and the evidence: as valid and within the same limit, the
+        // table's rows in their order; with neither, the very same document.
+        let with = fz::failure_description_with(&name, &url, environment.as_deref(), &message, &evidence);
+        let len = check_adf_doc(&with).map_err(TestCaseError::fail)?;
+        prop_assert!(len <= fz::MAX_DESCRIPTION_LEN, "{len} units");
+        let json = utf16_len(&with.to_string());
+        prop_assert!(json <= fz::MAX_DESCRIPTION_LEN, "{json} units as JSON");
+        let order = ["Environment", "Run", "Commit", "Branch", "Duration", "Failed at"];
+        let labels = table_labels(&with);
+        let at: Vec<usize> = labels
+            .iter()
+            .map(|l| order.iter().position(|o| o == l).unwrap_or(usize::MAX))
+            .collect();
+        prop_assert!(at.windows(2).all(|w| w[0] < w[1]) && !at.contains(&usize::MAX), "{labels:?}");
+        if evidence.duration.is_some() || evidence.failed_at.is_some() {
+            // Always shown when given (nothing of them can be blank), room permitting: the
+            // message is what gets cut.
+            prop_assert!(labels.iter().any(|l| l == "Duration" || l == "Failed at"), "{labels:?}");
+        }
+        if environment.is_none() && evidence == crate::Evidence::new() {
+            prop_assert_eq!(with, doc);
+        }
     }
 }
 

@@ -14,7 +14,6 @@ use crate::outcome::TestInfo;
 
 /// The comment covering the failures of an interval.
 pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch, evidence: &Evidence) -> Doc {
-    let _ = evidence;
     let times = if batch.count == 1 { "time" } else { "times" };
     let span = if batch.first == batch.last {
         format!("at {}", display(batch.last))
@@ -32,9 +31,9 @@ pub(crate) fn repeat_comment(test: &TestInfo, batch: &Batch, evidence: &Evidence
     );
     failure_doc_after(
         vec![Lead::new(&[(&line, None)])],
-        &test.name,
-        &test.url,
+        test,
         &batch.message,
+        evidence,
     )
 }
 
@@ -60,12 +59,11 @@ pub(crate) fn recovery_comment(test: &TestInfo, failures: u32, since: SystemTime
 
 /// The comment on an issue reopened by a new failure.
 pub(crate) fn reopen_comment(test: &TestInfo, message: &str, evidence: &Evidence) -> Doc {
-    let _ = evidence;
     failure_doc_after(
         vec![Lead::new(&[("Reopened: the test failed again.", None)])],
-        &test.name,
-        &test.url,
+        test,
         message,
+        evidence,
     )
 }
 
@@ -79,7 +77,6 @@ pub(crate) fn description_after(
     previous_url: &str,
     done_at: Option<SystemTime>,
 ) -> Doc {
-    let _ = evidence;
     let when = done_at.map_or(String::new(), |t| format!(", done {}", display(t)));
     let rest = format!("{when}.");
     failure_doc_after(
@@ -88,9 +85,9 @@ pub(crate) fn description_after(
             (previous_key, Some(previous_url)),
             (&rest, None),
         ])],
-        &test.name,
-        &test.url,
+        test,
         message,
+        evidence,
     )
 }
 
@@ -180,5 +177,113 @@ mod tests {
             "https://acme.atlassian.net/browse/QA-7"
         );
         assert!(texts(&d).starts_with("This test failed before: QA-7, done 2026-11-30 04:12 UTC."));
+    }
+
+    /// The labels of a document's table rows, in order (empty without a table).
+    fn table_labels(doc: &Doc) -> Vec<String> {
+        let v = doc.to_value();
+        let blocks = v["content"].as_array().unwrap();
+        let tables: Vec<&Value> = blocks.iter().filter(|b| b["type"] == "table").collect();
+        assert!(tables.len() <= 1);
+        tables
+            .first()
+            .map(|t| {
+                t["content"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|row| {
+                        row["content"][0]["content"][0]["content"][0]["text"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn failure_texts_show_the_evidence_after_the_lead() {
+        let staging = test().with_environment("staging");
+        let evidence = Evidence::new()
+            .with_run_url("https://ci.example/runs/9")
+            .with_branch("main");
+        let b = Batch {
+            since: from_ms(0),
+            count: 2,
+            first: from_ms(0),
+            last: from_ms(60_000),
+            message: "boom".into(),
+        };
+        let docs = [
+            repeat_comment(&staging, &b, &evidence),
+            reopen_comment(&staging, "boom", &evidence),
+            description_after(
+                &staging,
+                "boom",
+                &evidence,
+                "QA-1",
+                "https://s/browse/QA-1",
+                None,
+            ),
+        ];
+        for doc in &docs {
+            assert_eq!(table_labels(doc), ["Environment", "Run", "Branch"]);
+            let v = doc.to_value();
+            // The lead first, the table last.
+            assert_eq!(v["content"][0]["type"], "paragraph");
+            let last = v["content"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last["type"], "table");
+            assert!(texts(doc).contains("boom"));
+        }
+        assert!(texts(&docs[1]).starts_with("Reopened: the test failed again."));
+        // Without them, no table.
+        let plain = [
+            repeat_comment(&test(), &b, &Evidence::default()),
+            reopen_comment(&test(), "boom", &Evidence::default()),
+            description_after(&test(), "boom", &Evidence::default(), "QA-1", "", None),
+        ];
+        for doc in &plain {
+            assert!(table_labels(doc).is_empty());
+        }
+    }
+
+    #[test]
+    fn long_messages_and_evidence_stay_within_the_budget() {
+        let long = "\"😀".repeat(3_000);
+        let test = test().with_environment(&long);
+        let evidence = Evidence::new()
+            .with_run_url(format!("https://ci.example/{}", "r".repeat(1_900)))
+            .with_commit(&long)
+            .with_branch(&long)
+            .with_duration(std::time::Duration::from_secs(1))
+            .with_failed_at(from_ms(0));
+        let message = "y\\".repeat(50_000);
+        let b = Batch {
+            since: from_ms(0),
+            count: 1,
+            first: from_ms(0),
+            last: from_ms(0),
+            message: message.clone(),
+        };
+        for doc in [
+            repeat_comment(&test, &b, &evidence),
+            reopen_comment(&test, &message, &evidence),
+            description_after(
+                &test,
+                &message,
+                &evidence,
+                "QA-1",
+                "https://s/browse/QA-1",
+                Some(from_ms(0)),
+            ),
+        ] {
+            let json = serde_json::to_string(&doc).unwrap();
+            assert_eq!(doc.json_len(), json.encode_utf16().count());
+            assert!(doc.json_len() <= DESCRIPTION_BUDGET, "{}", doc.json_len());
+            assert_eq!(table_labels(&doc).len(), 6);
+            assert!(json.contains("was cut"));
+        }
     }
 }

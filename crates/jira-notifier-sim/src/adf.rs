@@ -66,6 +66,36 @@ const LOOSE_CONTAINERS: &[&str] = &[
     "layoutSection",
     "layoutColumn",
     "bodiedExtension",
+];
+
+/// What a table cell (`tableCell`, `tableHeader`) holds: blocks, never bare inline nodes
+/// (ADF's `table_cell_content`).
+const CELL_CONTENT: &[&str] = &[
+    "paragraph",
+    "panel",
+    "blockquote",
+    "orderedList",
+    "bulletList",
+    "rule",
+    "heading",
+    "codeBlock",
+    "mediaGroup",
+    "mediaSingle",
+    "decisionList",
+    "taskList",
+    "extension",
+    "blockCard",
+    "nestedExpand",
+    "embedCard",
+];
+
+/// Nodes whose `content` ADF requires, with at least one node in it.
+const MUST_FILL: &[&str] = &[
+    "bulletList",
+    "orderedList",
+    "listItem",
+    "table",
+    "tableRow",
     "tableCell",
     "tableHeader",
 ];
@@ -140,13 +170,13 @@ fn allowed_children(kind: &str) -> Option<&'static [&'static str]> {
         ]),
         "table" => Some(&["tableRow"]),
         "tableRow" => Some(&["tableCell", "tableHeader"]),
+        "tableCell" | "tableHeader" => Some(CELL_CONTENT),
         _ => None,
     }
 }
 
 fn is_known(kind: &str) -> bool {
-    kind == "listItem"
-        || kind == "tableRow"
+    matches!(kind, "listItem" | "tableRow" | "tableCell" | "tableHeader")
         || BLOCKS.contains(&kind)
         || INLINES.contains(&kind)
         || LOOSE_CONTAINERS.contains(&kind)
@@ -184,7 +214,9 @@ pub(crate) fn check_within(value: &Value, limit: usize) -> Result<(), AdfError> 
 }
 
 fn children(node: &Map<String, Value>, kind: &str, text_len: &mut usize) -> Result<(), AdfError> {
+    let must_fill = MUST_FILL.contains(&kind);
     let content = match node.get("content") {
+        None if must_fill => return Err(AdfError::Invalid),
         None => return Ok(()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(AdfError::Invalid),
@@ -192,7 +224,6 @@ fn children(node: &Map<String, Value>, kind: &str, text_len: &mut usize) -> Resu
     if LEAVES.contains(&kind) {
         return Err(AdfError::Invalid);
     }
-    let must_fill = matches!(kind, "bulletList" | "orderedList" | "table" | "tableRow");
     if must_fill && content.is_empty() {
         return Err(AdfError::Invalid);
     }
@@ -404,5 +435,69 @@ mod tests {
             check_within(&doc(json!([para("abc")])), 10),
             Err(AdfError::TooLong)
         );
+    }
+
+    fn cell(kind: &str, content: Value) -> Value {
+        json!({"type": kind, "content": content})
+    }
+
+    fn table(cells: Vec<Value>) -> Value {
+        doc(json!([{"type": "table", "content": [{"type": "tableRow", "content": cells}]}]))
+    }
+
+    #[test]
+    fn accepts_tables_and_lists_as_the_schema_has_them() {
+        let linked = json!({"type": "paragraph", "content": [
+            {"type": "text", "text": "run", "marks": [{"type": "link", "attrs": {"href": "https://x"}}]},
+        ]});
+        assert_eq!(
+            check(&table(vec![
+                cell("tableHeader", json!([para("Run")])),
+                cell("tableCell", json!([linked])),
+            ])),
+            Ok(())
+        );
+        // Attributes the schema permits, a cell holding a list.
+        let with_attrs = doc(json!([{"type": "table",
+        "attrs": {"isNumberColumnEnabled": false, "layout": "default"},
+        "content": [{"type": "tableRow", "content": [
+            {"type": "tableCell", "attrs": {"colspan": 1}, "content": [
+                {"type": "bulletList", "content": [{"type": "listItem", "content": [para("i")]}]},
+            ]},
+        ]}]}]));
+        assert_eq!(check(&with_attrs), Ok(()));
+        let code_item = json!({"type": "bulletList", "content": [{"type": "listItem", "content": [
+            {"type": "paragraph", "content": [
+                {"type": "text", "text": "name", "marks": [{"type": "link", "attrs": {"href": "https://x"}}]},
+                {"type": "text", "text": " — "},
+                {"type": "text", "text": "boom", "marks": [{"type": "code"}]},
+            ]},
+        ]}]});
+        assert_eq!(check(&doc(json!([code_item]))), Ok(()));
+    }
+
+    #[test]
+    fn refuses_cells_and_items_the_schema_does_not_allow() {
+        for bad in [
+            // A cell holds blocks, not bare text.
+            table(vec![cell(
+                "tableCell",
+                json!([{"type": "text", "text": "bare"}]),
+            )]),
+            table(vec![cell("tableHeader", json!([{"type": "hardBreak"}]))]),
+            // A cell, a row, a table, a list and an item hold at least one node.
+            table(vec![cell("tableCell", json!([]))]),
+            table(vec![json!({"type": "tableHeader"})]),
+            doc(json!([{"type": "table"}])),
+            doc(json!([{"type": "table", "content": [{"type": "tableRow"}]}])),
+            doc(json!([{"type": "bulletList"}])),
+            doc(json!([{"type": "bulletList", "content": [{"type": "listItem", "content": []}]}])),
+            doc(json!([{"type": "bulletList", "content": [{"type": "listItem"}]}])),
+            // Cells only in rows.
+            doc(json!([cell("tableCell", json!([para("x")]))])),
+            doc(json!([{"type": "panel", "content": [cell("tableCell", json!([para("x")]))]}])),
+        ] {
+            assert_eq!(check(&bad), Err(AdfError::Invalid), "{bad}");
+        }
     }
 }
