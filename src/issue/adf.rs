@@ -109,6 +109,7 @@ impl Doc {
 /// The description of a failure: what failed (linked), the error message in a code block
 /// (cut with a visible note if it is too long), and the link to the test; at most
 /// [`DESCRIPTION_BUDGET`] UTF-16 units as JSON.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn failure_doc(test_name: &str, test_url: &str, message: &str) -> Doc {
     failure_doc_within(test_name, test_url, message, DESCRIPTION_BUDGET)
 }

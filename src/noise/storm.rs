@@ -87,10 +87,6 @@ impl Member {
             at: to_ms(at),
         }
     }
-
-    pub(crate) fn joined(&self) -> SystemTime {
-        from_ms(self.at)
-    }
 }
 
 /// The storm guard's part of the workspace state.
