@@ -407,7 +407,7 @@ pub(crate) fn list_doc(
     more: usize,
     tail: impl Fn(usize) -> String,
     max_json: usize,
-) -> Doc {
+) -> (Doc, usize) {
     let given = items.len();
     let mut doc = Doc::new(vec![lead.0]);
     let base = doc.json_len();
@@ -454,7 +454,7 @@ pub(crate) fn list_doc(
     if left > 0 {
         doc.content.push(tail_para(left));
     }
-    doc
+    (doc, kept)
 }
 
 /// A document of lead paragraphs alone.

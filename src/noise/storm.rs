@@ -277,6 +277,12 @@ impl StormState {
         Some(news)
     }
 
+    /// The comment had room for the members before `n` only: the rest wait for the next
+    /// one (a minute on), so that every member is listed in the end.
+    pub(crate) fn shown_up_to(&mut self, n: usize) {
+        self.shown = self.shown.min(n);
+    }
+
     /// Puts back news whose comment could not be posted.
     pub(crate) fn put_back(&mut self, news: &News) {
         self.shown = self.shown.min(news.from);

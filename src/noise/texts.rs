@@ -24,12 +24,24 @@ pub(crate) fn umbrella_summary(total: usize, started: SystemTime) -> String {
 
 /// The umbrella's description: why it exists, and each test grouped so far with its link
 /// and the first line of its error; as many as fit in the description, then how many more.
+#[cfg(test)]
 pub(crate) fn umbrella_description(
     members: &[Member],
     total: usize,
     started: SystemTime,
     limit: &StormLimit,
 ) -> Doc {
+    umbrella_description_listing(members, total, started, limit).0
+}
+
+/// The umbrella's description, and how many of the members it lists (the first ones): the
+/// rest go into the next comments.
+pub(crate) fn umbrella_description_listing(
+    members: &[Member],
+    total: usize,
+    started: SystemTime,
+    limit: &StormLimit,
+) -> (Doc, usize) {
     let why = format!(
         "{} failing since {}. The storm guard grouped these failures into this one issue \
          because more than {} {} filed within {}. Once this issue is done, each test files \
@@ -44,7 +56,14 @@ pub(crate) fn umbrella_description(
 }
 
 /// A comment listing the tests that joined since the last post.
+#[cfg(test)]
 pub(crate) fn umbrella_comment(news: &News) -> Doc {
+    umbrella_comment_listing(news).0
+}
+
+/// The umbrella's comment, and how many of `news.members` it lists (the first ones): the
+/// rest wait for the next comment.
+pub(crate) fn umbrella_comment_listing(news: &News) -> (Doc, usize) {
     let joined = news.members.len() + news.unlisted;
     let noun = if joined == 1 { "test" } else { "tests" };
     let lead = format!("{joined} more {noun} failing ({} in all):", news.total);
@@ -53,7 +72,7 @@ pub(crate) fn umbrella_comment(news: &News) -> Doc {
 
 /// The lead, then the members as a list within the description budget, then
 /// `… and N more tests` for the `total` not listed.
-fn listed(lead: Lead, members: &[Member], total: usize) -> Doc {
+fn listed(lead: Lead, members: &[Member], total: usize) -> (Doc, usize) {
     let items = members.iter().map(item).collect();
     adf::list_doc(
         lead,

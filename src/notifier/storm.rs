@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::issue::{merge_labels, IssueDraft};
 use crate::lifecycle::Versioned;
 use crate::noise::identity::{umbrella_label, UMBRELLA_KEY};
-use crate::noise::storm::{Member, StormStep, Umbrella, UMBRELLA_COMMENT_EVERY};
+use crate::noise::storm::{Member, News, StormStep, Umbrella, UMBRELLA_COMMENT_EVERY};
 use crate::noise::texts;
 use crate::noise::{StormLimit, WorkspaceState};
 use crate::outcome::IssueRef;
@@ -158,16 +158,7 @@ impl Inner {
             },
         };
         if let Some(news) = news {
-            let doc = texts::umbrella_comment(&news);
-            if let Err(error) = self.client.add_comment(conn, &umbrella.id, &doc).await {
-                // The tests are in the storm: the next report posts them.
-                tracing::warn!(%error, umbrella = %umbrella.key, "could not comment on the storm's umbrella issue; the next report tries again");
-                if let Ok(state) = self.store.load_workspace_state().await {
-                    self.update_workspace(state, |w| w.storm_mut().put_back(&news))
-                        .await
-                        .ok();
-                }
-            }
+            self.post_news(conn, &umbrella, news).await;
         }
         Ok(Storm::Grouped {
             umbrella: IssueRef::new(
@@ -177,6 +168,29 @@ impl Inner {
             ),
             joined,
         })
+    }
+
+    /// Posts the umbrella's coalesced comment on the tests that joined since its last post.
+    /// A failure puts them back for the next report to post: the tests are in the storm
+    /// either way, so the report stands.
+    async fn post_news(&self, conn: &Connection, umbrella: &Umbrella, news: News) {
+        let (doc, listed) = texts::umbrella_comment_listing(&news);
+        if listed < news.members.len() {
+            let rest = news.from + listed;
+            if let Ok(state) = self.store.load_workspace_state().await {
+                self.update_workspace(state, |w| w.storm_mut().shown_up_to(rest))
+                    .await
+                    .ok();
+            }
+        }
+        if let Err(error) = self.client.add_comment(conn, &umbrella.id, &doc).await {
+            tracing::warn!(%error, umbrella = %umbrella.key, "could not comment on the storm's umbrella issue; the next report tries again");
+            if let Ok(state) = self.store.load_workspace_state().await {
+                self.update_workspace(state, |w| w.storm_mut().put_back(&news))
+                    .await
+                    .ok();
+            }
+        }
     }
 
     /// Gives back the slot of a create that made nothing.
@@ -293,6 +307,14 @@ impl Inner {
                 .await?;
             return Ok(None);
         }
+        // A repeat may be the report that posts what joined since the last comment.
+        let now = self.clock.now();
+        let news = self
+            .update_workspace(state, |w| w.storm_mut().due(now))
+            .await?;
+        if let Some(news) = news {
+            self.post_news(conn, &u, news).await;
+        }
         Ok(Some(IssueRef::new(
             u.id.clone(),
             u.key.clone(),
@@ -315,6 +337,8 @@ impl Inner {
         let now = self.clock.now();
         let started = storm.started().unwrap_or(now);
         let (members, total) = (storm.members().to_vec(), storm.total());
+        let (description, listed) =
+            texts::umbrella_description_listing(&members, total, started, limit);
         let target = &settings.target;
         let plan = self.plan(conn, settings, None, target, None).await?;
         let s = &settings.settings;
@@ -322,7 +346,7 @@ impl Inner {
             project_id: target.project_id.clone(),
             issue_type_id: target.issue_type_id.clone(),
             summary: texts::umbrella_summary(total, started),
-            description: texts::umbrella_description(&members, total, started, limit),
+            description,
             description_in_body: plan.as_ref().is_none_or(|p| p.description_on_screen),
             fields: plan.map(|p| p.values).unwrap_or_default(),
             labels: merge_labels([&s.labels[..], &[label.to_owned()][..]]),
@@ -338,17 +362,17 @@ impl Inner {
             Err(e) => return Err(self.refused(e, None, target).await),
         };
         self.created().await;
-        let u = Umbrella {
+        let made = Umbrella {
             id: found.id.clone(),
             key: found.key.clone(),
         };
-        let named = u.clone();
         let state = self.store.load_workspace_state().await?;
-        let shown = total;
-        self.update_workspace(state, move |w| {
-            w.storm_mut().made(named.clone(), now, shown)
-        })
-        .await?;
+        // The umbrella in effect: this one, as the claim makes sure.
+        let u = self
+            .update_workspace(state, move |w| {
+                w.storm_mut().made(made.clone(), now, listed)
+            })
+            .await?;
         if !draft.description_in_body {
             if let Err(error) = self
                 .client
