@@ -1,13 +1,14 @@
 //! Two processes writing one `FileStore` file at the same time lose none of each other's
-//! updates. The test re-runs its own binary as the writers: when `CHILD_PATH` is set, the
-//! test is a writer instead of the parent.
+//! updates, and of their compare-and-swaps of the workspace state each version is won by
+//! one of them only. The test re-runs its own binary as the writers: when `CHILD_PATH` is
+//! set, the test is a writer instead of the parent.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jira_notifier::{ConfigStore, FileStore, IssueRecord};
+use jira_notifier::{ConfigStore, FileStore, IssueRecord, Versioned, WorkspaceState};
 
 const TEST_NAME: &str = "two_processes_on_one_file_lose_no_update";
 const CHILD_PATH: &str = "JIRA_NOTIFIER_TEST_STORE_PATH";
@@ -18,6 +19,16 @@ const RECORDS_PER_WRITER: usize = 60;
 
 fn record(writer: &str, n: usize) -> IssueRecord {
     IssueRecord::new(format!("{n}"), format!("QA-{n}"), format!("{writer}-{n}"))
+}
+
+/// A workspace state told apart by `n` (its content is the crate's; serde reads it).
+fn workspace_state(n: u64) -> WorkspaceState {
+    serde_json::from_value(serde_json::json!({ "storm": { "created": [n] } })).unwrap()
+}
+
+/// Where a writer lists the workspace state versions its swaps won.
+fn won_file(store: &Path, writer: &str) -> PathBuf {
+    store.with_file_name(format!("won-{writer}"))
 }
 
 fn go_file(store: &Path) -> PathBuf {
@@ -40,7 +51,9 @@ fn wait_for(path: &Path) {
     }
 }
 
-/// A writer: once both writers are started, saves its records one after the other.
+/// A writer: once both writers are started, saves its records one after the other, and
+/// after each moves the workspace state on by one (reading and swapping until a swap
+/// wins), then lists the versions it won.
 fn run_writer(path: PathBuf) {
     let name = env::var(CHILD_NAME).unwrap();
     let count: usize = env::var(CHILD_COUNT).unwrap().parse().unwrap();
@@ -53,13 +66,27 @@ fn run_writer(path: PathBuf) {
         .unwrap();
     runtime.block_on(async {
         let store = FileStore::open(&path).unwrap();
+        let mut won = Vec::new();
         for n in 0..count {
             let id = format!("{name}-{n}");
             store
                 .save_record(&tid(&id), &record(&name, n))
                 .await
                 .unwrap();
+            loop {
+                let read = store.load_workspace_state().await.unwrap();
+                let next = workspace_state(read.version + 1);
+                if store
+                    .swap_workspace_state(read.version, &next)
+                    .await
+                    .unwrap()
+                {
+                    won.push((read.version + 1).to_string());
+                    break;
+                }
+            }
         }
+        std::fs::write(won_file(&path, &name), won.join("\n")).unwrap();
     });
 }
 
@@ -119,7 +146,25 @@ fn two_processes_on_one_file_lose_no_update() {
                 assert_eq!(got, Some(record(name, n)), "{name}-{n} was lost");
             }
         }
+        // Every swap moved the version on by one: none was lost, none won twice.
+        let total = (WRITERS.len() * RECORDS_PER_WRITER) as u64;
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(total, workspace_state(total))
+        );
     });
+    let mut won: Vec<u64> = WRITERS
+        .iter()
+        .flat_map(|name| {
+            let list = std::fs::read_to_string(won_file(&path, name)).unwrap();
+            list.lines()
+                .map(|v| v.parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    won.sort_unstable();
+    let total = (WRITERS.len() * RECORDS_PER_WRITER) as u64;
+    assert_eq!(won, (1..=total).collect::<Vec<_>>());
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(
         json["records"].as_object().unwrap().len(),

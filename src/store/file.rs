@@ -17,6 +17,7 @@ use super::{
 use crate::connection::Connection;
 use crate::health::{Health, HealthEvent};
 use crate::lifecycle::{TestState, Versioned};
+use crate::noise::WorkspaceState;
 use crate::settings::{SavedOverride, SavedSettings};
 
 /// The only layout this build reads and writes.
@@ -53,12 +54,19 @@ const FORMAT_VERSION_WORKSPACES: u64 = 2;
 ///   "overrides": { "<test id>": { … } },
 ///   "records": { "<test id>": { "issue_id": "…", "issue_key": "…", "label": "…" } },
 ///   "health": { "last_success": 1700000000000, "last_refusal": { … } },
-///   "states": { "<test id>": { "version": 3, "state": { … } } }
+///   "states": { "<test id>": { "version": 3, "state": { … } } },
+///   "workspace_state": { "version": 12, "state": { … } }
 /// }
 /// ```
 ///
 /// `states` (each test's life between reports, written only when a
 /// [`Lifecycle`](crate::Lifecycle) policy needs it) and `health` are left out while empty;
+/// `workspace_state` (what the storm guard counts, written only while
+/// [`Noise::storm_limit`](crate::Noise::storm_limit) is on) is left out until its first
+/// swap. A file without them is read as before (no test state, the workspace state at
+/// version 0), and a file holding neither is the layout older builds read and write; an
+/// older build refuses a file holding one it does not know (as it refuses any unknown
+/// member), so downgrade only a store whose policies never wrote them.
 /// `health` is left out until a health event is recorded (each event is applied under
 /// the exclusive lock, so replicas never lose one).
 ///
@@ -227,22 +235,6 @@ impl fmt::Debug for FileStore {
 
 #[async_trait]
 impl ConfigStore for FileStore {
-    async fn load_workspace_state(
-        &self,
-    ) -> Result<crate::lifecycle::Versioned<crate::noise::WorkspaceState>, StoreError> {
-        Err(StoreError::unavailable(
-            "FileStore: workspace state not implemented yet",
-        ))
-    }
-    async fn swap_workspace_state(
-        &self,
-        _expected: u64,
-        _state: &crate::noise::WorkspaceState,
-    ) -> Result<bool, StoreError> {
-        Err(StoreError::unavailable(
-            "FileStore: workspace state not implemented yet",
-        ))
-    }
     async fn load_connection(&self) -> Result<Option<Connection>, StoreError> {
         self.read(|d| d.connection).await
     }
@@ -408,19 +400,46 @@ impl ConfigStore for FileStore {
         })
         .await
     }
+
+    async fn load_workspace_state(&self) -> Result<Versioned<WorkspaceState>, StoreError> {
+        self.read(|d| d.workspace_state.map(Into::into).unwrap_or_default())
+            .await
+    }
+
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        let state = state.clone();
+        // Compared and written under the exclusive lock, as a test's state: one swap per
+        // version wins, whichever process sharing the file makes it.
+        self.update(move |d| {
+            let current = d.workspace_state.as_ref().map_or(0, |s| s.version);
+            if current != expected {
+                return false;
+            }
+            d.workspace_state = Some(StoredState {
+                version: expected + 1,
+                state,
+            });
+            true
+        })
+        .await
+    }
 }
 
-/// A test's state with its version, as the file keeps it.
+/// A state (a test's, or the workspace's) with its version, as the file keeps it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StoredState {
+struct StoredState<T> {
     version: u64,
     #[serde(default)]
-    state: TestState,
+    state: T,
 }
 
-impl From<StoredState> for Versioned<TestState> {
-    fn from(s: StoredState) -> Self {
+impl<T> From<StoredState<T>> for Versioned<T> {
+    fn from(s: StoredState<T>) -> Self {
         Versioned::new(s.version, s.state)
     }
 }
@@ -454,7 +473,10 @@ struct WorkspaceData {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    states: BTreeMap<String, StoredState>,
+    states: BTreeMap<String, StoredState<TestState>>,
+    /// Left out until its first swap (version 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workspace_state: Option<StoredState<WorkspaceState>>,
 }
 
 /// The file as written: the default workspace's members at the top level (the layout of
@@ -476,7 +498,9 @@ struct FileRepr {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, StoredClaim>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    states: BTreeMap<String, StoredState>,
+    states: BTreeMap<String, StoredState<TestState>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workspace_state: Option<StoredState<WorkspaceState>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     workspaces: BTreeMap<String, WorkspaceData>,
 }
@@ -492,6 +516,7 @@ impl From<FileRepr> for FileData {
                 health: r.health,
                 claims: r.claims,
                 states: r.states,
+                workspace_state: r.workspace_state,
             },
             others: r.workspaces,
         }
@@ -515,6 +540,7 @@ impl From<FileData> for FileRepr {
             health: d.default.health,
             claims: d.default.claims,
             states: d.default.states,
+            workspace_state: d.default.workspace_state,
             workspaces: others,
         }
     }
@@ -573,6 +599,7 @@ impl WorkspaceData {
             && is_default(&self.health)
             && self.claims.is_empty()
             && self.states.is_empty()
+            && self.workspace_state.is_none()
     }
 }
 
@@ -1204,6 +1231,14 @@ mod tests {
                 format!(r#"{{"version":1,"{SECRET}":{{}}}}"#),
             ),
             (
+                "unknown workspace state member",
+                format!(r#"{{"version":1,"workspace_state":{{"version":1,"{SECRET}":1}}}}"#),
+            ),
+            (
+                "workspace state version as text",
+                format!(r#"{{"version":1,"workspace_state":{{"version":"{SECRET}"}}}}"#),
+            ),
+            (
                 "unknown connection member",
                 format!(
                     r#"{{"version":1,"connection":{{"client_id":"id","client_secret":"x","{SECRET}":1,"site":{{"cloud_id":"c","name":"n","url":"u"}}}}}}"#
@@ -1227,6 +1262,11 @@ mod tests {
                 store.save_connection(&connection()).await.unwrap_err(),
                 store.delete_settings().await.unwrap_err(),
                 store.delete_override(&tid("t")).await.unwrap_err(),
+                store.load_workspace_state().await.unwrap_err(),
+                store
+                    .swap_workspace_state(0, &WorkspaceState::default())
+                    .await
+                    .unwrap_err(),
             ];
             errors.push(store.save_settings(&settings()).await.unwrap_err());
             for error in &errors {
@@ -1574,5 +1614,253 @@ mod tests {
                 .unwrap(),
             Claim::Busy { .. }
         ));
+    }
+
+    /// A workspace state told apart by `n` (its content is the storm guard's; serde reads
+    /// it), checked to write back as it was read.
+    fn workspace_state(n: u64) -> WorkspaceState {
+        let json = serde_json::json!({ "storm": { "created": [n] } });
+        let state: WorkspaceState = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&state).unwrap(),
+            json,
+            "layout changed"
+        );
+        state
+    }
+
+    #[tokio::test]
+    async fn the_workspace_state_swaps_only_from_the_version_read_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::default()
+        );
+        // Nothing is stored: a swap from any version but 0 is refused and writes nothing.
+        assert!(!store
+            .swap_workspace_state(1, &workspace_state(9))
+            .await
+            .unwrap());
+        assert!(!store
+            .swap_workspace_state(u64::MAX, &workspace_state(9))
+            .await
+            .unwrap());
+        assert!(!path.exists());
+        // From 0, once.
+        assert!(store
+            .swap_workspace_state(0, &workspace_state(1))
+            .await
+            .unwrap());
+        assert!(!store
+            .swap_workspace_state(0, &workspace_state(9))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(1, workspace_state(1))
+        );
+        // Then only from the stored version, which each swap moves on by one.
+        assert!(!store
+            .swap_workspace_state(2, &workspace_state(9))
+            .await
+            .unwrap());
+        assert!(store
+            .swap_workspace_state(1, &workspace_state(2))
+            .await
+            .unwrap());
+        assert!(!store
+            .swap_workspace_state(1, &workspace_state(9))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(2, workspace_state(2))
+        );
+
+        // A fresh store on the file reads it and swaps on from it; the first one sees that.
+        let reopened = FileStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.load_workspace_state().await.unwrap(),
+            Versioned::new(2, workspace_state(2))
+        );
+        assert!(reopened
+            .swap_workspace_state(2, &workspace_state(3))
+            .await
+            .unwrap());
+        assert!(!store
+            .swap_workspace_state(2, &workspace_state(9))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(3, workspace_state(3))
+        );
+        // The documented layout: one member next to the others, the file still version 1.
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["workspace_state"]["version"], 3);
+        assert_eq!(
+            json["workspace_state"]["state"],
+            serde_json::to_value(workspace_state(3)).unwrap()
+        );
+
+        // Another workspace counts from 0 on its own, and leaves the default's alone.
+        let acme = reopened.workspace(&WorkspaceId::new("acme"));
+        assert_eq!(
+            acme.load_workspace_state().await.unwrap(),
+            Versioned::default()
+        );
+        assert!(!acme
+            .swap_workspace_state(3, &workspace_state(9))
+            .await
+            .unwrap());
+        assert!(acme
+            .swap_workspace_state(0, &workspace_state(7))
+            .await
+            .unwrap());
+        assert_eq!(
+            FileStore::open(&path)
+                .unwrap()
+                .workspace(&WorkspaceId::new("acme"))
+                .load_workspace_state()
+                .await
+                .unwrap(),
+            Versioned::new(1, workspace_state(7))
+        );
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(3, workspace_state(3))
+        );
+        // A workspace holding only its state is kept, under `workspaces`.
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["version"], 2);
+        assert_eq!(json["workspaces"]["acme"]["workspace_state"]["version"], 1);
+        assert_eq!(json["workspace_state"]["version"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_file_without_a_workspace_state_reads_as_version_0_and_keeps_the_old_layout() {
+        // A file as builds before the workspace state wrote it.
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_in(&dir);
+        fs::write(
+            &path,
+            r#"{"version":1,"connection":null,"settings":null,"overrides":{},
+                "records":{"t":{"issue_id":"20001","issue_key":"QA-1","label":"testclix-test-1"}},
+                "states":{"t":{"version":2,"state":{}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::default()
+        );
+        assert!(!store
+            .swap_workspace_state(1, &workspace_state(9))
+            .await
+            .unwrap());
+        // Neither the read nor the refused swap added a member: the file keeps the layout
+        // those builds read.
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let mut members: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        members.sort();
+        assert_eq!(
+            members,
+            [
+                "connection",
+                "overrides",
+                "records",
+                "settings",
+                "states",
+                "version"
+            ]
+        );
+        assert_eq!(json["version"], 1);
+
+        // The same writes on a copy, without the workspace state's read and refused swap,
+        // give the same bytes: until the storm guard swaps, nothing of it is in the file.
+        let plain = dir.path().join("plain.json");
+        fs::copy(&path, &plain).unwrap();
+        let plain_store = FileStore::open(&plain).unwrap();
+        store.load_workspace_state().await.unwrap();
+        assert!(!store
+            .swap_workspace_state(5, &workspace_state(9))
+            .await
+            .unwrap());
+        for s in [&store, &plain_store] {
+            s.save_connection(&connection()).await.unwrap();
+            s.save_record(&tid("u"), &record(2)).await.unwrap();
+        }
+        assert_eq!(fs::read(&path).unwrap(), fs::read(&plain).unwrap());
+
+        // The first swap is from 0, and keeps everything else.
+        assert!(store
+            .swap_workspace_state(0, &workspace_state(1))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.load_workspace_state().await.unwrap(),
+            Versioned::new(1, workspace_state(1))
+        );
+        assert_eq!(store.load_record(&tid("t")).await.unwrap(), Some(record(1)));
+        assert_eq!(store.load_test_state(&tid("t")).await.unwrap().version, 2);
+        assert!(store.load_connection().await.unwrap().is_some());
+    }
+
+    /// Two stores on one file (as two processes), two tasks each, each moving the workspace
+    /// state on by compare-and-swap: every version is won by exactly one swap, and every
+    /// read sees the state of the swap that made its version.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_stores_swapping_the_workspace_state_at_once_win_each_version_once() {
+        const TASKS_PER_STORE: usize = 2;
+        const EACH: u64 = 20;
+        let dir = tempfile::tempdir().unwrap();
+        let (first, path) = store_in(&dir);
+        let stores = [Arc::new(first), Arc::new(FileStore::open(&path).unwrap())];
+        let mut tasks = tokio::task::JoinSet::new();
+        for store in &stores {
+            for _ in 0..TASKS_PER_STORE {
+                let store = Arc::clone(store);
+                tasks.spawn(async move {
+                    let mut won = Vec::new();
+                    for _ in 0..EACH {
+                        loop {
+                            let read = store.load_workspace_state().await.unwrap();
+                            let want = if read.version == 0 {
+                                WorkspaceState::default()
+                            } else {
+                                workspace_state(read.version)
+                            };
+                            assert_eq!(read.value, want, "version {}", read.version);
+                            let next = workspace_state(read.version + 1);
+                            if store
+                                .swap_workspace_state(read.version, &next)
+                                .await
+                                .unwrap()
+                            {
+                                won.push(read.version + 1);
+                                break;
+                            }
+                        }
+                    }
+                    won
+                });
+            }
+        }
+        let mut versions = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            versions.extend(done.unwrap());
+        }
+        versions.sort_unstable();
+        let total = (stores.len() * TASKS_PER_STORE) as u64 * EACH;
+        assert_eq!(versions, (1..=total).collect::<Vec<_>>());
+        assert_eq!(
+            FileStore::open(&path)
+                .unwrap()
+                .load_workspace_state()
+                .await
+                .unwrap(),
+            Versioned::new(total, workspace_state(total))
+        );
     }
 }

@@ -4,9 +4,9 @@
 //! Jira site and settings) and many replicas: every row is keyed by workspace, a
 //! [`PostgresStore`] is a cheap handle on one workspace over a connection pool shared by
 //! all of them, and the store's create claim makes exactly one replica create a failing
-//! test's issue. The layout of the tables, how versions 1 and 2 are migrated, the exact
-//! statements of the claim and of the test states' compare-and-swap, and how to carry the
-//! claim over to another database are documented on [`PostgresStore`].
+//! test's issue. The layout of the tables, how versions 1 to 3 are migrated, the exact
+//! statements of the claim and of the test and workspace states' compare-and-swap, and how
+//! to carry the claim over to another database are documented on [`PostgresStore`].
 //!
 //! With the `rustls` feature, [`PostgresStoreBuilder::tls`] connects with TLS (hosted
 //! databases require it).
@@ -56,7 +56,7 @@ use tokio_postgres::{Config, NoTls, Row, SimpleQueryMessage};
 use jira_notifier::{
     Claim, ClaimOwner, ConfigStore, Connection, CredentialKind, Credentials, Health, HealthEvent,
     IssueRecord, Refusal, SavedOverride, SavedSettings, Site, StoreError, TestContext, TestId,
-    TestState, Versioned,
+    TestState, Versioned, WorkspaceState,
 };
 
 /// How long opening a connection may take when the connection string sets no
@@ -70,8 +70,9 @@ const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Leases longer than this are cut to it (a century: "until released").
 const MAX_LEASE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
-/// The longest table prefix: the longest name made from it (`<prefix>schema_version_pkey`,
-/// the primary key's index) must fit PostgreSQL's 63-byte identifiers.
+/// The longest table prefix: the longest name made from it
+/// (`<prefix>workspace_states_pkey`, the primary key's index) must fit PostgreSQL's 63-byte
+/// identifiers.
 const MAX_PREFIX_LEN: usize = 40;
 
 /// How often `claim_create` tries again when the holder it met released in between its
@@ -118,10 +119,10 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// [`DEFAULT_POOL_SIZE`](PostgresStore::DEFAULT_POOL_SIZE) connections.
 ///
 /// Two workspaces never see each other's connection, settings, overrides, records, test
-/// states or claims: a claim on test `t` in workspace A leaves `t` free in workspace B. A workspace
-/// id is any text of 1 to [`MAX_WORKSPACE_ID_LEN`](PostgresStore::MAX_WORKSPACE_ID_LEN)
-/// bytes without the NUL character; it is only ever sent as a bound parameter, never
-/// spliced into SQL.
+/// states, workspace state or claims: a claim on test `t` in workspace A leaves `t` free in
+/// workspace B. A workspace id is any text of 1 to
+/// [`MAX_WORKSPACE_ID_LEN`](PostgresStore::MAX_WORKSPACE_ID_LEN) bytes without the NUL
+/// character; it is only ever sent as a bound parameter, never spliced into SQL.
 ///
 /// # The client secret is stored in clear by default
 ///
@@ -223,7 +224,7 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// unless set with [`with_table_prefix`](PostgresStore::with_table_prefix)), in the first
 /// schema of the connection's `search_path` (to use another schema, add
 /// `options='-c search_path=my_schema'` to the connection string). With the default
-/// prefix, schema version 3 is:
+/// prefix, schema version 4 is:
 ///
 /// ```sql
 /// CREATE TABLE jira_notifier_schema_version (
@@ -275,6 +276,11 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///     state jsonb NOT NULL,                   -- TestState, as serde writes it
 ///     PRIMARY KEY (workspace, test_id)
 /// );
+/// CREATE TABLE jira_notifier_workspace_states (  -- new in version 4
+///     workspace text PRIMARY KEY,             -- at most one row per workspace
+///     version bigint NOT NULL,                -- 1 at the first swap; no row is version 0
+///     state jsonb NOT NULL                    -- WorkspaceState, as serde writes it
+/// );
 /// ```
 ///
 /// Tables are created (or migrated) in one message holding the transaction-level advisory
@@ -291,9 +297,9 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// Version 1 (this crate before workspaces) had the first six tables, with one row each in
 /// `connection` and `settings` (keyed by `singleton boolean`) and overrides, records and
 /// claims keyed by `test_id` alone. A store that finds version 1 migrates it in place to
-/// version 2, then 3 (below), in one transaction under the advisory lock: every row becomes
-/// the workspace `default`'s, nothing is copied or lost, and the tables keep their names,
-/// owners and grants. If any step fails, nothing changes (the error is
+/// version 2, then 3 and 4 (below), in one transaction under the advisory lock: every row
+/// becomes the workspace `default`'s, nothing is copied or lost, and the tables keep their
+/// names, owners and grants. If any step fails, nothing changes (the error is
 /// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt) when the tables are not as version 1
 /// left them, e.g. a view depends on a column). With the default prefix:
 ///
@@ -310,8 +316,8 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 /// -- jira_notifier_records and jira_notifier_claims: the same four statements.
 /// CREATE INDEX jira_notifier_claims_expires_at ON jira_notifier_claims (expires_at);
 /// CREATE TABLE jira_notifier_health (…);      -- as above
-/// -- then the step from version 2 (below), and the version is set once:
-/// UPDATE jira_notifier_schema_version SET version = 3;
+/// -- then the steps from versions 2 and 3 (below), and the version is set once:
+/// UPDATE jira_notifier_schema_version SET version = 4;
 /// ```
 ///
 /// (In a migrated table `workspace` is the last column; statements name their columns, so
@@ -321,31 +327,36 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///
 /// # Migrating version 2
 ///
-/// Version 3 only adds the test states table, in the same way (one transaction under the
-/// advisory lock; if the table name is taken, nothing changes and the error is
-/// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt)):
-///
-/// ```sql
-/// CREATE TABLE jira_notifier_test_states (…);  -- as above
-/// UPDATE jira_notifier_schema_version SET version = 3;
-/// ```
-///
-/// No table of version 2 changes, so replicas of version 2 that are already running keep
-/// working next to those of version 3; a replica of version 2 started after the migration
-/// refuses the tables (version 3 is newer than it knows), as for any newer version.
-///
-/// # Migrating version 2
-///
 /// Version 3 stores the kind of credential (client credentials, an API token, the host's
-/// token source) with the connection. A store of version 3 that finds version 2 (or 1,
-/// step by step) adds the column; a stored connection is then client credentials, as it
-/// was:
+/// token source) with the connection, and adds the test states table. A store that finds
+/// version 2 adds both, in the same way (one transaction under the advisory lock; if the
+/// table name is taken, nothing changes and the error is
+/// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt)), then takes the step from version 3
+/// (below); a stored connection is then client credentials, as it was:
 ///
 /// ```sql
 /// ALTER TABLE jira_notifier_connection
 ///     ADD COLUMN credential_kind text NOT NULL DEFAULT 'client_credentials';
-/// UPDATE jira_notifier_schema_version SET version = 3;
+/// CREATE TABLE jira_notifier_test_states (…);  -- as above
+/// -- then the step from version 3 (below), and the version is set once:
+/// UPDATE jira_notifier_schema_version SET version = 4;
 /// ```
+///
+/// # Migrating version 3
+///
+/// Version 4 only adds the workspace states table, in the same way (one transaction under
+/// the advisory lock; if the table name is taken, nothing changes and the error is
+/// [`Corrupt`](jira_notifier::StoreErrorKind::Corrupt)):
+///
+/// ```sql
+/// CREATE TABLE jira_notifier_workspace_states (…);  -- as above
+/// UPDATE jira_notifier_schema_version SET version = 4;
+/// ```
+///
+/// Both steps only add (a column with a default, a table), so replicas of version 2 or 3
+/// that are already running keep working next to those of version 4 (none of their
+/// statements changed); a replica of version 2 or 3 started after the migration refuses
+/// the tables (version 4 is newer than it knows), as for any newer version.
 ///
 /// # The create claim
 ///
@@ -430,6 +441,34 @@ type DecodeSecret = dyn Fn(&str) -> Result<SecretString, StoreError> + Send + Sy
 ///
 /// [`load_test_state`](ConfigStore::load_test_state) reads `version, state` by key (one
 /// round trip); no row is version 0 and the default state.
+///
+/// # The workspace state
+///
+/// The storm guard's state is one row per workspace, kept exactly as a test's state, and
+/// read and swapped only while the policy
+/// [`Noise::storm_limit`](jira_notifier::Noise::storm_limit) is on. Every replica of a
+/// workspace contends for that one row, and each
+/// [`swap_workspace_state`](ConfigStore::swap_workspace_state) is still one statement (one
+/// round trip) whose count of rows written (1 or 0) says whether it swapped. From
+/// `expected` 0:
+///
+/// ```sql
+/// INSERT INTO jira_notifier_workspace_states (workspace, version, state)
+/// VALUES ($1, 1, $2::jsonb)
+/// ON CONFLICT (workspace) DO NOTHING
+/// ```
+///
+/// and otherwise (`$2` the expected version, `$3` the state):
+///
+/// ```sql
+/// UPDATE jira_notifier_workspace_states SET version = $2 + 1, state = $3::jsonb
+/// WHERE workspace = $1 AND version = $2
+/// ```
+///
+/// [`load_workspace_state`](ConfigStore::load_workspace_state) is one query,
+/// `SELECT version, state::text … WHERE workspace = $1`; no row is version 0 and the
+/// default state. [`load_test_context`](ConfigStore::load_test_context) does not read it:
+/// a report's one round trip stays as it was.
 ///
 /// # Expired claims are swept
 ///
@@ -637,8 +676,8 @@ impl PostgresStore {
     pub const DEFAULT_CLAIM_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
     /// The version of the tables this build creates and reads (kept in the
-    /// `<prefix>schema_version` table). Versions 1 and 2 are migrated to it in place.
-    pub const SCHEMA_VERSION: i32 = 3;
+    /// `<prefix>schema_version` table). Versions 1, 2 and 3 are migrated to it in place.
+    pub const SCHEMA_VERSION: i32 = 4;
 
     /// Connects, without TLS, with a libpq-style connection string such as
     /// `host=/var/run/postgresql user=notifier dbname=app` or
@@ -782,7 +821,7 @@ impl PostgresStore {
         &self.shared.pool
     }
 
-    /// Creates the tables if they are missing, migrates them from version 1 or 2 and checks
+    /// Creates the tables if they are missing, migrates them from version 1, 2 or 3 and checks
     /// their version, as the first use does anyway: call it at start-up to fail early.
     /// Does nothing once it has succeeded (for any workspace handle of the store).
     pub async fn ensure_schema(&self) -> Result<(), StoreError> {
@@ -1030,22 +1069,6 @@ impl fmt::Debug for PostgresStore {
 
 #[async_trait]
 impl ConfigStore for PostgresStore {
-    async fn load_workspace_state(
-        &self,
-    ) -> Result<jira_notifier::Versioned<jira_notifier::WorkspaceState>, StoreError> {
-        Err(StoreError::unavailable(
-            "PostgresStore: workspace state not implemented yet",
-        ))
-    }
-    async fn swap_workspace_state(
-        &self,
-        _expected: u64,
-        _state: &jira_notifier::WorkspaceState,
-    ) -> Result<bool, StoreError> {
-        Err(StoreError::unavailable(
-            "PostgresStore: workspace state not implemented yet",
-        ))
-    }
     async fn load_connection(&self) -> Result<Option<Connection>, StoreError> {
         let ws = self.ws();
         let rows = self
@@ -1447,6 +1470,57 @@ impl ConfigStore for PostgresStore {
         Ok(written == 1)
     }
 
+    async fn load_workspace_state(&self) -> Result<Versioned<WorkspaceState>, StoreError> {
+        let ws = self.ws();
+        let rows = self
+            .query(
+                "read the workspace's state",
+                &self.shared.sql.load_workspace_state,
+                &[(&ws, Type::TEXT)],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => state_from(row, 0, &self.table("workspace_states")),
+            None => Ok(Versioned::default()),
+        }
+    }
+
+    async fn swap_workspace_state(
+        &self,
+        expected: u64,
+        state: &WorkspaceState,
+    ) -> Result<bool, StoreError> {
+        const WHAT: &str = "swap the workspace's state";
+        let ws = self.ws();
+        let value = to_json(state, "workspace state")?;
+        let sql = &self.shared.sql;
+        // As a test's state: one conditional statement either way, so of the replicas
+        // swapping from one version exactly one writes.
+        let written = if expected == 0 {
+            self.execute_counted(
+                WHAT,
+                &sql.insert_workspace_state,
+                &[(&ws, Type::TEXT), (&value, Type::TEXT)],
+            )
+            .await?
+        } else {
+            let Ok(expected) = i64::try_from(expected) else {
+                return Ok(false);
+            };
+            self.execute_counted(
+                WHAT,
+                &sql.update_workspace_state,
+                &[
+                    (&ws, Type::TEXT),
+                    (&expected, Type::INT8),
+                    (&value, Type::TEXT),
+                ],
+            )
+            .await?
+        };
+        Ok(written == 1)
+    }
+
     async fn load_test_context(&self, test_id: &TestId) -> Result<TestContext, StoreError> {
         let ws = self.ws();
         let test_id = test_id.as_str();
@@ -1667,8 +1741,13 @@ fn record_from(row: &Row, first: usize, table: &str) -> Result<Option<IssueRecor
     }
 }
 
-/// A test's state from its two columns (version, state), both null when none is stored.
-fn state_from(row: &Row, first: usize, table: &str) -> Result<Versioned<TestState>, StoreError> {
+/// A state (a test's or the workspace's) from its two columns (version, state), both null
+/// when none is stored.
+fn state_from<T: DeserializeOwned + Default>(
+    row: &Row,
+    first: usize,
+    table: &str,
+) -> Result<Versioned<T>, StoreError> {
     let version: Option<i64> = column(row, first, table)?;
     let state: Option<String> = column(row, first + 1, table)?;
     match (version, state) {
@@ -1746,9 +1825,11 @@ fn create_tables(p: &str) -> String {
         );
         CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);
         {health}
-        {test_states}",
+        {test_states}
+        {workspace_states}",
         health = create_health(p),
         test_states = create_test_states(p),
+        workspace_states = create_workspace_states(p),
         kind = CREDENTIAL_KIND_COLUMN,
     )
 }
@@ -1780,14 +1861,39 @@ fn create_test_states(p: &str) -> String {
     )
 }
 
+/// The workspace states table (new in version 4, so made by both the fresh setup and the
+/// step from version 3): one row per workspace once the storm guard keeps one, swapped by
+/// one conditional statement. `version` starts at 1 (0 means "no row").
+fn create_workspace_states(p: &str) -> String {
+    format!(
+        "CREATE TABLE {p}workspace_states (
+            workspace text PRIMARY KEY,
+            version bigint NOT NULL,
+            state jsonb NOT NULL
+        );"
+    )
+}
+
 /// The steps that take older tables to the current version, in place: `(from, sql)` takes
 /// version `from` to `from + 1`, and they run in order inside the setup's transaction, so
 /// a database of any older version reaches the current one, or stays as it was.
 ///
-/// A version 4 bumps [`PostgresStore::SCHEMA_VERSION`], changes [`create_tables`] and adds
-/// its step here (`(3, migrate_3_to_4(p))`); the setup and its checks need nothing else.
+/// A version 5 bumps [`PostgresStore::SCHEMA_VERSION`], changes [`create_tables`] and adds
+/// its step here (`(4, migrate_4_to_5(p))`); the setup and its checks need nothing else.
 fn migrations(p: &str) -> Vec<(i32, String)> {
-    vec![(1, migrate_1_to_2(p)), (2, migrate_2_to_3(p))]
+    vec![
+        (1, migrate_1_to_2(p)),
+        (2, migrate_2_to_3(p)),
+        (3, migrate_3_to_4(p)),
+    ]
+}
+
+/// Version 3 to 4: the workspace states table. It only adds a table, so replicas of
+/// version 3 already running keep working on the migrated tables (none of their statements
+/// changed); a version 3 build started afterwards refuses them, as it refuses any newer
+/// version.
+fn migrate_3_to_4(p: &str) -> String {
+    create_workspace_states(p)
 }
 
 /// The kind of credential, new in version 3: a row without one is client credentials.
@@ -1899,6 +2005,9 @@ struct Sql {
     load_test_state: String,
     insert_test_state: String,
     update_test_state: String,
+    load_workspace_state: String,
+    insert_workspace_state: String,
+    update_workspace_state: String,
     context: String,
     sweep: String,
     load_health: String,
@@ -1989,6 +2098,18 @@ impl Sql {
             update_test_state: format!(
                 "UPDATE {p}test_states SET version = $3 + 1, state = $4::jsonb \
                  WHERE workspace = $1 AND test_id = $2 AND version = $3"
+            ),
+            load_workspace_state: format!(
+                "SELECT version, state::text FROM {p}workspace_states WHERE workspace = $1"
+            ),
+            insert_workspace_state: format!(
+                "INSERT INTO {p}workspace_states (workspace, version, state) \
+                 VALUES ($1, 1, $2::jsonb) \
+                 ON CONFLICT (workspace) DO NOTHING"
+            ),
+            update_workspace_state: format!(
+                "UPDATE {p}workspace_states SET version = $2 + 1, state = $3::jsonb \
+                 WHERE workspace = $1 AND version = $2"
             ),
             context: format!(
                 "SELECT c.client_id, c.client_secret, c.site::text, \
@@ -2082,6 +2203,7 @@ mod tests {
             "connection_pkey",
             "overrides_pkey",
             "test_states_pkey",
+            "workspace_states_pkey",
         ] {
             assert!(format!("{p}{name}").len() <= 63, "{name}");
         }
@@ -2146,6 +2268,9 @@ mod tests {
             &sql.load_test_state,
             &sql.insert_test_state,
             &sql.update_test_state,
+            &sql.load_workspace_state,
+            &sql.insert_workspace_state,
+            &sql.update_workspace_state,
             &sql.context,
         ] {
             assert!(statement.contains("workspace"), "{statement}");
@@ -2162,6 +2287,16 @@ mod tests {
             .update_test_state
             .contains("WHERE workspace = $1 AND test_id = $2 AND version = $3"));
         assert!(sql.context.contains("LEFT JOIN qa_test_states t"));
+        // The workspace state's swap likewise, keyed by the workspace alone.
+        assert!(sql
+            .insert_workspace_state
+            .contains("VALUES ($1, 1, $2::jsonb) ON CONFLICT (workspace) DO NOTHING"));
+        assert!(sql.update_workspace_state.contains(
+            "SET version = $2 + 1, state = $3::jsonb WHERE workspace = $1 AND version = $2"
+        ));
+        assert!(sql
+            .load_workspace_state
+            .contains("FROM qa_workspace_states"));
         assert!(!sql.sweep.contains("workspace"));
         assert!(sql.sweep.contains("expires_at <= clock_timestamp()"));
     }
@@ -2199,6 +2334,10 @@ mod tests {
             "ALTER TABLE qa_connection ADD COLUMN {CREDENTIAL_KIND_COLUMN}"
         )));
         assert!(create_tables("qa_").contains(CREDENTIAL_KIND_COLUMN));
+        // Version 3 to 4 adds the workspace states table, as a fresh database gets it.
+        let step = migrate_3_to_4("qa_");
+        assert!(step.contains("CREATE TABLE qa_workspace_states ("));
+        assert!(create_tables("qa_").contains(&step));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use jira_notifier::{
     Assignee, Claim, ConfigStore, Connection, Credentials, FieldValue, Health, HealthEvent,
     IssueRecord, Refusal, ResolvedFields, ResolvedTarget, SavedOverride, SavedSettings, Settings,
-    Site, StoreError, StoreErrorKind, TestOverride, TestState, Versioned,
+    Site, StoreError, StoreErrorKind, TestOverride, TestState, Versioned, WorkspaceState,
 };
 use jira_notifier_postgres::PostgresStore;
 use secrecy::{ExposeSecret, SecretString};
@@ -35,7 +35,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 const SERVER: &str = "JIRA_NOTIFIER_PG";
 const REQUIRED: &str = "JIRA_NOTIFIER_PG_REQUIRED";
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "connection",
     "settings",
     "overrides",
@@ -43,6 +43,7 @@ const TABLES: [&str; 8] = [
     "claims",
     "health",
     "test_states",
+    "workspace_states",
     "schema_version",
 ];
 const LONG: Duration = Duration::from_secs(60);
@@ -276,6 +277,29 @@ fn state(failures: u64) -> TestState {
 /// The failures a test state counts.
 fn failures(state: &TestState) -> u64 {
     serde_json::to_value(state).unwrap()["failures"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// A workspace state told apart by `n`, the default one at 0 (its fields are the crate's;
+/// serde reads them), checked to write back as it was read.
+fn ws_state(n: u64) -> WorkspaceState {
+    if n == 0 {
+        return WorkspaceState::default();
+    }
+    let json = serde_json::json!({ "storm": { "created": [n] } });
+    let state: WorkspaceState = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&state).unwrap(),
+        json,
+        "layout changed"
+    );
+    state
+}
+
+/// The `n` of a state made by [`ws_state`].
+fn ws_count(state: &WorkspaceState) -> u64 {
+    serde_json::to_value(state).unwrap()["storm"]["created"][0]
         .as_u64()
         .unwrap_or(0)
 }
@@ -1492,6 +1516,245 @@ async fn eight_pools_counting_in_one_test_state_lose_no_increment() {
     db.drop_tables().await;
 }
 
+#[tokio::test]
+async fn the_workspace_state_swaps_only_from_the_version_read_and_stays_in_its_workspace() {
+    with_db!(db);
+    let store = db.store().await;
+    let a = store.workspace("acme").unwrap();
+    let b = store.workspace("globex").unwrap();
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::default()
+    );
+
+    // Nothing is stored: a swap from any version but 0 writes nothing.
+    assert!(!a.swap_workspace_state(1, &ws_state(9)).await.unwrap());
+    assert!(!a
+        .swap_workspace_state(u64::MAX, &ws_state(9))
+        .await
+        .unwrap());
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::default()
+    );
+    // From 0, once: a second insert meets the row.
+    assert!(a.swap_workspace_state(0, &ws_state(1)).await.unwrap());
+    assert!(!a.swap_workspace_state(0, &ws_state(9)).await.unwrap());
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(1))
+    );
+    // Then only from the stored version, which each swap moves on by one.
+    assert!(!a.swap_workspace_state(2, &ws_state(9)).await.unwrap());
+    assert!(a.swap_workspace_state(1, &ws_state(2)).await.unwrap());
+    assert!(!a.swap_workspace_state(1, &ws_state(9)).await.unwrap());
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::new(2, ws_state(2))
+    );
+
+    // Neither another workspace nor a test's state sees it.
+    for other in [&b, &store] {
+        assert_eq!(
+            other.load_workspace_state().await.unwrap(),
+            Versioned::default()
+        );
+        // Its version 2 is a's, not theirs.
+        assert!(!other.swap_workspace_state(2, &ws_state(9)).await.unwrap());
+    }
+    assert_eq!(
+        a.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::default()
+    );
+    assert_eq!(
+        a.load_test_context(&tid("t")).await.unwrap().state,
+        Versioned::default()
+    );
+    // b counts from 0 on its own, and a's state stays.
+    assert!(b.swap_workspace_state(0, &ws_state(7)).await.unwrap());
+    assert_eq!(
+        b.load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(7))
+    );
+    assert!(!a.swap_workspace_state(1, &ws_state(9)).await.unwrap());
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::new(2, ws_state(2))
+    );
+
+    // A new store (a new pool, new connections) reads it and swaps on from it.
+    drop((store, a, b));
+    let again = db.store().await;
+    let a = again.workspace("acme").unwrap();
+    assert_eq!(
+        a.load_workspace_state().await.unwrap(),
+        Versioned::new(2, ws_state(2))
+    );
+    assert!(a.swap_workspace_state(2, &ws_state(3)).await.unwrap());
+    // Kept as jsonb next to a bigint version, one row per workspace.
+    let rows: Vec<(String, i64, serde_json::Value)> = db
+        .admin
+        .query(
+            &format!(
+                "SELECT workspace, version, state::text FROM {} ORDER BY 1",
+                db.table("workspace_states")
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let state: String = r.get(2);
+            (r.get(0), r.get(1), serde_json::from_str(&state).unwrap())
+        })
+        .collect();
+    let want = [("acme", 3, 3), ("globex", 1, 7)]
+        .map(|(w, v, n)| (w.to_owned(), v, serde_json::to_value(ws_state(n)).unwrap()));
+    assert_eq!(rows, want);
+    assert_eq!(db.primary_key("workspace_states").await, ["workspace"]);
+    db.drop_tables().await;
+}
+
+/// Eight stores, each with a pool of its own (as eight processes would have), all swapping
+/// the workspace state from the version they read together, round after round: exactly
+/// one swap wins each round, and the state is the winner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_pools_swapping_from_one_version_let_exactly_one_win_each_round() {
+    const STORES: usize = 8;
+    const ROUNDS: u64 = 20;
+    with_db!(db);
+    let mut stores = Vec::new();
+    for _ in 0..STORES {
+        let store = PostgresStore::builder(db.config.parse().unwrap())
+            .pool_size(2)
+            .connect()
+            .await
+            .unwrap()
+            .with_table_prefix(&db.prefix)
+            .workspace("storm")
+            .unwrap();
+        stores.push(store);
+    }
+    stores[0].ensure_schema().await.unwrap();
+    // Round 0 races the insert (nothing stored), the others the update.
+    for round in 0..ROUNDS {
+        let barrier = Arc::new(Barrier::new(STORES));
+        let tasks: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    let read = store.load_workspace_state().await.unwrap();
+                    barrier.wait().await;
+                    // Each store writes a state of its own, to tell who won.
+                    let mine = ws_state(1000 * (round + 1) + i as u64);
+                    let won = store
+                        .swap_workspace_state(read.version, &mine)
+                        .await
+                        .unwrap();
+                    (i, read.version, won)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (i, version, won) = task.await.unwrap();
+            // Every store read between the rounds, so all read the same version.
+            assert_eq!(version, round, "store {i}, round {round}");
+            if won {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: won by {winners:?}");
+        let now = stores[0].load_workspace_state().await.unwrap();
+        assert_eq!(now.version, round + 1);
+        assert_eq!(ws_count(&now.value), 1000 * (round + 1) + winners[0] as u64);
+    }
+    db.drop_tables().await;
+}
+
+/// Eight stores, each with a pool of its own, each adding one to a counter in the
+/// workspace state 50 times by compare-and-swap (reading and swapping until a swap wins),
+/// all at once: no increment is lost and none counted twice, so the count and the version
+/// end at 400, and every version was won once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_pools_counting_in_the_workspace_state_lose_no_increment() {
+    const STORES: usize = 8;
+    const EACH: u64 = 50;
+    with_db!(db);
+    let mut stores = Vec::new();
+    for _ in 0..STORES {
+        let store = PostgresStore::builder(db.config.parse().unwrap())
+            .pool_size(2)
+            .connect()
+            .await
+            .unwrap()
+            .with_table_prefix(&db.prefix)
+            .workspace("count")
+            .unwrap();
+        stores.push(store);
+    }
+    stores[0].ensure_schema().await.unwrap();
+    let barrier = Arc::new(Barrier::new(STORES));
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let (mut won, mut lost) = (Vec::new(), 0u64);
+                for _ in 0..EACH {
+                    loop {
+                        let read = store.load_workspace_state().await.unwrap();
+                        // Every swap adds one to both: a read never mixes two swaps.
+                        assert_eq!(ws_count(&read.value), read.version);
+                        let next = ws_state(ws_count(&read.value) + 1);
+                        if store
+                            .swap_workspace_state(read.version, &next)
+                            .await
+                            .unwrap()
+                        {
+                            won.push(read.version + 1);
+                            break;
+                        }
+                        lost += 1;
+                    }
+                }
+                (won, lost)
+            })
+        })
+        .collect();
+    let (mut versions, mut lost) = (Vec::new(), 0);
+    for task in tasks {
+        let (won, l) = task.await.unwrap();
+        versions.extend(won);
+        lost += l;
+    }
+    versions.sort_unstable();
+    let total = STORES as u64 * EACH;
+    assert_eq!(total, 400);
+    assert_eq!(versions, (1..=total).collect::<Vec<_>>());
+    // Another store, not in the race, reads the same; another workspace nothing.
+    let other = db.store().await;
+    assert_eq!(
+        other
+            .workspace("count")
+            .unwrap()
+            .load_workspace_state()
+            .await
+            .unwrap(),
+        Versioned::new(total, ws_state(total))
+    );
+    assert_eq!(
+        other.load_workspace_state().await.unwrap(),
+        Versioned::default()
+    );
+    eprintln!("{total} swaps won, {lost} lost to a concurrent swap and retried");
+    db.drop_tables().await;
+}
+
 /// Eight stores, each with a pool of its own (as eight processes would have), each with
 /// handles on three workspaces: 24 claimers of the same test id at once, every round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1735,12 +1998,17 @@ async fn a_version_1_database_becomes_the_default_workspace_with_nothing_lost() 
     assert_eq!(ctx.settings, Some(settings()));
     assert_eq!(ctx.test_override, Some(test_override()));
     assert_eq!(ctx.record, Some(record("QA-1")));
-    // Both steps ran (1 to 2 to 3): test states are kept too.
+    // Every step ran (1 to 2 to 3 to 4): test states and the workspace state are kept too.
     assert_eq!(ctx.state, Versioned::default());
     assert!(store
         .swap_test_state(&tid("t"), 0, &state(1))
         .await
         .unwrap());
+    assert!(store.swap_workspace_state(0, &ws_state(1)).await.unwrap());
+    assert_eq!(
+        stores[1].load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(1))
+    );
     // The live claim is still live; its holder renews it; the expired one is free.
     let left = busy_for(
         store
@@ -2001,12 +2269,279 @@ async fn a_version_2_database_gains_test_states_with_nothing_lost() {
         acme.load_test_state(&tid("t")).await.unwrap(),
         Versioned::new(1, state(5))
     );
+    // The step from version 3 ran too: the workspace state is kept, per workspace.
+    assert_eq!(db.primary_key("workspace_states").await, ["workspace"]);
+    assert!(acme.swap_workspace_state(0, &ws_state(4)).await.unwrap());
+    assert_eq!(
+        store.load_workspace_state().await.unwrap(),
+        Versioned::default()
+    );
     // Opening it again changes nothing.
     db.store().await.ensure_schema().await.unwrap();
     assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
     assert_eq!(
         store.load_test_state(&tid("t")).await.unwrap(),
         Versioned::new(1, state(1))
+    );
+    db.drop_tables().await;
+}
+
+/// Version 3's tables, exactly as version 3 of this crate (the release before workspace
+/// states) created them.
+fn v3_tables(p: &str) -> String {
+    format!(
+        "CREATE TABLE {p}schema_version (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            version integer NOT NULL
+        );
+        CREATE TABLE {p}connection (
+            workspace text PRIMARY KEY,
+            client_id text NOT NULL,
+            client_secret text NOT NULL,
+            site jsonb NOT NULL,
+            credential_kind text NOT NULL DEFAULT 'client_credentials'
+        );
+        CREATE TABLE {p}settings (
+            workspace text PRIMARY KEY,
+            value jsonb NOT NULL
+        );
+        CREATE TABLE {p}overrides (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            value jsonb NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE TABLE {p}records (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            issue_id text NOT NULL,
+            issue_key text NOT NULL,
+            label text NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE TABLE {p}claims (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            owner text NOT NULL,
+            expires_at timestamptz NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        CREATE INDEX {p}claims_expires_at ON {p}claims (expires_at);
+        CREATE TABLE {p}health (
+            workspace text PRIMARY KEY,
+            last_success_ms bigint,
+            last_refusal jsonb
+        );
+        CREATE TABLE {p}test_states (
+            workspace text NOT NULL,
+            test_id text NOT NULL,
+            version bigint NOT NULL,
+            state jsonb NOT NULL,
+            PRIMARY KEY (workspace, test_id)
+        );
+        INSERT INTO {p}schema_version (version) VALUES (3);"
+    )
+}
+
+impl Db {
+    /// A database of version 3 with rows in two workspaces, written with version 3's
+    /// statements: `default` has a connection (an API token), settings, an override, a
+    /// record, a live claim, its health and a test state at version 4; `acme` a record,
+    /// settings and a test state.
+    async fn version_3(&self) {
+        let p = &self.prefix;
+        self.admin.batch_execute(&v3_tables(p)).await.unwrap();
+        let conn = v3_connection();
+        let site = serde_json::to_string(&conn.site).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}connection \
+                     (workspace, client_id, client_secret, site, credential_kind) \
+                     VALUES ('default', $1, $2, $3::text::jsonb, $4)"
+                ),
+                &[
+                    &conn.credentials.client_id(),
+                    &conn.credentials.client_secret().expose_secret(),
+                    &site,
+                    &conn.credentials.kind().as_str(),
+                ],
+            )
+            .await
+            .unwrap();
+        for (ws, value) in [("default", settings()), ("acme", other_settings())] {
+            let value = serde_json::to_string(&value).unwrap();
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}settings (workspace, value) VALUES ($1, $2::text::jsonb)"
+                    ),
+                    &[&ws, &value],
+                )
+                .await
+                .unwrap();
+        }
+        let value = serde_json::to_string(&test_override()).unwrap();
+        self.admin
+            .execute(
+                &format!(
+                    "INSERT INTO {p}overrides (workspace, test_id, value) \
+                     VALUES ('default', 't', $1::text::jsonb)"
+                ),
+                &[&value],
+            )
+            .await
+            .unwrap();
+        for (ws, key, version, failures) in [("default", "QA-1", 4i64, 4), ("acme", "AC-1", 1, 9)] {
+            let r = record(key);
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}records (workspace, test_id, issue_id, issue_key, label) \
+                         VALUES ($1, 't', $2, $3, $4)"
+                    ),
+                    &[&ws, &r.issue_id, &r.issue_key, &r.label],
+                )
+                .await
+                .unwrap();
+            let value = serde_json::to_string(&state(failures)).unwrap();
+            self.admin
+                .execute(
+                    &format!(
+                        "INSERT INTO {p}test_states (workspace, test_id, version, state) \
+                         VALUES ($1, 't', $2, $3::text::jsonb)"
+                    ),
+                    &[&ws, &version, &value],
+                )
+                .await
+                .unwrap();
+        }
+        self.admin
+            .batch_execute(&format!(
+                "INSERT INTO {p}claims (workspace, test_id, owner, expires_at) VALUES \
+                 ('default', 't', 'v3-owner', now() + interval '1 hour'); \
+                 INSERT INTO {p}health (workspace, last_success_ms, last_refusal) VALUES \
+                 ('default', 1700000000123, NULL)"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// The connection of the version 3 database: an API token, as version 3 kept it.
+fn v3_connection() -> Connection {
+    Connection::new(
+        Credentials::personal_token("me@example.com", "v3 t0ken".to_owned()),
+        Site::new("cloud-1", "acme", "https://acme.atlassian.net"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_3_database_gains_workspace_states_with_nothing_lost() {
+    with_db!(db);
+    db.version_3().await;
+    assert_eq!(db.version().await, 3);
+
+    // A table of the host's in the way: the step fails as a whole, nothing changes.
+    let states = db.table("workspace_states");
+    db.admin
+        .batch_execute(&format!("CREATE TABLE {states} (x int)"))
+        .await
+        .unwrap();
+    let error = db.store().await.ensure_schema().await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+    assert!(error.to_string().contains("nothing was changed"), "{error}");
+    assert!(!full_message(&error).contains("t0ken"), "{error:?}");
+    assert_eq!(db.version().await, 3);
+    db.admin
+        .batch_execute(&format!("DROP TABLE {states}"))
+        .await
+        .unwrap();
+
+    // Eight stores open it at once: one migrates, the others find the current version.
+    let stores = db.stores(8).await;
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.ensure_schema().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    assert_eq!(PostgresStore::SCHEMA_VERSION, 4);
+    let mut want: Vec<_> = TABLES.iter().map(|t| db.table(t)).collect();
+    want.sort();
+    assert_eq!(db.tables().await, want);
+    assert_eq!(db.primary_key("workspace_states").await, ["workspace"]);
+
+    // Every value of version 3 reads as before, in its workspace, in one context read.
+    let store = &stores[0];
+    let ctx = store.load_test_context(&tid("t")).await.unwrap();
+    assert_same_connection(ctx.connection.as_ref().unwrap(), &v3_connection());
+    assert_eq!(ctx.settings, Some(settings()));
+    assert_eq!(ctx.test_override, Some(test_override()));
+    assert_eq!(ctx.record, Some(record("QA-1")));
+    assert_eq!(ctx.state, Versioned::new(4, state(4)));
+    let health = store.load_health().await.unwrap();
+    assert_eq!(
+        health.last_success,
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+    );
+    let left = busy_for(
+        store
+            .claim_create(&tid("t"), &ClaimOwner::new("v4-owner"), LONG)
+            .await
+            .unwrap(),
+    );
+    assert!(left > Duration::from_secs(3500), "{left:?}");
+    let acme = store.workspace("acme").unwrap();
+    assert_eq!(acme.load_settings().await.unwrap(), Some(other_settings()));
+    assert_eq!(
+        acme.load_test_context(&tid("t")).await.unwrap().record,
+        Some(record("AC-1"))
+    );
+    assert_eq!(
+        acme.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::new(1, state(9))
+    );
+    // The test states swap on from their version 3 versions.
+    assert!(!store
+        .swap_test_state(&tid("t"), 3, &state(5))
+        .await
+        .unwrap());
+    assert!(store
+        .swap_test_state(&tid("t"), 4, &state(5))
+        .await
+        .unwrap());
+
+    // And the workspace states start at 0, per workspace.
+    assert_eq!(
+        store.load_workspace_state().await.unwrap(),
+        Versioned::default()
+    );
+    assert!(store.swap_workspace_state(0, &ws_state(1)).await.unwrap());
+    assert!(acme.swap_workspace_state(0, &ws_state(2)).await.unwrap());
+    assert_eq!(
+        stores[1].load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(1))
+    );
+    assert_eq!(
+        acme.load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(2))
+    );
+    // Opening it again changes nothing.
+    db.store().await.ensure_schema().await.unwrap();
+    assert_eq!(db.version().await, PostgresStore::SCHEMA_VERSION);
+    assert_eq!(
+        store.load_workspace_state().await.unwrap(),
+        Versioned::new(1, ws_state(1))
+    );
+    assert_eq!(
+        store.load_test_state(&tid("t")).await.unwrap(),
+        Versioned::new(5, state(5))
     );
     db.drop_tables().await;
 }
@@ -2386,6 +2921,7 @@ async fn a_version_2_connection_loads_and_every_kind_of_credential_is_kept() {
             "DELETE FROM {p}schema_version; INSERT INTO {p}schema_version (version) VALUES (2);
              ALTER TABLE {p}connection DROP COLUMN credential_kind;
              DROP TABLE {p}test_states;
+             DROP TABLE {p}workspace_states;
              INSERT INTO {p}connection (workspace, client_id, client_secret, site) VALUES
              ('default', 'client-1', 'v2-s3cret',               '{{\"cloud_id\":\"cloud-1\",\"name\":\"acme\",\"url\":\"https://acme.atlassian.net\"}}');"
         ))
