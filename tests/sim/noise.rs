@@ -264,11 +264,18 @@ async fn a_400_test_storm_on_8_replicas_files_10_issues_and_one_umbrella() {
         );
         let mut shown = text_of(&u.description);
         u.comments.iter().for_each(|c| shown.push_str(&text_of(c)));
-        if tests
+        let missing: Vec<&str> = tests
             .iter()
-            .all(|t| shown.contains(&t.name) || filed.contains(&t.name))
-            || minutes == 10
-        {
+            .filter(|t| !shown.contains(&t.name) && !filed.contains(&t.name))
+            .map(|t| t.name.as_str())
+            .collect();
+        eprintln!(
+            "after {minutes} minutes: {} comments, {} tests not named {:?}",
+            u.comments.len(),
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+        if missing.is_empty() || minutes == 10 {
             break shown;
         }
         tokio::time::advance(Duration::from_secs(61)).await;
