@@ -2,6 +2,8 @@
 //! the others report it. The store is the arbiter ([`ConfigStore::claim_create`]); this is
 //! how a notifier takes the claim, waits for a holder, and takes over from a dead one.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use crate::connection::Connection;
@@ -26,7 +28,16 @@ pub(crate) enum Claimed {
     Create,
     /// Another notifier made (or found) the test's issue meanwhile.
     Existing(IssueRef),
+    /// The holder this notifier waited for settled the test otherwise (grouped it into a
+    /// storm's umbrella, which `settle` answers): nothing to create, no search made.
+    Settled(IssueRef),
 }
+
+/// Asked, when the claim is granted after waiting for a holder, before searching again:
+/// whether the holder settled the test without an issue of its own.
+pub(crate) type Settle<'a> = &'a (dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<IssueRef>>> + Send + 'a>>
+         + Send
+         + Sync);
 
 impl Claimant<'_> {
     /// Takes the test's create claim. A notifier that finds the claim held waits for the
@@ -44,6 +55,18 @@ impl Claimant<'_> {
         label: &str,
         seen: Option<IssueRecord>,
     ) -> Result<Claimed> {
+        self.claim_settling(conn, test_id, label, seen, None).await
+    }
+
+    /// [`claim`](Self::claim), asking `settle` first when the claim is granted after waiting.
+    pub(crate) async fn claim_settling(
+        &self,
+        conn: &Connection,
+        test_id: &TestId,
+        label: &str,
+        seen: Option<IssueRecord>,
+        settle: Option<Settle<'_>>,
+    ) -> Result<Claimed> {
         let mut waited = false;
         let mut poll = Duration::from_millis(50);
         loop {
@@ -55,6 +78,25 @@ impl Claimant<'_> {
                 Claim::Granted { record } => {
                     if !waited && record == seen {
                         return Ok(Claimed::Create);
+                    }
+                    if let (true, Some(settle)) = (waited, settle) {
+                        match settle().await {
+                            Ok(None) => {}
+                            Ok(Some(issue)) => {
+                                self.store
+                                    .release_create(test_id, self.owner, None)
+                                    .await
+                                    .ok();
+                                return Ok(Claimed::Settled(issue));
+                            }
+                            Err(e) => {
+                                self.store
+                                    .release_create(test_id, self.owner, None)
+                                    .await
+                                    .ok();
+                                return Err(e);
+                            }
+                        }
                     }
                     // Someone recorded an issue since the search, or a holder died after
                     // its create may have landed: look again, on current data.

@@ -23,6 +23,6 @@ pub(crate) mod flight;
 pub(crate) mod search;
 pub(crate) mod unclear;
 
-pub(crate) use self::claim::{issue_ref, record_of, Claimant, Claimed};
+pub(crate) use self::claim::{issue_ref, record_of, Claimant, Claimed, Settle};
 pub(crate) use self::search::look;
 pub(crate) use self::unclear::{create, LookBack};

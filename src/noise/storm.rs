@@ -169,6 +169,15 @@ impl StormState {
         &self.members
     }
 
+    /// How many tests filed their own issue inside the window the storm began in, and when
+    /// the first of them did: with the members, the storm's size when its umbrella is made.
+    pub(crate) fn window_before(&self) -> (usize, Option<SystemTime>) {
+        (
+            self.created.len(),
+            self.created.first().map(|&c| from_ms(c)),
+        )
+    }
+
     pub(crate) fn started(&self) -> Option<SystemTime> {
         self.started.map(from_ms)
     }

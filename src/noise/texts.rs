@@ -31,22 +31,24 @@ pub(crate) fn umbrella_description(
     started: SystemTime,
     limit: &StormLimit,
 ) -> Doc {
-    umbrella_description_listing(members, total, started, limit).0
+    umbrella_description_listing(members, total, total, started, limit).0
 }
 
 /// The umbrella's description, and how many of the members it lists (the first ones): the
-/// rest go into the next comments.
+/// rest go into the next comments. `failing` counts the tests that filed their own issue
+/// in the window too; `total` the grouped ones.
 pub(crate) fn umbrella_description_listing(
     members: &[Member],
     total: usize,
+    failing: usize,
     started: SystemTime,
     limit: &StormLimit,
 ) -> (Doc, usize) {
     let why = format!(
         "{} failing since {}. The storm guard grouped these failures into this one issue \
-         because more than {} {} filed within {}. Once this issue is done, each test files \
+         because {} {} already filed within {}. Once this issue is done, each test files \
          its own issue again.",
-        tests(total),
+        tests(failing),
         display(started),
         count(limit.issues, "issue", "issues"),
         if limit.issues == 1 { "was" } else { "were" },
@@ -235,7 +237,7 @@ mod tests {
         );
         assert!(why.contains("storm guard"), "{why}");
         assert!(
-            why.contains("more than 10 issues were filed within 10 minutes"),
+            why.contains("because 10 issues were already filed within 10 minutes"),
             "{why}"
         );
         assert!(why.contains("each test files its own issue again"), "{why}");
@@ -265,7 +267,7 @@ mod tests {
             .clone();
         assert!(why.starts_with("1 test failing since"), "{why}");
         assert!(
-            why.contains("more than 1 issue was filed within 1 hour"),
+            why.contains("because 1 issue was already filed within 1 hour"),
             "{why}"
         );
         let odd = StormLimit::new(5, Duration::from_secs(90));
@@ -273,7 +275,7 @@ mod tests {
             .0
             .clone();
         assert!(
-            why.contains("more than 5 issues were filed within 90 seconds"),
+            why.contains("because 5 issues were already filed within 90 seconds"),
             "{why}"
         );
     }

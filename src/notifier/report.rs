@@ -1,5 +1,8 @@
 //! Reporting: a test's failure becomes one issue; the test notification proves the setup.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use tokio::time::Instant;
 
 use super::attach::Filed;
@@ -8,7 +11,7 @@ use super::life::Reopen;
 use super::storm::Storm;
 use super::{Inner, JiraNotifier};
 use crate::connection::Connection;
-use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack};
+use crate::dedupe::{self, issue_ref, record_of, Claimant, Claimed, LookBack, Settle};
 use crate::error::{ApiError, Error, Result};
 use crate::evidence::Evidence;
 use crate::fields::ResolvedFields;
@@ -226,26 +229,35 @@ impl JiraNotifier {
         }
 
         // Nothing open: claim the create step, so that of all the notifiers sharing the
-        // store, one creates (or reopens) and the others report its issue.
-        if let Claimed::Existing(issue) = self
+        // store, one creates (or reopens) and the others report its issue. In a storm, the
+        // holder waited for may have grouped the test: that is asked before searching again.
+        let grouped = || -> Pin<Box<dyn Future<Output = Result<Option<IssueRef>>> + Send + '_>> {
+            Box::pin(self.inner.grouped_in(&conn, key))
+        };
+        let settle: Option<Settle<'_>> = noise.storm_limit.is_some().then_some(&grouped as _);
+        let claimed = self
             .inner
             .claimant()
-            .claim(&conn, key, label, ctx.record)
-            .await?
-        {
-            boarding.land_with(&issue, counts);
-            if counts {
-                let state = self.inner.store.load_test_state(key).await?;
-                self.inner
-                    .count_repeat(&conn, &f, &issue, &policy, state)
-                    .await?;
+            .claim_settling(&conn, key, label, ctx.record, settle)
+            .await?;
+        match claimed {
+            Claimed::Create => {}
+            Claimed::Settled(umbrella) => return Ok(Filed::bare(Outcome::Duplicate(umbrella))),
+            Claimed::Existing(issue) => {
+                boarding.land_with(&issue, counts);
+                if counts {
+                    let state = self.inner.store.load_test_state(key).await?;
+                    self.inner
+                        .count_repeat(&conn, &f, &issue, &policy, state)
+                        .await?;
+                }
+                return Ok(Filed::repeat(
+                    Outcome::Duplicate(issue.clone()),
+                    &conn,
+                    &issue,
+                    policy.attach_on_repeat,
+                ));
             }
-            return Ok(Filed::repeat(
-                Outcome::Duplicate(issue.clone()),
-                &conn,
-                &issue,
-                policy.attach_on_repeat,
-            ));
         }
         if let Some(d) = done.as_ref().filter(|d| self.inner.reopens(&policy, d)) {
             let target = self

@@ -250,7 +250,7 @@ impl Inner {
         let label = umbrella_label(&settings.settings.label_prefix);
         let record = self.store.load_record(&key).await?;
         let issue = match self.claimant().claim(conn, &key, &label, record).await? {
-            Claimed::Existing(issue) => issue,
+            Claimed::Existing(issue) | Claimed::Settled(issue) => issue,
             Claimed::Create => {
                 // The record may be the last storm's: the state, which a maker names the
                 // umbrella in before it releases the claim, says whether this one is made.
@@ -337,15 +337,20 @@ impl Inner {
         let now = self.clock.now();
         let started = storm.started().unwrap_or(now);
         let (members, total) = (storm.members().to_vec(), storm.total());
+        // The storm so far: the tests that filed their own issue in the window, and those
+        // grouped; since the first of them failed. The summary is not edited afterwards:
+        // the comments give the count as it grows.
+        let (own, first) = storm.window_before();
+        let since = first.map_or(started, |f| f.min(started));
         let (description, listed) =
-            texts::umbrella_description_listing(&members, total, started, limit);
+            texts::umbrella_description_listing(&members, total, own + total, since, limit);
         let target = &settings.target;
         let plan = self.plan(conn, settings, None, target, None).await?;
         let s = &settings.settings;
         let draft = IssueDraft {
             project_id: target.project_id.clone(),
             issue_type_id: target.issue_type_id.clone(),
-            summary: texts::umbrella_summary(total, started),
+            summary: texts::umbrella_summary(own + total, since),
             description,
             description_in_body: plan.as_ref().is_none_or(|p| p.description_on_screen),
             fields: plan.map(|p| p.values).unwrap_or_default(),
