@@ -28,7 +28,8 @@ pub struct Evidence {
     pub branch: Option<String>,
     /// How long the test ran before it failed.
     pub duration: Option<Duration>,
-    /// When the test failed (default: when the report is made).
+    /// When the test failed (left out of the issue when not given: the issue has its own
+    /// creation time).
     pub failed_at: Option<SystemTime>,
 }
 

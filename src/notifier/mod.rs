@@ -106,9 +106,10 @@ impl JiraNotifier {
         self.inner.client.tokens().fetches()
     }
 
-    /// Uploads files to an issue of the connected site, within `limits`: a hook for tests
-    /// until failure reports attach files, not part of the supported API. Fails only when
-    /// not connected; each file's fate is in the report.
+    /// Uploads files to any issue of the connected site, within `limits`: a hook for the
+    /// tests of the upload's exact requests, not part of the supported API (failure reports
+    /// attach files through `on_test_error_with_attachments`). Fails only when not
+    /// connected; each file's fate is in the report.
     #[doc(hidden)]
     pub async fn upload_attachments(
         &self,
