@@ -80,22 +80,12 @@ impl Claimant<'_> {
                         return Ok(Claimed::Create);
                     }
                     if let (true, Some(settle)) = (waited, settle) {
-                        match settle().await {
-                            Ok(None) => {}
-                            Ok(Some(issue)) => {
-                                self.store
-                                    .release_create(test_id, self.owner, None)
-                                    .await
-                                    .ok();
-                                return Ok(Claimed::Settled(issue));
-                            }
-                            Err(e) => {
-                                self.store
-                                    .release_create(test_id, self.owner, None)
-                                    .await
-                                    .ok();
-                                return Err(e);
-                            }
+                        if let Some(settled) = settle().await.transpose() {
+                            self.store
+                                .release_create(test_id, self.owner, None)
+                                .await
+                                .ok();
+                            return settled.map(Claimed::Settled);
                         }
                     }
                     // Someone recorded an issue since the search, or a holder died after

@@ -51,7 +51,7 @@ pub struct Lifecycle {
     pub on_repeat: OnRepeat,
     /// With [`OnRepeat::Comment`], how far apart comments are at least, counting from the
     /// create (default one hour).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::clock::secs")]
     pub comment_every: Duration,
     /// What a pass does to the test's open issue.
     pub on_pass: OnPass,
@@ -65,7 +65,7 @@ pub struct Lifecycle {
     pub resolution: Option<String>,
     /// When the test's last issue went to Done less than this long ago, a new failure
     /// reopens it instead of filing a new one. Zero (the default) turns reopening off.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::clock::secs")]
     pub reopen_within: Duration,
     /// The transition that reopens the issue, by name; by default the first one whose
     /// target status is outside the Done category.
@@ -341,21 +341,6 @@ impl LifecycleOverride {
     pub fn with_attach_on_repeat(mut self, v: bool) -> Self {
         self.attach_on_repeat = Some(v);
         self
-    }
-}
-
-/// Durations kept as whole seconds, so stored settings read plainly.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs(u64::deserialize(d)?))
     }
 }
 

@@ -28,7 +28,7 @@ pub struct StormLimit {
     /// New issues filed one by one inside the window before the guard trips.
     pub issues: u32,
     /// The window, sliding, in whole seconds.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::clock::secs")]
     pub window: Duration,
 }
 
@@ -201,20 +201,6 @@ impl NoiseOverride {
     pub fn with_split_by_environment(mut self, split: bool) -> Self {
         self.split_by_environment = Some(split);
         self
-    }
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs(u64::deserialize(d)?))
     }
 }
 

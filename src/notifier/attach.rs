@@ -37,18 +37,18 @@ impl Filed {
         }
     }
 
-    /// A repeat on the open `issue`: its files go there only under `attach_on_repeat`.
-    pub(super) fn repeat(
-        outcome: Outcome,
-        conn: &Connection,
-        issue: &IssueRef,
-        attach_on_repeat: bool,
-    ) -> Filed {
+    /// A repeat on the open `issue`: a duplicate, whose files go there only under
+    /// `attach_on_repeat`.
+    pub(super) fn duplicate(conn: &Connection, issue: IssueRef, attach_on_repeat: bool) -> Filed {
         if attach_on_repeat {
-            Filed::attaching(outcome, conn, issue)
+            Filed {
+                attach_to: Some((conn.clone(), issue.clone())),
+                outcome: Outcome::Duplicate(issue),
+                skip: SkipReason::NoIssue,
+            }
         } else {
             Filed {
-                outcome,
+                outcome: Outcome::Duplicate(issue),
                 attach_to: None,
                 skip: SkipReason::Repeat,
             }

@@ -93,8 +93,8 @@ impl JiraNotifier {
         if settings.issue_type.is_empty() {
             return Err(Error::invalid("issue_type", "choose an issue type"));
         }
-        check_lifecycle(&settings.lifecycle)?;
-        check_noise(&settings.noise)?;
+        check_policy("lifecycle", settings.lifecycle.problems())?;
+        check_policy("noise", settings.noise.problems())?;
         let project = self
             .inner
             .find_project(&conn, &settings.project_key)
@@ -155,8 +155,11 @@ impl JiraNotifier {
         let mut o = test_override;
         o.labels = checked_labels(&o.labels)?;
         o.fields = checked_fields(&o.fields)?;
-        check_lifecycle(&Lifecycle::default().with_override(&o.lifecycle))?;
-        check_noise(&Noise::default().with_override(&o.noise))?;
+        check_policy(
+            "lifecycle",
+            Lifecycle::default().with_override(&o.lifecycle).problems(),
+        )?;
+        check_policy("noise", Noise::default().with_override(&o.noise).problems())?;
         let global = self.inner.store.load_settings().await?;
         let mut saved = SavedOverride {
             test_override: o.clone(),
@@ -413,24 +416,13 @@ fn checked_labels(labels: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Refuses a lifecycle policy that cannot work (a zero interval, zero passes, an empty
-/// name), naming every problem; nothing is saved.
-fn check_lifecycle(policy: &Lifecycle) -> Result<()> {
-    let problems = policy.problems();
+/// Refuses a policy that cannot work (for the lifecycle a zero interval, zero passes or an
+/// empty name; for noise control a zero threshold or a storm limit of zero issues or a zero
+/// window), naming every problem under `field`; nothing is saved.
+fn check_policy(field: &'static str, problems: Vec<String>) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::invalid("lifecycle", problems.join("; ")))
-    }
-}
-
-/// Refuses a noise policy that cannot work (a zero threshold, a storm limit of zero
-/// issues or a zero window): the screen shows every problem, nothing is saved.
-fn check_noise(policy: &Noise) -> Result<()> {
-    let problems = policy.problems();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::invalid("noise", problems.join("; ")))
+        Err(Error::invalid(field, problems.join("; ")))
     }
 }

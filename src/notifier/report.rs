@@ -98,12 +98,7 @@ impl JiraNotifier {
                     .count_repeat(&conn, &f, &issue, &policy, state)
                     .await?;
             }
-            return Ok(Filed::repeat(
-                Outcome::Duplicate(issue.clone()),
-                &conn,
-                &issue,
-                policy.attach_on_repeat,
-            ));
+            return Ok(Filed::duplicate(&conn, issue, policy.attach_on_repeat));
         }
         let mut ctx = self.inner.store.load_test_context(&test_id).await?;
         let Some(conn) = ctx.connection.take() else {
@@ -182,12 +177,7 @@ impl JiraNotifier {
                     .count_repeat(&conn, &f, &issue, &policy, ctx.state)
                     .await?;
             }
-            return Ok(Filed::repeat(
-                Outcome::Duplicate(issue.clone()),
-                &conn,
-                &issue,
-                policy.attach_on_repeat,
-            ));
+            return Ok(Filed::duplicate(&conn, issue, policy.attach_on_repeat));
         }
         // Nothing open, the unrecorded issue included: the store's record counts again.
         self.inner.settle_unrecorded(key);
@@ -251,12 +241,7 @@ impl JiraNotifier {
                         .count_repeat(&conn, &f, &issue, &policy, state)
                         .await?;
                 }
-                return Ok(Filed::repeat(
-                    Outcome::Duplicate(issue.clone()),
-                    &conn,
-                    &issue,
-                    policy.attach_on_repeat,
-                ));
+                return Ok(Filed::duplicate(&conn, issue, policy.attach_on_repeat));
             }
         }
         if let Some(d) = done.as_ref().filter(|d| self.inner.reopens(&policy, d)) {
@@ -282,12 +267,7 @@ impl JiraNotifier {
                 }
                 Reopen::Existing(issue) => {
                     boarding.land_with(&issue, counts);
-                    Filed::repeat(
-                        Outcome::Duplicate(issue.clone()),
-                        &conn,
-                        &issue,
-                        policy.attach_on_repeat,
-                    )
+                    Filed::duplicate(&conn, issue, policy.attach_on_repeat)
                 }
             });
         }

@@ -624,26 +624,8 @@ async fn file_store_replicas_agree_on_the_storm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_replicas_agree_on_the_storm() {
-    let Ok(config) = std::env::var("JIRA_NOTIFIER_PG") else {
-        assert!(
-            std::env::var("JIRA_NOTIFIER_PG_REQUIRED").is_err(),
-            "JIRA_NOTIFIER_PG_REQUIRED is set but JIRA_NOTIFIER_PG is not"
-        );
-        eprintln!("skipped: PostgreSQL not available (set JIRA_NOTIFIER_PG, see README)");
+    let Some(stores) = postgres_stores("storm", 8).await else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let prefix = format!("jn_storm_{:x}_", nanos ^ std::process::id());
-    let mut stores: Vec<Arc<dyn ConfigStore>> = Vec::new();
-    for _ in 0..8 {
-        let store = jira_notifier_postgres::PostgresStore::connect(&config)
-            .await
-            .expect("PostgreSQL")
-            .with_table_prefix(&prefix);
-        stores.push(Arc::new(store));
-    }
     guarded_storm(stores, 100, 10).await;
 }

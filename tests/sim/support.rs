@@ -78,3 +78,31 @@ pub fn key_of(o: &Outcome) -> &str {
 pub fn tid(id: impl AsRef<str>) -> jira_notifier::TestId {
     jira_notifier::TestId::new(id.as_ref())
 }
+
+/// `n` PostgreSQL stores, each its own connection, on tables of their own (prefix `jn_{tag}_…`,
+/// so that runs and other tests never meet); `None`, after saying so, when PostgreSQL is not
+/// available (`JIRA_NOTIFIER_PG` unset), unless `JIRA_NOTIFIER_PG_REQUIRED` says it must be.
+pub async fn postgres_stores(tag: &str, n: usize) -> Option<Vec<Arc<dyn ConfigStore>>> {
+    let Ok(config) = std::env::var("JIRA_NOTIFIER_PG") else {
+        assert!(
+            std::env::var("JIRA_NOTIFIER_PG_REQUIRED").is_err(),
+            "JIRA_NOTIFIER_PG_REQUIRED is set but JIRA_NOTIFIER_PG is not"
+        );
+        eprintln!("skipped: PostgreSQL not available (set JIRA_NOTIFIER_PG, see README)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let prefix = format!("jn_{tag}_{:x}_", nanos ^ std::process::id());
+    let mut stores: Vec<Arc<dyn ConfigStore>> = Vec::new();
+    for _ in 0..n {
+        let store = jira_notifier_postgres::PostgresStore::connect(&config)
+            .await
+            .expect("PostgreSQL")
+            .with_table_prefix(&prefix);
+        stores.push(Arc::new(store));
+    }
+    Some(stores)
+}
