@@ -629,3 +629,36 @@ async fn postgres_replicas_agree_on_the_storm() {
     };
     guarded_storm(stores, 100, 10).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn with_environments_told_apart_each_counts_towards_its_own_threshold() {
+    let jira = sim();
+    let settings = Settings::new("QA").with_noise(
+        Noise::default()
+            .with_min_failures(2)
+            .with_split_by_environment(true),
+    );
+    let ns = replicas(&jira, 1, settings).await;
+    let n = &ns[0];
+    let staging = test("login").with_environment("staging");
+    let prod = test("login").with_environment("prod");
+    let counted = |failures| Outcome::Counted {
+        failures,
+        needed: 2,
+    };
+    assert_eq!(
+        n.on_test_error(&staging, &failed()).await.unwrap(),
+        counted(1)
+    );
+    assert_eq!(n.on_test_error(&prod, &failed()).await.unwrap(), counted(1));
+    // A pass in prod starts prod's count again, not staging's.
+    assert_eq!(n.on_test_pass(&prod).await.unwrap(), Outcome::Ignored);
+    assert_eq!(n.on_test_error(&prod, &failed()).await.unwrap(), counted(1));
+    let s = n.on_test_error(&staging, &failed()).await.unwrap();
+    assert!(matches!(s, Outcome::Created(_)), "{s:?}");
+    assert_eq!(
+        issue(&jira, key_of(&s)).summary,
+        "Test Failed: Test login [staging]"
+    );
+    assert!(creates(&jira) == 1 && jira.issues().len() == 1);
+}
