@@ -8,6 +8,7 @@ mod attachments;
 mod calls;
 pub(crate) mod client;
 pub(crate) mod createmeta;
+mod edit;
 pub(crate) mod lookup;
 pub(crate) mod models;
 pub(crate) mod requests;

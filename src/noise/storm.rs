@@ -118,6 +118,13 @@ pub(crate) struct StormState {
     /// When the umbrella was made or last commented on, in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     posted: Option<u64>,
+    /// Tests that filed their own issue in the window the storm began in: the umbrella's
+    /// summary counts them with the grouped ones.
+    #[serde(skip_serializing_if = "is_zero")]
+    filed: usize,
+    /// Since when the umbrella's summary counts, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing_since: Option<u64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -149,6 +156,10 @@ pub(crate) struct News {
     /// Every member of the storm.
     pub total: usize,
     pub started: SystemTime,
+    /// What the umbrella's summary counts now: the grouped tests and those that filed
+    /// their own issue in the window the storm began in, failing since then.
+    pub failing: usize,
+    pub failing_since: SystemTime,
 }
 
 impl StormState {
@@ -254,6 +265,13 @@ impl StormState {
         umbrella
     }
 
+    /// What the umbrella's summary counted when it was made: `filed` tests with their own
+    /// issue in the window, failing since `since`.
+    pub(crate) fn headline(&mut self, filed: usize, since: SystemTime) {
+        self.filed = filed;
+        self.failing_since = Some(to_ms(since));
+    }
+
     /// The umbrella of the storm the test is grouped in, if it is.
     pub(crate) fn grouped_in(&self, key: &str) -> Option<&Umbrella> {
         self.umbrella.as_ref().filter(|_| self.is_member(key))
@@ -280,6 +298,8 @@ impl StormState {
             unlisted: total - from - (self.members.len() - listed_from),
             total,
             started: from_ms(self.started.unwrap_or(at)),
+            failing: self.filed + total,
+            failing_since: from_ms(self.failing_since.or(self.started).unwrap_or(at)),
         };
         self.shown = total;
         self.posted = Some(at);

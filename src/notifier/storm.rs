@@ -190,6 +190,13 @@ impl Inner {
                     .await
                     .ok();
             }
+            return;
+        }
+        // The summary follows the storm's size, with the comment that says it grew. An edit
+        // screen without Summary refuses it: the comments still say it.
+        let summary = texts::umbrella_summary(news.failing, news.failing_since);
+        if let Err(error) = self.client.edit_summary(conn, &umbrella.id, &summary).await {
+            tracing::warn!(%error, umbrella = %umbrella.key, "could not bring the storm umbrella's summary up to date");
         }
     }
 
@@ -375,7 +382,11 @@ impl Inner {
         // The umbrella in effect: this one, as the claim makes sure.
         let u = self
             .update_workspace(state, move |w| {
-                w.storm_mut().made(made.clone(), now, listed)
+                let u = w.storm_mut().made(made.clone(), now, listed);
+                if u == made {
+                    w.storm_mut().headline(own, since);
+                }
+                u
             })
             .await?;
         if !draft.description_in_body {

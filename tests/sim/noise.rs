@@ -287,6 +287,18 @@ async fn a_400_test_storm_on_8_replicas_files_10_issues_and_one_umbrella() {
     };
     eprintln!("every grouped test named after {minutes} minutes");
     assert!(minutes <= 5, "{minutes}");
+    // The summary follows the storm with each comment: its 10 own issues and 390 grouped.
+    let summary = issue(&jira, umbrella).summary;
+    assert!(summary.starts_with("400 tests failing since "), "{summary}");
+    assert_eq!(
+        count(
+            &jira,
+            "PUT",
+            &format!("/issue/{}", issue(&jira, umbrella).id)
+        ),
+        issue(&jira, umbrella).comments.len(),
+        "one summary edit with each comment"
+    );
     for t in &tests {
         let named = shown.contains(&format!("{} ", t.name));
         assert!(

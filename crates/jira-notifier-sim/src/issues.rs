@@ -189,6 +189,50 @@ fn issue_type_of(
         .ok_or(INVALID)
 }
 
+/// `PUT /rest/api/3/issue/{issueIdOrKey}`: edits the issue's fields; here the summary, the
+/// one field a client of this simulator edits. Any other field is refused as Jira refuses a
+/// field off the edit screen. Answers `204` with no body, as Jira does without
+/// `returnIssue`.
+pub(crate) fn edit(jira: &mut JiraData, id_or_key: &str, body: &Body) -> HttpResponse {
+    let value = match body {
+        Body::Empty => return reply::bad_request("No Issue Edit payload supplied"),
+        Body::Invalid => return reply::json_parse_error(),
+        Body::Json(value) => value,
+    };
+    let Some(index) = jira.issue_index(id_or_key) else {
+        return reply::issue_not_found();
+    };
+    let Some(fields) = value.get("fields").and_then(Value::as_object) else {
+        return reply::bad_request("No fields to edit were given.");
+    };
+    let mut errors = serde_json::Map::new();
+    let mut summary = None;
+    for (name, v) in fields {
+        if name == "summary" {
+            match summary_of(Some(v)) {
+                Ok(s) => summary = Some(s),
+                Err(m) => {
+                    errors.insert(name.clone(), Value::String(m));
+                }
+            }
+        } else {
+            errors.insert(
+                name.clone(),
+                Value::String(format!(
+                    "Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+                )),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return reply::field_errors(errors);
+    }
+    if let (Some(s), Some(issue)) = (summary, jira.issues.get_mut(index)) {
+        issue.summary = s;
+    }
+    HttpResponse::new(204, Vec::new())
+}
+
 fn summary_of(value: Option<&Value>) -> Result<String, String> {
     let summary = match value {
         None | Some(Value::Null) => "",
@@ -355,6 +399,48 @@ mod tests {
 
     fn errors(body: &Value) -> &serde_json::Map<String, Value> {
         body["errors"].as_object().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_edit_sets_the_summary_and_refuses_other_fields_and_bad_values() {
+        let sim = SimJira::new();
+        let c = Client::new(&sim).await;
+        let (_, made) = create(&c, bug(json!({}))).await;
+        let id = made["id"].as_str().unwrap();
+        let path = format!("/rest/api/3/issue/{id}");
+        let (status, body) = c
+            .put(&path, json!({"fields": {"summary": "12 tests failing"}}))
+            .await;
+        assert_eq!((status, body), (204, Value::Null));
+        assert_eq!(sim.issues()[0].summary, "12 tests failing");
+        let (status, body) = c
+            .put(
+                "/rest/api/3/issue/QA-1",
+                json!({"fields": {"priority": {"id": "1"}}}),
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert!(errors(&body)["priority"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be set"));
+        let (status, body) = c
+            .put(&path, json!({"fields": {"summary": "x".repeat(256)}}))
+            .await;
+        assert_eq!(status, 400);
+        assert!(errors(&body).contains_key("summary"));
+        assert_eq!(
+            sim.issues()[0].summary,
+            "12 tests failing",
+            "nothing changed"
+        );
+        let (status, _) = c
+            .put(
+                "/rest/api/3/issue/QA-99",
+                json!({"fields": {"summary": "y"}}),
+            )
+            .await;
+        assert_eq!(status, 404);
     }
 
     #[tokio::test]

@@ -359,7 +359,9 @@ fn dispatch(
     rest: &[&str],
 ) -> HttpResponse {
     let method = request.method;
-    if method == Method::Post && takes_post(rest) && !is_json_content(request) {
+    let takes_json = (method == Method::Post && takes_post(rest))
+        || (method == Method::Put && matches!(rest, ["rest", "api", "3", "issue", _]));
+    if takes_json && !is_json_content(request) {
         let given = request.header("content-type").unwrap_or_default();
         return reply::problem(
             415,
@@ -407,6 +409,9 @@ fn dispatch(
         }
         (Method::Get, ["rest", "api", "3", "mypermissions"]) => screens::my_permissions(jira, ctx),
         (Method::Get, ["rest", "api", "3", "user", "bulk"]) => screens::users_bulk(jira, ctx),
+        (Method::Put, ["rest", "api", "3", "issue", id_or_key]) => {
+            issues::edit(jira, id_or_key, body)
+        }
         (Method::Get, ["rest", "api", "3", "issue", id_or_key]) => {
             issues::get(jira, ctx, id_or_key)
         }

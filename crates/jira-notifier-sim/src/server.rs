@@ -81,6 +81,7 @@ async fn connection(stream: TcpStream, sim: SimJira, port: u16) -> std::io::Resu
         let method = match parts.next() {
             Some("GET") => Method::Get,
             Some("POST") => Method::Post,
+            Some("PUT") => Method::Put,
             _ => return Ok(()),
         };
         let Some(target) = parts.next() else {

@@ -35,6 +35,10 @@ pub(crate) fn post(url: &str, token: Option<&str>, body: Value) -> HttpRequest {
     )
 }
 
+pub(crate) fn put(url: &str, token: Option<&str>, body: Value) -> HttpRequest {
+    request(Method::Put, url, token, Some(body.to_string().into_bytes()))
+}
+
 pub(crate) fn post_raw(url: &str, token: Option<&str>, body: Vec<u8>) -> HttpRequest {
     request(Method::Post, url, token, Some(body))
 }
@@ -87,6 +91,12 @@ impl Client {
     pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let url = format!("{GATEWAY}{path}");
         let response = send(&self.sim, post(&url, Some(&self.token), body)).await;
+        (response.status, body_of(&response))
+    }
+
+    pub(crate) async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{GATEWAY}{path}");
+        let response = send(&self.sim, put(&url, Some(&self.token), body)).await;
         (response.status, body_of(&response))
     }
 
