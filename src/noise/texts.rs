@@ -328,6 +328,8 @@ mod tests {
             unlisted,
             total,
             started: from_ms(0),
+            failing: total,
+            failing_since: from_ms(0),
         };
         let b = blocks(&umbrella_comment(&news(
             vec![member(5, "", None, "e")],
@@ -378,6 +380,8 @@ mod tests {
             unlisted: 0,
             total: 1,
             started: from_ms(0),
+            failing: 1,
+            failing_since: from_ms(0),
         }));
         assert_eq!(b[1].1, ["t1 — a b"]);
         let s = umbrella_description(&[], 0, from_ms(0), &limit())
