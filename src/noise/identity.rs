@@ -26,6 +26,15 @@ pub(crate) fn is_reserved(test_id: &str) -> bool {
     test_id.starts_with(ENV_SEPARATOR)
 }
 
+/// The test id with its environment, if it has one: the key of a split identity, and what
+/// reports coalesce on in one process whether environments are told apart or not.
+pub(crate) fn with_environment(test: &TestInfo) -> String {
+    match &test.environment {
+        Some(env) => format!("{}{ENV_SEPARATOR}{env}", test.id),
+        None => test.id.clone(),
+    }
+}
+
 /// Whom a report is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
@@ -39,9 +48,10 @@ pub(crate) struct Identity {
 
 impl Identity {
     pub(crate) fn of(test: &TestInfo, noise: &Noise, label_prefix: &str) -> Identity {
-        let key = match (&test.environment, noise.split_by_environment) {
-            (Some(env), true) => format!("{}{ENV_SEPARATOR}{env}", test.id),
-            _ => test.id.clone(),
+        let key = if noise.split_by_environment {
+            with_environment(test)
+        } else {
+            test.id.clone()
         };
         let split = key != test.id;
         Identity {

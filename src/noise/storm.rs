@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::StormLimit;
 use crate::clock::{from_ms, to_ms};
+use crate::issue::adf::Doc;
 use crate::issue::text::{cut, single_line};
 
 /// How far apart the umbrella's comments are at least.
@@ -306,10 +307,16 @@ impl StormState {
         Some(news)
     }
 
-    /// The comment had room for the members before `n` only: the rest wait for the next
-    /// one (a minute on), so that every member is listed in the end.
-    pub(crate) fn shown_up_to(&mut self, n: usize) {
-        self.shown = self.shown.min(n);
+    /// The umbrella's comment due now, if one is ([`StormState::due`]), built to fit Jira's
+    /// limit: the members it has no room for stay unshown for the next one (a minute on), so
+    /// that every member is listed in the end.
+    pub(crate) fn due_comment(&mut self, now: SystemTime) -> Option<(News, Doc)> {
+        let news = self.due(now)?;
+        let (doc, listed) = super::texts::umbrella_comment_listing(&news);
+        if listed < news.members.len() {
+            self.shown = self.shown.min(news.from + listed);
+        }
+        Some((news, doc))
     }
 
     /// Puts back news whose comment could not be posted.

@@ -3,6 +3,7 @@
 //! updates both need. Passes are in `pass.rs`.
 
 use super::report::Failure;
+use super::swap::{swap_until, TestCell};
 use super::Inner;
 use crate::connection::Connection;
 use crate::dedupe::{issue_ref, record_of};
@@ -14,10 +15,6 @@ use crate::lifecycle::{texts, Lifecycle, TestState, Versioned};
 use crate::outcome::IssueRef;
 use crate::settings::ResolvedTarget;
 use crate::store::{StoreError, TestId};
-
-/// How many times a state update is tried against others' swaps before it gives up (as a
-/// passing store failure): far more than replicas can collide on one test.
-const MAX_SWAPS: usize = 64;
 
 /// What reopening came to.
 pub(super) enum Reopen {
@@ -33,27 +30,24 @@ impl Inner {
     pub(super) async fn update_state<T>(
         &self,
         test_id: &TestId,
-        mut state: Versioned<TestState>,
-        mut change: impl FnMut(&mut TestState) -> T,
+        state: Versioned<TestState>,
+        change: impl FnMut(&mut TestState) -> T,
     ) -> Result<T, StoreError> {
-        for _ in 0..MAX_SWAPS {
-            let mut next = state.value.clone();
-            let out = change(&mut next);
-            if next == state.value && state.version > 0 {
-                return Ok(out);
-            }
-            if self
-                .store
-                .swap_test_state(test_id, state.version, &next)
-                .await?
-            {
-                return Ok(out);
-            }
-            state = self.store.load_test_state(test_id).await?;
-        }
-        Err(StoreError::unavailable(
-            "the test's state kept changing under this notifier; try again",
-        ))
+        Ok(self.swap_test_state(test_id, state, change).await?.0)
+    }
+
+    /// [`update_state`](Self::update_state), also answering the state as it now stands.
+    pub(super) async fn swap_test_state<T>(
+        &self,
+        test_id: &TestId,
+        state: Versioned<TestState>,
+        change: impl FnMut(&mut TestState) -> T,
+    ) -> Result<(T, Versioned<TestState>), StoreError> {
+        let cell = TestCell {
+            store: self.store.as_ref(),
+            test: test_id,
+        };
+        swap_until(&cell, state, change).await
     }
 
     /// Counts a failure of the test while `issue` is open, and posts the repeat comment

@@ -8,6 +8,7 @@ mod pass;
 mod report;
 mod screen;
 mod storm;
+mod swap;
 
 use std::collections::HashMap;
 use std::fmt;

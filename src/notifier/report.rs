@@ -19,7 +19,7 @@ use crate::issue::labels::notification_label;
 use crate::issue::{adf, merge_labels, summary, IssueDraft};
 use crate::jira::{Done, Found};
 use crate::lifecycle::{texts, TestState};
-use crate::noise::identity::Identity;
+use crate::noise::identity::{self, Identity};
 use crate::outcome::{IssueRef, Outcome, TestInfo, TestStatus};
 use crate::settings::{lifecycle_for, noise_for};
 use crate::settings::{ResolvedTarget, SavedOverride, SavedSettings};
@@ -71,7 +71,7 @@ impl JiraNotifier {
         let mut boarding = self
             .inner
             .flights
-            .board(&self.inner.workspace, &flight_key(test))
+            .board(&self.inner.workspace, &identity::with_environment(test))
             .await;
         if let Some(issue) = boarding.landed() {
             let issue = issue.clone();
@@ -127,14 +127,14 @@ impl JiraNotifier {
         if noise.min_failures > 1 {
             let needed = noise.min_failures;
             let state = std::mem::take(&mut ctx.state);
-            let failures = self
+            let (failures, state) = self
                 .inner
-                .update_state(&id.key, state, |s| s.toward_threshold(needed))
+                .swap_test_state(&id.key, state, |s| s.toward_threshold(needed))
                 .await?;
             if failures < needed {
                 return Ok(Filed::bare(Outcome::Counted { failures, needed }));
             }
-            ctx.state = self.inner.store.load_test_state(&id.key).await?;
+            ctx.state = state;
         }
         let counts = TestState::needed(&policy);
         let key = &id.key;
@@ -658,14 +658,6 @@ fn draft_for(
         labels: merge_labels([&s.labels[..], extra, std::slice::from_ref(&f.id.label)]),
         assignee: assignee.account_id().map(str::to_owned),
         test_label: f.id.label.clone(),
-    }
-}
-
-/// Reports of a test coalesce per environment (see `file`).
-fn flight_key(test: &TestInfo) -> String {
-    match &test.environment {
-        Some(env) => format!("{}\u{1f}{env}", test.id),
-        None => test.id.clone(),
     }
 }
 

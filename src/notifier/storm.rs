@@ -14,10 +14,12 @@ use tokio::sync::Mutex as AsyncMutex;
 use tokio::time::Instant;
 
 use super::report::Failure;
+use super::swap::{swap_until, WorkspaceCell};
 use super::Inner;
 use crate::connection::Connection;
 use crate::dedupe::{self, Claimed, LookBack};
 use crate::error::{Error, Result};
+use crate::issue::adf::Doc;
 use crate::issue::{merge_labels, IssueDraft};
 use crate::lifecycle::Versioned;
 use crate::noise::identity::{umbrella_label, UMBRELLA_KEY};
@@ -27,9 +29,6 @@ use crate::noise::{StormLimit, WorkspaceState};
 use crate::outcome::IssueRef;
 use crate::settings::SavedSettings;
 use crate::store::{StoreError, TestId, WorkspaceId};
-
-/// How many times a workspace state update is tried against other replicas' swaps.
-const MAX_SWAPS: usize = 256;
 
 /// What the storm guard said about a test with nothing open.
 pub(super) enum Storm {
@@ -65,33 +64,28 @@ impl StormDesks {
 }
 
 impl Inner {
-    /// Applies `change` to the workspace's state by compare-and-swap (reading again after
-    /// each lost swap); returns what `change` said on the swap that won.
+    /// Applies `change` to the workspace's state by compare-and-swap, starting from
+    /// `state` as read; returns what `change` said on the swap that won.
     pub(super) async fn update_workspace<T>(
         &self,
-        mut state: Versioned<WorkspaceState>,
-        mut change: impl FnMut(&mut WorkspaceState) -> T,
+        state: Versioned<WorkspaceState>,
+        change: impl FnMut(&mut WorkspaceState) -> T,
     ) -> Result<T, StoreError> {
         let desk = self.storm_desks.of(&self.workspace);
         let _turn = desk.turn.lock().await;
-        for _ in 0..MAX_SWAPS {
-            let mut next = state.value.clone();
-            let out = change(&mut next);
-            if next == state.value {
-                return Ok(out);
-            }
-            if self
-                .store
-                .swap_workspace_state(state.version, &next)
-                .await?
-            {
-                return Ok(out);
-            }
-            state = self.store.load_workspace_state().await?;
-        }
-        Err(StoreError::unavailable(
-            "the workspace's state kept changing under this notifier; try again",
-        ))
+        let cell = WorkspaceCell {
+            store: self.store.as_ref(),
+        };
+        Ok(swap_until(&cell, state, change).await?.0)
+    }
+
+    /// [`update_workspace`](Self::update_workspace) on the state as the store holds it now.
+    async fn change_workspace<T>(
+        &self,
+        change: impl FnMut(&mut WorkspaceState) -> T,
+    ) -> Result<T, StoreError> {
+        let state = self.store.load_workspace_state().await?;
+        self.update_workspace(state, change).await
     }
 
     /// Decides, under the storm limit, whether the test (which has nothing open and holds
@@ -129,7 +123,7 @@ impl Inner {
                 let news = match &step {
                     StormStep::Grouped {
                         umbrella: Some(_), ..
-                    } => w.storm_mut().due(now),
+                    } => w.storm_mut().due_comment(now),
                     _ => None,
                 };
                 (step, news)
@@ -146,19 +140,17 @@ impl Inner {
                 Err(e) => {
                     if joined {
                         // Out of the storm again, so that its next report tries anew.
-                        let key = f.id.key.as_str().to_owned();
-                        if let Ok(state) = self.store.load_workspace_state().await {
-                            self.update_workspace(state, |w| w.storm_mut().leave(&key))
-                                .await
-                                .ok();
-                        }
+                        let key = f.id.key.as_str();
+                        self.change_workspace(|w| w.storm_mut().leave(key))
+                            .await
+                            .ok();
                     }
                     return Err(e);
                 }
             },
         };
-        if let Some(news) = news {
-            self.post_news(conn, &umbrella, news).await;
+        if let Some((news, doc)) = news {
+            self.post_news(conn, &umbrella, news, doc).await;
         }
         Ok(Storm::Grouped {
             umbrella: IssueRef::new(
@@ -173,23 +165,12 @@ impl Inner {
     /// Posts the umbrella's coalesced comment on the tests that joined since its last post.
     /// A failure puts them back for the next report to post: the tests are in the storm
     /// either way, so the report stands.
-    async fn post_news(&self, conn: &Connection, umbrella: &Umbrella, news: News) {
-        let (doc, listed) = texts::umbrella_comment_listing(&news);
-        if listed < news.members.len() {
-            let rest = news.from + listed;
-            if let Ok(state) = self.store.load_workspace_state().await {
-                self.update_workspace(state, |w| w.storm_mut().shown_up_to(rest))
-                    .await
-                    .ok();
-            }
-        }
+    async fn post_news(&self, conn: &Connection, umbrella: &Umbrella, news: News, doc: Doc) {
         if let Err(error) = self.client.add_comment(conn, &umbrella.id, &doc).await {
             tracing::warn!(%error, umbrella = %umbrella.key, "could not comment on the storm's umbrella issue; the next report tries again");
-            if let Ok(state) = self.store.load_workspace_state().await {
-                self.update_workspace(state, |w| w.storm_mut().put_back(&news))
-                    .await
-                    .ok();
-            }
+            self.change_workspace(|w| w.storm_mut().put_back(&news))
+                .await
+                .ok();
             return;
         }
         // The summary follows the storm's size, with the comment that says it grew. An edit
@@ -202,13 +183,9 @@ impl Inner {
 
     /// Gives back the slot of a create that made nothing.
     pub(super) async fn give_back(&self, slot: u64) {
-        let result = match self.store.load_workspace_state().await {
-            Ok(state) => {
-                self.update_workspace(state, |w| w.storm_mut().give_back(slot))
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let result = self
+            .change_workspace(|w| w.storm_mut().give_back(slot))
+            .await;
         if let Err(error) = result {
             tracing::warn!(%error, "could not give a failed create's slot back to the storm guard");
         }
@@ -285,10 +262,9 @@ impl Inner {
             id: issue.id,
             key: issue.key,
         };
-        let state = self.store.load_workspace_state().await?;
         let now = self.clock.now();
         Ok(self
-            .update_workspace(state, move |w| w.storm_mut().made(found.clone(), now, 0))
+            .change_workspace(move |w| w.storm_mut().made(found.clone(), now, 0))
             .await?)
     }
 
@@ -317,10 +293,10 @@ impl Inner {
         // A repeat may be the report that posts what joined since the last comment.
         let now = self.clock.now();
         let news = self
-            .update_workspace(state, |w| w.storm_mut().due(now))
+            .update_workspace(state, |w| w.storm_mut().due_comment(now))
             .await?;
-        if let Some(news) = news {
-            self.post_news(conn, &u, news).await;
+        if let Some((news, doc)) = news {
+            self.post_news(conn, &u, news, doc).await;
         }
         Ok(Some(IssueRef::new(
             u.id.clone(),
@@ -378,10 +354,9 @@ impl Inner {
             id: found.id.clone(),
             key: found.key.clone(),
         };
-        let state = self.store.load_workspace_state().await?;
         // The umbrella in effect: this one, as the claim makes sure.
         let u = self
-            .update_workspace(state, move |w| {
+            .change_workspace(move |w| {
                 let u = w.storm_mut().made(made.clone(), now, listed);
                 if u == made {
                     w.storm_mut().headline(own, since);
